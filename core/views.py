@@ -1,0 +1,91 @@
+"""Pages every role shares: home, login/logout, language switch, API tokens."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+from sqlalchemy import select
+
+from core.auth import issue_token
+from core.extensions import db, limiter
+from core.forms import LoginForm, TokenForm
+from core.models import ApiToken, User, utcnow
+
+bp = Blueprint("core", __name__)
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    return target if not parts.scheme and not parts.netloc and target.startswith("/") else None
+
+
+@bp.get("/")
+def index():
+    from declare.queries import home_stats
+
+    return render_template("core/index.html", stats=home_stats())
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
+        if user is not None and user.is_active and user.check_password(form.password.data):
+            login_user(user)
+            session.permanent = True
+            return redirect(_safe_next(request.args.get("next")) or url_for("core.index"))
+        form.password.errors.append(_("Wrong username or password."))
+    status = 422 if request.method == "POST" else 200
+    return render_template("core/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    return redirect(url_for("core.index"))
+
+
+@bp.get("/lang/<code>")
+def set_language(code: str):
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    return redirect(_safe_next(request.args.get("next")) or url_for("core.index"))
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():
+    form = TokenForm()
+    new_token = None
+    if form.validate_on_submit():
+        new_token = issue_token(current_user, form.name.data.strip())
+        flash(_("Copy the token now: it is shown only once."), "info")
+    rows = db.session.scalars(
+        select(ApiToken)
+        .where(ApiToken.user_id == current_user.id, ApiToken.revoked_at.is_(None))
+        .order_by(ApiToken.created_at.desc())
+    ).all()
+    return render_template("core/tokens.html", form=form, tokens=rows, new_token=new_token)
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int):
+    tok = db.session.get(ApiToken, token_id)
+    if tok is None or tok.user_id != current_user.id:
+        return render_template("errors/error.html", code=404), 404
+    tok.revoked_at = utcnow()
+    flash(_("Token revoked."), "info")
+    return redirect(url_for("core.tokens"))

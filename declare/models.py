@@ -1,0 +1,324 @@
+"""Enterprises and their declarations (自我声明公开), kept as immutable published versions."""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+
+from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard
+from core.extensions import db
+from core.models import UTCDateTime, utcnow
+
+
+class Enterprise(db.Model):
+    """A company identified by its 统一社会信用代码; its region comes from the USCC."""
+
+    __tablename__ = "enterprises"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    region_code: Mapped[str] = mapped_column(String(6), index=True)
+    address: Mapped[str] = mapped_column(String(300), default="")
+    contact_name: Mapped[str] = mapped_column(String(80), default="")
+    contact_phone: Mapped[str] = mapped_column(String(40), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    user = relationship("User", back_populates="enterprise", uselist=False)
+
+
+class DeclarationKind(str, enum.Enum):
+    CATALOGUE = "catalogue"  # follows a national/industry/local/group standard
+    ENTERPRISE = "enterprise"  # follows the enterprise's own standard (Q/…)
+
+
+class DeclarationStatus(str, enum.Enum):
+    DRAFT = "draft"  # 草稿
+    PUBLISHED = "published"  # 现行有效
+    ABOLISHED = "abolished"  # 废止 by the enterprise
+    REVOKED = "revoked"  # 撤销 by a regulator
+
+
+class VersionStatus(str, enum.Enum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    SUPERSEDED = "superseded"  # 被修订版本代替
+    ABOLISHED = "abolished"
+    REVOKED = "revoked"
+
+
+class Disclosure(str, enum.Enum):
+    FULL_TEXT = "full_text"  # 公开标准全文
+    INDICATORS_ONLY = "indicators_only"  # 仅公开功能指标和性能指标
+
+
+class Declaration(db.Model):
+    """One declared standard of one enterprise across all its versions."""
+
+    __tablename__ = "declarations"
+    __table_args__ = (Index("ix_declaration_owner_status", "enterprise_id", "status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    kind: Mapped[DeclarationKind] = mapped_column(
+        Enum(DeclarationKind, native_enum=False, length=20)
+    )
+    # Summary of the newest non-draft version, kept by declare.operations for list pages.
+    status: Mapped[DeclarationStatus] = mapped_column(
+        Enum(DeclarationStatus, native_enum=False, length=20), default=DeclarationStatus.DRAFT
+    )
+    current_version_id: Mapped[int | None] = mapped_column(
+        ForeignKey("declaration_versions.id", use_alter=True)
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    enterprise: Mapped[Enterprise] = relationship()
+    versions: Mapped[list[DeclarationVersion]] = relationship(
+        back_populates="declaration",
+        foreign_keys="DeclarationVersion.declaration_id",
+        order_by="DeclarationVersion.version_no",
+    )
+    current_version: Mapped[DeclarationVersion | None] = relationship(
+        foreign_keys=[current_version_id], post_update=True
+    )
+
+
+class DeclarationVersion(db.Model):
+    """A draft, or a published version that is never edited in place again.
+
+    ``lock_version`` is SQLAlchemy's optimistic version counter: editing a draft with a stale
+    value is refused (HTTP 409) instead of overwriting someone else's change.
+    """
+
+    __tablename__ = "declaration_versions"
+    __table_args__ = (
+        UniqueConstraint("declaration_id", "version_no"),
+        Index("ix_version_published", "declaration_id", "published_at", "ended_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"))
+    version_no: Mapped[int] = mapped_column(Integer)
+    status: Mapped[VersionStatus] = mapped_column(
+        Enum(VersionStatus, native_enum=False, length=20), default=VersionStatus.DRAFT
+    )
+    lock_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    # Following a catalogue standard: picked, never typed.
+    standard_id: Mapped[int | None] = mapped_column(ForeignKey("standards.id"))
+    # Following an enterprise standard (Q/…): the number as typed plus its parsed parts.
+    std_code: Mapped[str] = mapped_column(String(80), default="")
+    std_enterprise_code: Mapped[str] = mapped_column(String(40), default="")
+    std_sequence: Mapped[str] = mapped_column(String(20), default="")
+    std_year: Mapped[int | None] = mapped_column(Integer)
+    std_name: Mapped[str] = mapped_column(String(300), default="")
+    disclosure: Mapped[Disclosure] = mapped_column(
+        Enum(Disclosure, native_enum=False, length=20), default=Disclosure.FULL_TEXT
+    )
+    text_attachment_id: Mapped[int | None] = mapped_column(ForeignKey("attachments.id"))
+    commitment_accepted: Mapped[bool] = mapped_column(Boolean, default=False)  # 自我声明承诺
+    approved_by: Mapped[str] = mapped_column(String(120), default="")  # 内部批准人
+    approved_on: Mapped[date | None] = mapped_column(Date)
+    implemented_on: Mapped[date | None] = mapped_column(Date)  # 实施日期
+    revision_note: Mapped[str] = mapped_column(Text, default="")
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_reason: Mapped[str] = mapped_column(Text, default="")
+
+    declaration: Mapped[Declaration] = relationship(
+        back_populates="versions", foreign_keys=[declaration_id]
+    )
+    standard: Mapped[Standard | None] = relationship()
+    text_attachment: Mapped[Attachment | None] = relationship()
+    products: Mapped[list[Product]] = relationship(
+        back_populates="version", cascade="all, delete-orphan", order_by="Product.id"
+    )
+    indicators: Mapped[list[Indicator]] = relationship(
+        back_populates="version", cascade="all, delete-orphan", order_by="Indicator.position"
+    )
+    references: Mapped[list[NormativeReference]] = relationship(
+        back_populates="version", cascade="all, delete-orphan", order_by="NormativeReference.id"
+    )
+    reference_flags: Mapped[list[ReferenceFlag]] = relationship(
+        back_populates="version", order_by="ReferenceFlag.id"
+    )
+
+    __mapper_args__ = {"version_id_col": lock_version}
+
+    @property
+    def is_draft(self) -> bool:
+        return self.status is VersionStatus.DRAFT
+
+    @property
+    def number(self) -> str:
+        """The standard number this version declares, whichever kind it is."""
+        return self.standard.code if self.standard is not None else self.std_code
+
+    @property
+    def title(self) -> str:
+        return self.standard.title if self.standard is not None else self.std_name
+
+
+class Product(db.Model):
+    __tablename__ = "products"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("declaration_versions.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    model: Mapped[str] = mapped_column(String(120))  # 型号
+    category_id: Mapped[int] = mapped_column(ForeignKey("product_categories.id"), index=True)
+    specification: Mapped[str] = mapped_column(String(200), default="")  # 规格
+    common_name: Mapped[str] = mapped_column(String(200), default="")
+    brand: Mapped[str] = mapped_column(String(120), default="")
+    barcode: Mapped[str] = mapped_column(String(14), default="")  # GTIN/EAN-13
+
+    version: Mapped[DeclarationVersion] = relationship(back_populates="products")
+    category: Mapped[ProductCategory] = relationship(lazy="joined")
+
+
+class Indicator(db.Model):
+    """A function (功能) or performance (性能) indicator with its test method (Art. 12).
+
+    The ``cmp_*`` columns keep the comparison computed when the version was published, in the
+    benchmark's canonical unit, so history and rankings read it without recomputing.
+    """
+
+    __tablename__ = "indicators"
+    __table_args__ = (Index("ix_indicator_benchmark", "benchmark_indicator_id", "cmp_guaranteed"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("declaration_versions.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[str] = mapped_column(String(12))  # "function" | "performance"
+    name: Mapped[str] = mapped_column(String(200))
+    benchmark_indicator_id: Mapped[int | None] = mapped_column(
+        ForeignKey("benchmark_indicators.id")
+    )
+    op: Mapped[str] = mapped_column(String(6))  # ge | le | eq | range
+    value: Mapped[float | None] = mapped_column(Float)
+    low: Mapped[float | None] = mapped_column(Float)
+    high: Mapped[float | None] = mapped_column(Float)
+    text_value: Mapped[str] = mapped_column(String(300), default="")  # qualitative function items
+    unit: Mapped[str] = mapped_column(String(30), default="")
+    test_method: Mapped[str] = mapped_column(String(300), default="")  # 检验方法
+    mingshi: Mapped[str] = mapped_column(Text, default="")  # 明示 statement with its reason
+
+    cmp_status: Mapped[str | None] = mapped_column(String(20))
+    cmp_grade: Mapped[str | None] = mapped_column(String(20))
+    cmp_margin_pct: Mapped[float | None] = mapped_column(Float)
+    cmp_guaranteed: Mapped[float | None] = mapped_column(Float)
+
+    version: Mapped[DeclarationVersion] = relationship(back_populates="indicators")
+    benchmark: Mapped[BenchmarkIndicator | None] = relationship(lazy="joined")
+
+
+class NormativeReference(db.Model):
+    """A catalogue standard the enterprise standard cites (规范性引用文件)."""
+
+    __tablename__ = "normative_references"
+    __table_args__ = (UniqueConstraint("version_id", "standard_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("declaration_versions.id"), index=True)
+    standard_id: Mapped[int] = mapped_column(ForeignKey("standards.id"), index=True)
+
+    version: Mapped[DeclarationVersion] = relationship(back_populates="references")
+    standard: Mapped[Standard] = relationship(lazy="joined")
+
+
+class ReferenceFlag(db.Model):
+    """A cited or followed standard that the catalogue now lists as withdrawn or replaced.
+
+    Flags sit beside the immutable version: they are facts found later, not part of what the
+    enterprise declared. ``cleared_at`` is set when the catalogue no longer supports the flag.
+    """
+
+    __tablename__ = "reference_flags"
+    __table_args__ = (Index("ix_reference_flag_open", "version_id", "standard_id", "cleared_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("declaration_versions.id"))
+    standard_id: Mapped[int] = mapped_column(ForeignKey("standards.id"))
+    reason: Mapped[str] = mapped_column(String(20))  # "withdrawn" | "replaced"
+    replaced_by_code: Mapped[str | None] = mapped_column(String(60))
+    detected_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    cleared_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    version: Mapped[DeclarationVersion] = relationship(back_populates="reference_flags")
+    standard: Mapped[Standard] = relationship(lazy="joined")
+
+
+class Attachment(db.Model):
+    """An uploaded file, stored on disk by its SHA-256 (content-addressed)."""
+
+    __tablename__ = "attachments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(80))
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ImmutableVersionError(RuntimeError):
+    """Raised when code tries to edit a published version in place."""
+
+
+# Columns a published version may still change: its lifecycle, never its content.
+_LIFECYCLE_COLUMNS = {"status", "ended_at", "end_reason", "lock_version", "updated_at"}
+
+
+def _frozen(version: DeclarationVersion | None) -> bool:
+    if version is None:
+        return False
+    state = sa_inspect(version)
+    committed = state.committed_state.get("status", version.status)
+    return committed is not VersionStatus.DRAFT and not state.pending
+
+
+@event.listens_for(Session, "before_flush")
+def _guard_published_versions(session: Session, flush_context, instances) -> None:
+    """Refuse any in-place edit of a published version or of its products/indicators."""
+    for obj in list(session.dirty) + list(session.deleted) + list(session.new):
+        if isinstance(obj, DeclarationVersion):
+            if obj in session.new or not session.is_modified(obj, include_collections=False):
+                continue
+            if not _frozen(obj):
+                continue
+            state = sa_inspect(obj)
+            changed = {
+                a.key for a in state.attrs if a.history.has_changes() and a.key in state.mapper.column_attrs
+            }
+            if obj in session.deleted or changed - _LIFECYCLE_COLUMNS:
+                raise ImmutableVersionError(
+                    f"declaration version {obj.id} is {obj.status.value}; "
+                    f"published content cannot change ({sorted(changed - _LIFECYCLE_COLUMNS)})"
+                )
+        elif isinstance(obj, (Product, Indicator, NormativeReference)):
+            if obj in session.dirty and not session.is_modified(obj, include_collections=False):
+                continue
+            if _frozen(obj.version):
+                raise ImmutableVersionError(
+                    f"{obj.__tablename__} of published version {obj.version.id} cannot change"
+                )
