@@ -28,7 +28,7 @@ def create_app(config: dict | None = None) -> Flask:
     import declare.models  # noqa: F401
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     login_manager.login_view = "core.login"
     login_manager.login_message_category = "warning"
