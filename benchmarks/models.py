@@ -77,6 +77,7 @@ class ProductCategory(db.Model):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     name: Mapped[str] = mapped_column(String(120))
     name_en: Mapped[str] = mapped_column(String(120), default="")
+    source: Mapped[str] = mapped_column(Text, default="")  # where the category's scope comes from
 
     indicators: Mapped[list[BenchmarkIndicator]] = relationship(
         back_populates="category", order_by="BenchmarkIndicator.code"
@@ -116,6 +117,7 @@ class BenchmarkIndicator(db.Model):
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     citation: Mapped[str] = mapped_column(Text, default="")  # clause/table the figures come from
+    source: Mapped[str] = mapped_column(Text, default="")  # provenance of each figure, doubts included
 
     category: Mapped[ProductCategory] = relationship(back_populates="indicators")
     mandatory_source: Mapped[Standard | None] = relationship(foreign_keys=[mandatory_source_id])

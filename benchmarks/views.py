@@ -1,13 +1,229 @@
-from flask import Blueprint
+"""Catalogue pages: public browsing of standards and benchmarks; admin import and withdrawal."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select
+
+from benchmarks import importer, operations, queries
+from benchmarks.forms import (
+    IMPORT_KIND_LABELS,
+    KIND_LABELS,
+    STATUS_LABELS,
+    ImportForm,
+    StandardSearchForm,
+    WithdrawForm,
+)
+from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard
+from core.auth import roles_required
+from core.errors import ValidationFailed
+from core.extensions import db
+from core.models import Role
 
 bp = Blueprint("catalogue", __name__, url_prefix="/catalogue")
 
 
+@bp.context_processor
+def _labels():
+    return {
+        "kind_labels": KIND_LABELS,
+        "status_labels": STATUS_LABELS,
+        "import_kind_labels": IMPORT_KIND_LABELS,
+        "today": date.today(),
+    }
+
+
+def _int_arg(name: str, default: int = 1) -> int:
+    try:
+        return max(1, int(request.args.get(name, default)))
+    except (TypeError, ValueError):
+        return default
+
+
 @bp.get("/standards")
 def standards():
-    return "catalogue"
+    form = StandardSearchForm(request.args)
+    form.validate()  # an unknown kind or status is shown as an error and ignored
+    filters = {
+        name: getattr(form, name).data
+        for name in ("q", "kind", "status")
+        if getattr(form, name).data and not getattr(form, name).errors
+    }
+    page = queries.search_standards(
+        q=filters.get("q", ""),
+        kind=filters.get("kind"),
+        status=filters.get("status"),
+        page=_int_arg("page"),
+        per_page=current_app.config.get("PAGE_SIZE", 20),
+    )
+    return render_template("benchmarks/standards.html", form=form, page=page, filters=filters)
 
 
-@bp.get("/admin/import")
+def _standard_or_404(standard_id: int) -> Standard:
+    standard = db.session.get(Standard, standard_id)
+    if standard is None:
+        abort(404)
+    return standard
+
+
+def _render_standard(standard: Standard, form: WithdrawForm | None, status: int = 200):
+    replacement = (
+        queries.standard_by_code(standard.replaced_by_code) if standard.replaced_by_code else None
+    )
+    replaces = db.session.scalars(
+        select(Standard).where(Standard.replaced_by_code == standard.code).order_by(Standard.code)
+    ).all()
+    used_by = db.session.scalars(
+        select(BenchmarkIndicator)
+        .where(
+            or_(
+                BenchmarkIndicator.mandatory_source_id == standard.id,
+                BenchmarkIndicator.recommended_source_id == standard.id,
+            )
+        )
+        .join(BenchmarkIndicator.category)
+        .order_by(ProductCategory.code, BenchmarkIndicator.code, BenchmarkIndicator.valid_from)
+    ).all()
+    return (
+        render_template(
+            "benchmarks/standard.html",
+            standard=standard,
+            replacement=replacement,
+            replaces=replaces,
+            used_by=used_by,
+            form=form,
+        ),
+        status,
+    )
+
+
+def _is_admin() -> bool:
+    from flask_login import current_user
+
+    return current_user.is_authenticated and current_user.role is Role.ADMIN
+
+
+@bp.get("/standards/<int:standard_id>")
+def standard(standard_id: int):
+    std = _standard_or_404(standard_id)
+    return _render_standard(std, WithdrawForm() if _is_admin() else None)
+
+
+@bp.post("/standards/<int:standard_id>/withdraw")
+@roles_required(Role.ADMIN)
+def withdraw(standard_id: int):
+    std = _standard_or_404(standard_id)
+    form = WithdrawForm()
+    if form.validate_on_submit():
+        try:
+            operations.mark_withdrawn(
+                std,
+                withdrawn_date=form.withdrawn_date.data,
+                replaced_by=form.replaced_by.data,
+            )
+        except ValidationFailed as exc:
+            for name, messages in exc.errors.items():
+                getattr(form, name, form.withdrawn_date).errors.extend(messages)
+        else:
+            flash(_("%(code)s is recorded as withdrawn or replaced.", code=std.code), "success")
+            return redirect(url_for("catalogue.standard", standard_id=std.id))
+    return _render_standard(std, form, 422)
+
+
+@bp.get("/categories")
+def categories():
+    rows = queries.categories()
+    counts = dict(
+        db.session.execute(
+            select(BenchmarkIndicator.category_id, func.count(BenchmarkIndicator.id)).group_by(
+                BenchmarkIndicator.category_id
+            )
+        ).all()
+    )
+    return render_template("benchmarks/categories.html", categories=rows, counts=counts)
+
+
+@bp.get("/categories/<int:category_id>")
+def category(category_id: int):
+    cat = db.session.get(ProductCategory, category_id)
+    if cat is None:
+        abort(404)
+    on = date.today()
+    raw_on = request.args.get("on", "")
+    on_error = None
+    if raw_on:
+        try:
+            on = date.fromisoformat(raw_on)
+        except ValueError:
+            on_error = _("%(value)s is not a date; use YYYY-MM-DD.", value=raw_on)
+    current = queries.benchmarks_on(cat.id, on)
+    editions = queries.category_editions(cat.id)
+    return render_template(
+        "benchmarks/category.html",
+        category=cat,
+        on=on,
+        on_error=on_error,
+        current=current,
+        current_ids={b.id for b in current},
+        editions=editions,
+    ), (422 if on_error else 200)
+
+
+@bp.route("/admin/import", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
 def admin_import():
-    return "import"
+    form = ImportForm()
+    report = None
+    if form.validate_on_submit():
+        data = form.file.data.read()
+        report = importer.import_file(form.kind.data, data)
+        if report.ok:
+            flash(
+                _(
+                    "%(kind)s imported: %(inserted)s inserted, %(updated)s updated, "
+                    "%(unchanged)s unchanged.",
+                    kind=IMPORT_KIND_LABELS[form.kind.data],
+                    inserted=report.inserted,
+                    updated=report.updated,
+                    unchanged=report.unchanged,
+                ),
+                "success",
+            )
+            return redirect(url_for("catalogue.admin_import"))
+    status = 422 if request.method == "POST" else 200
+    return (
+        render_template(
+            "benchmarks/admin_import.html",
+            form=form,
+            report=report,
+            columns=importer.COLUMNS,
+            required=importer.REQUIRED,
+        ),
+        status,
+    )
+
+
+@bp.get("/admin/export/<kind>.csv")
+@roles_required(Role.ADMIN)
+def admin_export(kind: str):
+    if kind not in importer.KINDS:
+        abort(404)
+    body = importer.to_csv(importer.export_rows(kind))
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename={kind}.csv"},
+    )

@@ -1,0 +1,160 @@
+"""Flask-WTF forms of the catalogue pages, and translated messages for standard numbers.
+
+``number_error_message`` and the two validators are meant for any package's forms
+(declare/ uses them for Q/ numbers): ``benchmarks.numbers`` is pure and speaks English by
+code; this module turns a code into the user's language.
+"""
+
+from __future__ import annotations
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from benchmarks.importer import KINDS
+from benchmarks.models import StandardKind, StandardStatus
+from benchmarks.numbers import NumberError, parse_enterprise_number, parse_standard_number
+
+__all__ = [
+    "ImportForm",
+    "StandardSearchForm",
+    "ValidEnterpriseNumber",
+    "ValidStandardNumber",
+    "WithdrawForm",
+    "number_error_message",
+    "number_help",
+]
+
+KIND_LABELS = {
+    StandardKind.NATIONAL_MANDATORY: _l("National mandatory"),
+    StandardKind.NATIONAL_RECOMMENDED: _l("National recommended"),
+    StandardKind.INDUSTRY: _l("Industry"),
+    StandardKind.LOCAL: _l("Local"),
+    StandardKind.GROUP: _l("Group"),
+}
+STATUS_LABELS = {
+    StandardStatus.IN_FORCE: _l("In force"),
+    StandardStatus.UPCOMING: _l("Upcoming"),
+    StandardStatus.WITHDRAWN: _l("Withdrawn"),
+}
+IMPORT_KIND_LABELS = {
+    "categories": _l("Product categories"),
+    "standards": _l("Standards"),
+    "indicators": _l("Benchmark indicators"),
+}
+
+
+def number_help(kind: str) -> str:
+    """What an allowed number looks like, in the user's language."""
+    if kind == "enterprise":
+        return _(
+            "An enterprise standard number is Q/ + enterprise code + sequence number + - + "
+            "a four-digit year, e.g. Q/SJX 0001S-2020."
+        )
+    return _(
+        "A standard number is a prefix, a number (optionally .part), - and a four-digit year, "
+        "e.g. GB/T 18883-2022, GB 12021.2-2015, DB50/T 1234-2022, T/CAS 123-2020."
+    )
+
+
+def number_error_message(exc: NumberError) -> str:
+    """A translated message for a NumberError: what is wrong (by code) and what is allowed."""
+    text = exc.text
+    if exc.code == "empty":
+        problem = _("Enter the number.")
+    elif exc.code == "prefix":
+        if exc.kind == "enterprise":
+            problem = _("%(text)s must start with Q/.", text=text)
+        elif text.upper().startswith("Q"):
+            problem = _(
+                "%(text)s is an enterprise standard; the catalogue holds national, industry, "
+                "local and group standards only.",
+                text=text,
+            )
+        else:
+            problem = _("%(text)s does not start with a known prefix.", text=text)
+    elif exc.code == "year":
+        problem = _("The year in %(text)s is missing or not a possible four-digit year.", text=text)
+    else:
+        problem = _("%(text)s is not written the way standard numbers are.", text=text)
+    return f"{problem} {number_help(exc.kind)}"
+
+
+class ValidStandardNumber:
+    """WTForms validator: a catalogue standard number (GB, GB/T, QB/T, DBxx/T, T/xxx …)."""
+
+    def __call__(self, form, field) -> None:
+        if not field.data:
+            return
+        try:
+            field.parsed = parse_standard_number(field.data)
+        except NumberError as exc:
+            raise ValidationError(number_error_message(exc)) from exc
+
+
+class ValidEnterpriseNumber:
+    """WTForms validator: an enterprise standard number (Q/…)."""
+
+    def __call__(self, form, field) -> None:
+        if not field.data:
+            return
+        try:
+            field.parsed = parse_enterprise_number(field.data)
+        except NumberError as exc:
+            raise ValidationError(number_error_message(exc)) from exc
+
+
+class StandardSearchForm(FlaskForm):
+    """The browse filters; read from the query string, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Number or title"), validators=[Optional(), Length(max=100)])
+    kind = SelectField(
+        _l("Kind"),
+        choices=[SelectChoice("", _l("All kinds"))]
+        + [SelectChoice(k.value, label) for k, label in KIND_LABELS.items()],
+        validators=[Optional()],
+        default="",
+    )
+    status = SelectField(
+        _l("Status today"),
+        choices=[SelectChoice("", _l("Any status"))]
+        + [SelectChoice(s.value, label) for s, label in STATUS_LABELS.items()],
+        validators=[Optional()],
+        default="",
+    )
+
+
+class ImportForm(FlaskForm):
+    kind = SelectField(
+        _l("What the file holds"),
+        choices=[SelectChoice(k, IMPORT_KIND_LABELS[k]) for k in KINDS],
+        validators=[DataRequired()],
+    )
+    file = FileField(
+        _l("CSV or Excel (.xlsx) file"),
+        validators=[FileRequired(_l("Choose a CSV or .xlsx file to upload."))],
+    )
+
+
+class WithdrawForm(FlaskForm):
+    withdrawn_date = DateField(_l("Withdrawal date (废止日期)"), validators=[Optional()])
+    replaced_by = StringField(
+        _l("Replaced by (standard number)"),
+        validators=[Optional(), Length(max=60), ValidStandardNumber()],
+    )
+
+    def validate(self, extra_validators=None) -> bool:
+        ok = super().validate(extra_validators)
+        if ok and not self.withdrawn_date.data and not (self.replaced_by.data or "").strip():
+            self.withdrawn_date.errors.append(
+                _("Give the withdrawal date, the replacing standard, or both.")
+            )
+            return False
+        return ok
