@@ -26,6 +26,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     import benchmarks.models  # noqa: F401  (every table known before create_all/migrations)
     import declare.models  # noqa: F401
+    import declare.receivers  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -52,12 +53,14 @@ def create_app(config: dict | None = None) -> Flask:
 
 
 def _select_locale() -> str:
-    from flask import current_app
+    """The visitor's chosen language (?lang= or the session); jobs and CLI use the default."""
+    from flask import current_app, has_request_context
 
     langs = current_app.config["LANGUAGES"]
-    chosen = request.args.get("lang") or session.get("lang")
-    if chosen in langs:
-        return chosen
+    if has_request_context():
+        chosen = request.args.get("lang") or session.get("lang")
+        if chosen in langs:
+            return chosen
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 

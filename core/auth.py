@@ -11,23 +11,43 @@ import secrets
 from datetime import timedelta
 from functools import wraps
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, g, request, request_started
 from flask_login import current_user
 from sqlalchemy import select
+from werkzeug.datastructures import WWWAuthenticate
 
 from core.extensions import db, login_manager
 from core.models import ApiToken, Role, User, utcnow
 
 
+@request_started.connect
+def _forget_previous_request_user(sender, **extra) -> None:
+    """Every request finds its own user from its own cookie or token.
+
+    Flask-Login and ``api_user`` cache the user in ``g``, which lives in the app context. A
+    fresh context per request makes that safe; an app context held across requests (tests,
+    a shell) would otherwise hand one client's user to the next request.
+    """
+    for key in ("_login_user", "api_user", "api_token"):
+        g.pop(key, None)
+
+
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    return db.session.get(User, int(user_id))
+    """A deactivated account loses its open sessions too, not only the next login."""
+    try:
+        user = db.session.get(User, int(user_id))
+    except (TypeError, ValueError):
+        return None
+    return user if user is not None and user.is_active else None
 
 
 def issue_token(user: User, name: str = "", days: int | None = None) -> str:
     """Create an API token; the plain value is returned once and never stored."""
     token = secrets.token_urlsafe(32)
     days = days if days is not None else current_app.config["API_TOKEN_DAYS"]
+    if days <= 0:
+        raise ValueError(f"a token must live at least one day, got {days}")
     db.session.add(
         ApiToken(
             user=user,
@@ -40,13 +60,15 @@ def issue_token(user: User, name: str = "", days: int | None = None) -> str:
 
 
 def api_user() -> User | None:
-    """The user behind the request's bearer token, or None."""
+    """The user behind the request's bearer token, or None (the session cookie never counts)."""
     if "api_user" in g:
         return g.api_user
-    user = None
+    user, token = None, None
     header = request.headers.get("Authorization", "")
-    if header.lower().startswith("bearer "):
-        digest = ApiToken.digest(header[7:].strip())
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and value:
+        digest = ApiToken.digest(value)
         tok = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == digest))
         now = utcnow()
         if (
@@ -55,9 +77,15 @@ def api_user() -> User | None:
             and (tok.expires_at is None or tok.expires_at > now)
             and tok.user.is_active
         ):
-            user = tok.user
-    g.api_user = user
+            user, token = tok.user, tok
+    g.api_user, g.api_token = user, token
     return user
+
+
+def api_token() -> ApiToken | None:
+    """The ApiToken row this API request authenticated with, or None."""
+    api_user()
+    return g.get("api_token")
 
 
 def actor() -> User | None:
@@ -92,9 +120,18 @@ def api_roles_required(*roles: Role):
         def wrapper(*args, **kwargs):
             user = api_user()
             if user is None:
-                abort(401)
+                abort(
+                    401,
+                    description="A valid bearer token is required: Authorization: Bearer <token> "
+                    "(POST /api/v1/auth/tokens gives one). Expired and revoked tokens are refused.",
+                    www_authenticate=WWWAuthenticate("bearer"),
+                )
             if roles and user.role not in roles:
-                abort(403)
+                allowed = ", ".join(r.value for r in roles)
+                abort(
+                    403,
+                    description=f"This needs the role(s): {allowed}; your role is {user.role.value}.",
+                )
             return view(*args, **kwargs)
 
         return wrapper
@@ -102,8 +139,14 @@ def api_roles_required(*roles: Role):
     return deco
 
 
+def _is_division_code(code: str | None) -> bool:
+    return bool(code) and len(code) == 6 and code.isascii() and code.isdigit()
+
+
 def region_prefix(region_code: str) -> str:
     """The prefix of division codes a 行政区划 code covers: 500000 → "50", 500100 → "5001"."""
+    if not _is_division_code(region_code):
+        raise ValueError(f"a 行政区划 code has 6 digits, got {region_code!r}")
     if region_code.endswith("0000"):
         return region_code[:2]
     if region_code.endswith("00"):
@@ -113,6 +156,6 @@ def region_prefix(region_code: str) -> str:
 
 def region_covers(regulator_region: str | None, region_code: str | None) -> bool:
     """A province or city regulator covers every division inside it."""
-    if not regulator_region or not region_code:
+    if not _is_division_code(regulator_region) or not _is_division_code(region_code):
         return False
     return region_code.startswith(region_prefix(regulator_region))

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from flask_migrate import upgrade
+from sqlalchemy import func, select
 
 from core import jobs
 from core.extensions import db
-from core.models import Role, User
+from core.models import OutboxJob, Role, User
+
+MIN_PASSWORD = 8
 
 
 def register(app) -> None:
@@ -28,6 +32,8 @@ def register(app) -> None:
 @with_appcontext
 def setup_db():
     """Create or upgrade the database schema to the newest migration."""
+    from flask_migrate import upgrade
+
     upgrade()
     click.echo(f"database ready: {db.engine.url.render_as_string(hide_password=True)}")
 
@@ -36,18 +42,44 @@ def setup_db():
 @click.argument("username")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-@click.option("--region", default=None, help="6-digit region code (regulators)")
+@click.option("--region", default=None, help="6-digit 行政区划 code (regulators)")
 @click.option("--name", "display_name", default="")
 @with_appcontext
 def create_user(username, role, password, region, display_name):
-    """Create an admin, evaluation-body or regulator account."""
-    if Role(role) is Role.REGULATOR and not (region and region.isdigit() and len(region) == 6):
-        raise click.BadParameter("regulators need --region with a 6-digit 行政区划 code")
-    user = User(username=username, role=Role(role), region_code=region, display_name=display_name)
+    """Create an admin, evaluation-body or regulator account.
+
+    Enterprises register themselves on the site (their account needs an enterprise record).
+    """
+    from core.audit import acting_as, reset_actor
+
+    username = username.strip()
+    role = Role(role)
+    if not username or len(username) > 80:
+        raise click.BadParameter("1 to 80 characters", param_hint="USERNAME")
+    if role is Role.ENTERPRISE:
+        raise click.BadParameter(
+            "enterprise accounts are created by registering the enterprise on the site",
+            param_hint="--role",
+        )
+    if role is Role.REGULATOR and not (region and region.isdigit() and len(region) == 6):
+        raise click.BadParameter(
+            "regulators need a 6-digit 行政区划 code, e.g. 500000", param_hint="--region"
+        )
+    if region and role is not Role.REGULATOR:
+        raise click.BadParameter("only regulators have a region", param_hint="--region")
+    if len(password) < MIN_PASSWORD:
+        raise click.BadParameter(f"at least {MIN_PASSWORD} characters", param_hint="--password")
+    if db.session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise click.BadParameter(f"{username!r} is taken", param_hint="USERNAME")
+    user = User(username=username, role=role, region_code=region, display_name=display_name)
     user.set_password(password)
-    db.session.add(user)
-    db.session.commit()
-    click.echo(f"created {role} {username}")
+    token = acting_as(None, "cli create-user")
+    try:
+        db.session.add(user)
+        db.session.commit()
+    finally:
+        reset_actor(token)
+    click.echo(f"created {role.value} {username}")
 
 
 @click.command("worker")
@@ -55,21 +87,43 @@ def create_user(username, role, password, region, display_name):
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
 @with_appcontext
 def worker(queues, burst):
-    """Run an RQ worker (needs REDIS_URL). Start as many as you like, on any host."""
+    """Run an RQ worker (needs REDIS_URL). Start as many as you like, on any host.
+
+    QUEUES default to all of them; a job's outbox row in the database says how it went.
+    """
     from rq import Queue, Worker
 
-    conn = jobs.redis_connection()
-    if conn is None:
-        raise click.UsageError("REDIS_URL is not set: jobs run inline, no worker needed")
-    conn.ping()
     names = list(queues) or list(jobs.QUEUES)
     unknown = set(names) - set(jobs.QUEUES)
     if unknown:
-        raise click.BadParameter(f"unknown queues {sorted(unknown)}; known: {sorted(jobs.QUEUES)}")
+        raise click.BadParameter(
+            f"unknown queues {sorted(unknown)}; known: {sorted(jobs.QUEUES)}", param_hint="QUEUES"
+        )
+    conn = _reachable_redis()
+    if conn is None:
+        raise click.UsageError("REDIS_URL is not set: jobs run inline, no worker needed")
     jobs.set_worker_app(current_app._get_current_object())
+    db.session.remove()
     db.engine.dispose()  # no connection is shared with the forked work horses
     w = Worker([Queue(n, connection=conn) for n in names], connection=conn)
     w.work(burst=burst, with_scheduler=True)
+
+
+def _reachable_redis():
+    """The Redis connection (None without REDIS_URL); a clear error when it does not answer."""
+    from redis.exceptions import RedisError
+
+    conn = jobs.redis_connection()
+    if conn is None:
+        return None
+    try:
+        conn.ping()
+    except RedisError as exc:
+        raise click.ClickException(
+            f"cannot reach Redis at {jobs.redis_url_for_humans()} ({exc}). "
+            "Start Redis or fix REDIS_URL; jobs wait in the outbox meanwhile."
+        ) from None
+    return conn
 
 
 @click.group("jobs")
@@ -78,11 +132,43 @@ def jobs_group():
 
 
 @jobs_group.command("flush")
-@click.option("--older-than", default=30, show_default=True, help="seconds")
+@click.option(
+    "--older-than", default=30, show_default=True, type=click.IntRange(min=0), help="seconds"
+)
 @with_appcontext
 def jobs_flush(older_than):
     """Send jobs left pending (e.g. Redis was down when their write committed)."""
-    from datetime import timedelta
-
+    _reachable_redis()
     n = jobs.flush(timedelta(seconds=older_than))
     click.echo(f"dispatched {n} pending job(s)")
+
+
+@jobs_group.command("ping")
+@click.option("--queue", "queues", multiple=True, type=click.Choice(sorted(jobs.QUEUES)))
+@with_appcontext
+def jobs_ping(queues):
+    """Send a ping job to each queue; `flask jobs status` then shows whether they ran."""
+    from core.models import utcnow
+
+    stamp = utcnow().strftime("%Y%m%dT%H%M%S")
+    for name in queues or sorted(jobs.QUEUES):
+        jobs.enqueue("core.tasks.ping", f"{name}:{stamp}", queue=name)
+    db.session.commit()
+    jobs.dispatch_pending()
+    click.echo(f"ping {stamp} sent")
+
+
+@jobs_group.command("status")
+@with_appcontext
+def jobs_status():
+    """Outbox rows by status, and the latest failure."""
+    counts = dict(
+        db.session.execute(select(OutboxJob.status, func.count()).group_by(OutboxJob.status)).all()
+    )
+    for status in ("pending", "queued", "retrying", "done", "failed"):
+        click.echo(f"{status:9} {counts.get(status, 0)}")
+    last = db.session.scalar(
+        select(OutboxJob).where(OutboxJob.status == "failed").order_by(OutboxJob.id.desc()).limit(1)
+    )
+    if last is not None:
+        click.echo(f"last failure: #{last.id} {last.func}{tuple(last.args)}\n{last.error or ''}")

@@ -39,8 +39,6 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance_path / "uploads"),
         "MAX_UPLOAD_BYTES": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
-        # Whole request may carry the PDF plus form fields.
-        "MAX_CONTENT_LENGTH": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024) + 1024 * 1024,
         "BABEL_DEFAULT_LOCALE": os.environ.get("DEFAULT_LOCALE", "zh"),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         "LANGUAGES": ["zh", "en"],
@@ -56,6 +54,9 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         # Domain settings (configurable per DOMAIN.md).
         "REVIEW_REMINDER_YEARS": _int("REVIEW_REMINDER_YEARS", 3),
         "API_TOKEN_DAYS": _int("API_TOKEN_DAYS", 90),
+        "JOB_RETRY_INTERVALS": [
+            int(x) for x in os.environ.get("JOB_RETRY_INTERVALS", "5,30,120").split(",") if x.strip()
+        ],
         "PAGE_SIZE": _int("PAGE_SIZE", 20),
         # flask-smorest / OpenAPI
         "API_TITLE": "企业标准信息公共服务 API",
@@ -65,6 +66,7 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "OPENAPI_JSON_PATH": "openapi.json",
         "OPENAPI_SWAGGER_UI_PATH": "/docs",
         "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
+        "OPENAPI_SWAGGER_UI_CONFIG": {"validatorUrl": "none"},
         "API_SPEC_OPTIONS": {
             "components": {
                 "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}
@@ -73,6 +75,8 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         },
     }
     cfg.update(overrides or {})
+    # A request may carry the PDF plus the form fields around it.
+    cfg.setdefault("MAX_CONTENT_LENGTH", cfg["MAX_UPLOAD_BYTES"] + 1024 * 1024)
     return cfg
 
 

@@ -1,8 +1,14 @@
-"""Domain errors and how they reach users: field errors in forms, 422/409 JSON on the API."""
+"""Domain errors and how they reach users: field errors in forms, 422/409 JSON on the API.
+
+Everything under ``/api/`` answers in JSON (also for URLs no route matches, where Flask knows
+no blueprint); pages answer with the HTML error page in the visitor's language.
+"""
 
 from __future__ import annotations
 
-from flask import jsonify, render_template, request
+from http import HTTPStatus
+
+from flask import current_app, jsonify, render_template, request
 
 
 class ValidationFailed(Exception):
@@ -21,15 +27,28 @@ class Conflict(Exception):
         super().__init__(message)
 
 
-def _is_api() -> bool:
-    return bool(request.blueprint and request.blueprint.startswith("api"))
+HTTP_CODES = (400, 401, 403, 404, 405, 413, 429, 500)
+
+
+def is_api_request() -> bool:
+    if request.blueprint and request.blueprint.startswith("api"):
+        return True
+    prefix = current_app.config.get("OPENAPI_URL_PREFIX") or "/api"
+    return request.path.startswith(prefix.rstrip("/") + "/") or request.path.startswith("/api/")
+
+
+def _phrase(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return str(code)
 
 
 def register(app) -> None:
     @app.errorhandler(ValidationFailed)
     def _validation(exc: ValidationFailed):
-        body = {"code": 422, "status": "Unprocessable Entity", "errors": {"json": exc.errors}}
-        if _is_api():
+        body = {"code": 422, "status": _phrase(422), "errors": {"json": exc.errors}}
+        if is_api_request():
             return jsonify(body), 422
         return render_template("errors/error.html", code=422, errors=exc.errors), 422
 
@@ -37,23 +56,41 @@ def register(app) -> None:
     def _conflict(exc: Conflict):
         body = {
             "code": 409,
-            "status": "Conflict",
+            "status": _phrase(409),
             "message": exc.message,
             "current_lock_version": exc.current_version,
         }
-        if _is_api():
+        if is_api_request():
             return jsonify(body), 409
         return render_template("errors/error.html", code=409, message=exc.message), 409
 
-    for code in (400, 401, 403, 404, 405, 413, 429, 500):
+    for code in HTTP_CODES:
         app.register_error_handler(code, _http_error(code))
+
+
+def _passed_headers(exc) -> list[tuple[str, str]]:
+    """Headers the exception carries (Allow on 405, Retry-After on 429), minus its own body's."""
+    get_headers = getattr(exc, "get_headers", None)
+    if get_headers is None:
+        return []
+    try:
+        headers = get_headers()
+    except Exception:  # noqa: BLE001  (a handler must never fail on the way out)
+        return []
+    return [(k, v) for k, v in headers if k.lower() != "content-type"]
 
 
 def _http_error(code: int):
     def handler(exc):
-        if _is_api() or request.accept_mimetypes.best == "application/json":
-            description = getattr(exc, "description", None) or ""
-            return jsonify({"code": code, "status": str(code), "message": description}), code
-        return render_template("errors/error.html", code=code), code
+        headers = _passed_headers(exc)
+        if is_api_request() or request.accept_mimetypes.best == "application/json":
+            data = getattr(exc, "data", None) or {}  # flask-smorest abort(..., message=...)
+            body = {"code": code, "status": _phrase(code)}
+            message = data.get("message") or getattr(exc, "description", None) or ""
+            body["message"] = message
+            if data.get("errors"):
+                body["errors"] = data["errors"]
+            return jsonify(body), code, headers
+        return render_template("errors/error.html", code=code), code, headers
 
     return handler

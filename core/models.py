@@ -125,5 +125,5 @@ class OutboxJob(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     rq_job_id: Mapped[str | None] = mapped_column(String(80))
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending/queued/done/failed
+    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending/queued/retrying/done/failed
     error: Mapped[str | None] = mapped_column(Text)

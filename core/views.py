@@ -4,7 +4,19 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    request_started,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
@@ -17,11 +29,23 @@ from core.models import ApiToken, User, utcnow
 bp = Blueprint("core", __name__)
 
 
+@request_started.connect
+def _fresh_locale(sender, **extra) -> None:
+    """Choose the language per request (Flask-Babel caches it in ``g``; see core.auth)."""
+    g.pop("_flask_babel", None)
+
+
 def _safe_next(target: str | None) -> str | None:
-    if not target:
+    """A local path to return to, or None: never another host (open redirect).
+
+    Browsers read ``/\\evil.example`` and ``//evil.example`` as another host, so both are refused.
+    """
+    if not target or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target or any(ord(c) < 32 for c in target):
         return None
     parts = urlsplit(target)
-    return target if not parts.scheme and not parts.netloc and target.startswith("/") else None
+    return target if not parts.scheme and not parts.netloc else None
 
 
 @bp.get("/")
@@ -77,7 +101,8 @@ def tokens():
         .where(ApiToken.user_id == current_user.id, ApiToken.revoked_at.is_(None))
         .order_by(ApiToken.created_at.desc())
     ).all()
-    return render_template("core/tokens.html", form=form, tokens=rows, new_token=new_token)
+    status = 422 if request.method == "POST" and new_token is None else 200
+    return render_template("core/tokens.html", form=form, tokens=rows, new_token=new_token), status
 
 
 @bp.post("/account/tokens/<int:token_id>/revoke")
@@ -85,7 +110,8 @@ def tokens():
 def revoke_token(token_id: int):
     tok = db.session.get(ApiToken, token_id)
     if tok is None or tok.user_id != current_user.id:
-        return render_template("errors/error.html", code=404), 404
-    tok.revoked_at = utcnow()
+        abort(404)
+    if tok.revoked_at is None:
+        tok.revoked_at = utcnow()
     flash(_("Token revoked."), "info")
     return redirect(url_for("core.tokens"))

@@ -98,6 +98,16 @@ class Declaration(db.Model):
         foreign_keys=[current_version_id], post_update=True
     )
 
+    @property
+    def draft(self) -> DeclarationVersion | None:
+        """The open draft (a first version or a revision), if any."""
+        return next((v for v in self.versions if v.status is VersionStatus.DRAFT), None)
+
+    @property
+    def latest(self) -> DeclarationVersion | None:
+        """The newest version of any status (the draft of a never-published declaration)."""
+        return self.versions[-1] if self.versions else None
+
 
 class DeclarationVersion(db.Model):
     """A draft, or a published version that is never edited in place again.
@@ -110,6 +120,9 @@ class DeclarationVersion(db.Model):
     __table_args__ = (
         UniqueConstraint("declaration_id", "version_no"),
         Index("ix_version_published", "declaration_id", "published_at", "ended_at"),
+        # Public search (versions in force, newest first) and re-flagging by followed standard.
+        Index("ix_version_status_published", "status", "published_at"),
+        Index("ix_version_standard_status", "standard_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -287,6 +300,8 @@ class ImmutableVersionError(RuntimeError):
 
 # Columns a published version may still change: its lifecycle, never its content.
 _LIFECYCLE_COLUMNS = {"status", "ended_at", "end_reason", "lock_version", "updated_at"}
+# Relationships that are content too: rows added/removed, or the standard/text re-pointed.
+_CONTENT_RELATIONSHIPS = ("products", "indicators", "references", "standard", "text_attachment")
 
 
 def _frozen(version: DeclarationVersion | None) -> bool:
@@ -302,13 +317,17 @@ def _guard_published_versions(session: Session, flush_context, instances) -> Non
     """Refuse any in-place edit of a published version or of its products/indicators."""
     for obj in list(session.dirty) + list(session.deleted) + list(session.new):
         if isinstance(obj, DeclarationVersion):
-            if obj in session.new or not session.is_modified(obj, include_collections=False):
-                continue
-            if not _frozen(obj):
+            if obj in session.new or not _frozen(obj):
                 continue
             state = sa_inspect(obj)
             changed = {
-                a.key for a in state.attrs if a.history.has_changes() and a.key in state.mapper.column_attrs
+                a.key
+                for a in state.attrs
+                if a.history.has_changes() and a.key in state.mapper.column_attrs
+            }
+            # Adding or removing rows is an edit too (removed rows are only orphans here).
+            changed |= {
+                key for key in _CONTENT_RELATIONSHIPS if state.attrs[key].history.has_changes()
             }
             if obj in session.deleted or changed - _LIFECYCLE_COLUMNS:
                 raise ImmutableVersionError(

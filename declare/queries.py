@@ -1,14 +1,314 @@
-from sqlalchemy import func, select
+"""Reads of declarations used by pages, the API and jobs.
 
+Owner lookups answer 404 for records of other enterprises, so nobody learns that a record
+exists. List queries load everything their pages show in a fixed number of statements.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import abort, current_app
+from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy.orm import contains_eager, joinedload, selectinload
+
+from benchmarks.models import Standard
+from core.auth import region_prefix
 from core.extensions import db
-from declare.models import Declaration, DeclarationStatus, Enterprise, Product
+from core.models import utcnow
+from declare.models import (
+    Declaration,
+    DeclarationKind,
+    DeclarationStatus,
+    DeclarationVersion,
+    Enterprise,
+    NormativeReference,
+    Product,
+    VersionStatus,
+)
+
+__all__ = [
+    "declarations_of",
+    "home_stats",
+    "local_date",
+    "local_today",
+    "local_zone",
+    "owned_declaration",
+    "owned_version",
+    "published_versions",
+    "version_as_of",
+    "version_at",
+    "version_history",
+    "version_with_details",
+]
+
+
+# -- time: the platform's day is the day in Beijing ------------------------------------------
+
+
+def local_zone() -> ZoneInfo:
+    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
+
+
+def local_today() -> date:
+    """Today in the platform's time zone (Asia/Shanghai), not the server's."""
+    return utcnow().astimezone(local_zone()).date()
+
+
+def local_date(moment: datetime) -> date:
+    return moment.astimezone(local_zone()).date()
+
+
+def end_of_day(day: date) -> datetime:
+    """The first instant after ``day`` in the platform's time zone (exclusive end)."""
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=local_zone())
+
+
+# -- owner lookups ------------------------------------------------------------------------------
+
+
+def _enterprise_id(user) -> int | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return getattr(user, "enterprise_id", None)
+
+
+def owned_declaration(declaration_id: int, user) -> Declaration:
+    """The declaration if it belongs to ``user``'s enterprise, else 404 (never 403)."""
+    enterprise_id = _enterprise_id(user)
+    if enterprise_id is None:
+        abort(404)
+    found = db.session.scalar(
+        select(Declaration)
+        .where(Declaration.id == declaration_id, Declaration.enterprise_id == enterprise_id)
+        .options(
+            selectinload(Declaration.versions).joinedload(DeclarationVersion.standard),
+            joinedload(Declaration.current_version),
+        )
+    )
+    if found is None:
+        abort(404)
+    return found
+
+
+def owned_version(
+    version_id: int, user, *, declaration_id: int | None = None
+) -> DeclarationVersion:
+    """The version if its declaration belongs to ``user``'s enterprise (and to
+    ``declaration_id`` when given), else 404; products, indicators and references loaded."""
+    enterprise_id = _enterprise_id(user)
+    if enterprise_id is None:
+        abort(404)
+    stmt = _with_details(
+        select(DeclarationVersion)
+        .join(DeclarationVersion.declaration)
+        .where(DeclarationVersion.id == version_id, Declaration.enterprise_id == enterprise_id)
+    )
+    if declaration_id is not None:
+        stmt = stmt.where(DeclarationVersion.declaration_id == declaration_id)
+    found = db.session.scalar(stmt)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _with_details(stmt: Select) -> Select:
+    return stmt.options(
+        joinedload(DeclarationVersion.declaration).joinedload(Declaration.enterprise),
+        joinedload(DeclarationVersion.standard),
+        joinedload(DeclarationVersion.text_attachment),
+        selectinload(DeclarationVersion.products),
+        selectinload(DeclarationVersion.indicators),
+        selectinload(DeclarationVersion.references),
+        selectinload(DeclarationVersion.reference_flags),
+    )
+
+
+def version_with_details(version_id: int) -> DeclarationVersion | None:
+    """Any version with everything a detail page shows (no ownership check: public pages
+    must still refuse drafts themselves)."""
+    return db.session.scalar(
+        _with_details(select(DeclarationVersion).where(DeclarationVersion.id == version_id))
+    )
+
+
+# -- history -----------------------------------------------------------------------------------
+
+
+def version_at(declaration: Declaration | int, moment: datetime) -> DeclarationVersion | None:
+    """The version in force at ``moment``: published at or before it and not ended by then.
+
+    An abolished or revoked declaration has no version in force after its end: None.
+    """
+    declaration_id = declaration if isinstance(declaration, int) else declaration.id
+    return db.session.scalar(
+        _with_details(
+            select(DeclarationVersion)
+            .where(
+                DeclarationVersion.declaration_id == declaration_id,
+                DeclarationVersion.published_at.is_not(None),
+                DeclarationVersion.published_at <= moment,
+                or_(DeclarationVersion.ended_at.is_(None), DeclarationVersion.ended_at > moment),
+            )
+            .order_by(DeclarationVersion.published_at.desc(), DeclarationVersion.version_no.desc())
+            .limit(1)
+        )
+    )
+
+
+def version_as_of(declaration: Declaration | int, day: date) -> DeclarationVersion | None:
+    """What was declared as of the end of ``day`` (Beijing time), as a regulator sampling that
+    day sees it: the version published on or before that day and not ended by its end.
+
+    Before the first publication: None. Between two revisions: the older one until the day the
+    newer one is published. After abolition or revocation: None (nothing was in force); the
+    ended version is still in ``version_history``.
+    """
+    return version_at(declaration, end_of_day(day) - timedelta(microseconds=1))
+
+
+def version_history(
+    declaration: Declaration | int, *, include_drafts: bool = False
+) -> list[DeclarationVersion]:
+    """Every version of a declaration, oldest first; drafts only when asked (owner pages)."""
+    declaration_id = declaration if isinstance(declaration, int) else declaration.id
+    stmt = (
+        select(DeclarationVersion)
+        .where(DeclarationVersion.declaration_id == declaration_id)
+        .options(joinedload(DeclarationVersion.standard))
+        .order_by(DeclarationVersion.version_no)
+    )
+    if not include_drafts:
+        stmt = stmt.where(DeclarationVersion.status != VersionStatus.DRAFT)
+    return list(db.session.scalars(stmt))
+
+
+# -- lists ---------------------------------------------------------------------------------------
+
+
+def declarations_of(
+    enterprise: Enterprise | int, status: DeclarationStatus | str | None = None
+) -> list[Declaration]:
+    """An enterprise's declarations, newest first, with every version and its standard
+    loaded (``Declaration.latest``/``.draft``/``.current_version`` cost no further query)."""
+    enterprise_id = enterprise if isinstance(enterprise, int) else enterprise.id
+    stmt = (
+        select(Declaration)
+        .where(Declaration.enterprise_id == enterprise_id)
+        .options(
+            selectinload(Declaration.versions).joinedload(DeclarationVersion.standard),
+            joinedload(Declaration.current_version).joinedload(DeclarationVersion.standard),
+        )
+        .order_by(Declaration.created_at.desc(), Declaration.id.desc())
+    )
+    if status:
+        stmt = stmt.where(Declaration.status == DeclarationStatus(status))
+    return list(db.session.scalars(stmt))
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def published_versions(
+    *,
+    q: str = "",
+    category_id: int | None = None,
+    kind: DeclarationKind | str | None = None,
+    region: str = "",
+    page: int = 1,
+    per_page: int | None = None,
+    max_per_page: int = 100,
+):
+    """Public search over the versions in force (现行有效), newest publication first.
+
+    ``q`` matches (case-insensitive substring) the standard number and name, the enterprise
+    name or its exact USCC, and any product's name or model; ``category_id`` keeps versions
+    with a product in that category; ``kind`` is catalogue/enterprise; ``region`` is a
+    行政区划 prefix ("50", "5001") or a 6-digit code (500000 → all of "50").
+
+    Returns a Flask-SQLAlchemy Pagination whose items are DeclarationVersion with declaration,
+    enterprise, standard and products (with categories) loaded: 3 statements in all (count,
+    page, products), whatever the page size.
+    """
+    version, decl, ent = DeclarationVersion, Declaration, Enterprise
+    stmt = (
+        select(version)
+        .join(version.declaration)
+        .join(decl.enterprise)
+        .outerjoin(version.standard)
+        .where(version.status == VersionStatus.PUBLISHED)
+        .options(
+            contains_eager(version.declaration).contains_eager(decl.enterprise),
+            contains_eager(version.standard),
+            selectinload(version.products),
+        )
+        .order_by(version.published_at.desc(), version.id.desc())
+    )
+    q = (q or "").strip()
+    if q:
+        pattern = f"%{_escape_like(q.lower())}%"
+
+        def like(col):
+            return func.lower(col).like(pattern, escape="\\")
+
+        product_match = exists().where(
+            Product.version_id == version.id, or_(like(Product.name), like(Product.model))
+        )
+        stmt = stmt.where(
+            or_(
+                like(version.std_code),
+                like(version.std_name),
+                like(Standard.code),
+                like(Standard.title),
+                like(ent.name),
+                ent.uscc == q.upper(),
+                product_match,
+            )
+        )
+    if category_id:
+        stmt = stmt.where(
+            exists().where(
+                Product.version_id == version.id, Product.category_id == int(category_id)
+            )
+        )
+    if kind:
+        stmt = stmt.where(decl.kind == DeclarationKind(kind))
+    region = (region or "").strip()
+    if region:
+        prefix = region_prefix(region) if len(region) == 6 and region.isdigit() else region
+        stmt = stmt.where(ent.region_code.like(f"{_escape_like(prefix)}%", escape="\\"))
+    per_page = per_page or current_app.config.get("PAGE_SIZE", 20)
+    return db.paginate(
+        stmt, page=page, per_page=per_page, max_per_page=max_per_page, error_out=False
+    )
 
 
 def home_stats() -> dict:
     return {
         "enterprises": db.session.scalar(select(func.count(Enterprise.id))),
         "published": db.session.scalar(
-            select(func.count(Declaration.id)).where(Declaration.status == DeclarationStatus.PUBLISHED)
+            select(func.count(Declaration.id)).where(
+                Declaration.status == DeclarationStatus.PUBLISHED
+            )
         ),
         "products": db.session.scalar(select(func.count(Product.id))),
     }
+
+
+def declarations_citing(standard_ids: list[int]) -> Select:
+    """(version_id, standard_id) of versions in force that cite or follow the standards."""
+    cited = (
+        select(NormativeReference.version_id, NormativeReference.standard_id)
+        .join(DeclarationVersion, DeclarationVersion.id == NormativeReference.version_id)
+        .where(
+            DeclarationVersion.status == VersionStatus.PUBLISHED,
+            NormativeReference.standard_id.in_(standard_ids),
+        )
+    )
+    followed = select(DeclarationVersion.id, DeclarationVersion.standard_id).where(
+        DeclarationVersion.status == VersionStatus.PUBLISHED,
+        DeclarationVersion.standard_id.in_(standard_ids),
+    )
+    return cited.union(followed)

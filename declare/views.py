@@ -1,18 +1,901 @@
-from flask import Blueprint
+"""The HTML pages of declarations: registration, the enterprise's own pages, the public pages.
+
+Thin on purpose: parse a form → call ``declare.operations`` → render or redirect. Refused input
+re-renders the page with status 422, so the request's after_request hook rolls back whatever
+an operation had flushed. Another enterprise's declaration answers 404 (ids reveal nothing);
+other roles get 403 on enterprise pages.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_user
+from sqlalchemy import or_, select
+from werkzeug.datastructures import MultiDict
+from wtforms.fields.choices import SelectChoice
+
+from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard, StandardStatus
+from core.auth import roles_required
+from core.errors import Conflict, ValidationFailed
+from core.extensions import db
+from core.models import Role
+from declare import comparison, operations, queries, uploads
+from declare.forms import (
+    FORMS,
+    AbolishForm,
+    IndicatorRow,
+    RegistrationForm,
+    SearchForm,
+    apply_errors,
+    version_form_data,
+)
+from declare.models import (
+    Declaration,
+    DeclarationStatus,
+    DeclarationVersion,
+    Disclosure,
+    VersionStatus,
+)
+from declare.validators import USCCError, validate_uscc
 
 bp = Blueprint("declare", __name__)
+
+enterprise_only = roles_required(Role.ENTERPRISE)
+
+# How many catalogue standards a select lists without a search (the rest via the search box).
+STANDARD_CHOICES_LIMIT = 500
+
+STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "published": _l("In force (现行有效)"),
+    "superseded": _l("Superseded by a revision"),
+    "abolished": _l("Abolished (废止)"),
+    "revoked": _l("Revoked by the regulator"),
+}
+CMP_LABELS = {
+    "violation": _l("Below the mandatory limit"),
+    "below_recommended": _l("Below the recommended value"),
+    "meets": _l("Meets the benchmark"),
+    "exceeds": _l("Exceeds the benchmark"),
+}
+KIND_LABELS = {
+    "catalogue": _l("Follows a catalogue standard"),
+    "enterprise": _l("Own enterprise standard"),
+}
+OP_SYMBOLS = {"ge": "≥", "le": "≤", "eq": "="}
+ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+REFERENCE_FLAG_LABELS = {"withdrawn": _l("withdrawn"), "replaced": _l("replaced")}
+
+
+@bp.context_processor
+def _labels() -> dict:
+    return {
+        "status_label": lambda s: STATUS_LABELS.get(getattr(s, "value", s), s),
+        "cmp_label": lambda s: CMP_LABELS.get(s, s or ""),
+        "kind_label": lambda k: KIND_LABELS.get(getattr(k, "value", k), k),
+        "declared_text": declared_text,
+        "flag_label": lambda r: REFERENCE_FLAG_LABELS.get(r, r),
+        "locale": str(get_locale()),
+    }
+
+
+def _today() -> date:
+    return queries.local_today()
+
+
+def declared_text(row) -> str:
+    """``≥ 4.5 W/W`` / ``3.0 – 4.0 L`` / a qualitative requirement, from a row or a dict."""
+    get = row.get if isinstance(row, dict) else (lambda k, d=None: getattr(row, k, d))
+
+    def num(v):
+        if v is None:
+            return "?"
+        text = repr(float(v))
+        return text[:-2] if text.endswith(".0") else text
+
+    unit = get("unit") or ""
+    op = get("op")
+    if op == "range":
+        text = f"{num(get('low'))} – {num(get('high'))}"
+    elif get("value") is None and get("text_value"):
+        return get("text_value")
+    else:
+        text = f"{OP_SYMBOLS.get(op, op or '')} {num(get('value'))}"
+    return f"{text} {unit}".strip()
+
+
+# --------------------------------------------------------------------------- registration
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    form = RegistrationForm()
+    if form.validate_on_submit():
+        try:
+            user = operations.register_enterprise(**form.to_kwargs())
+        except ValidationFailed as exc:
+            for key, messages in exc.errors.items():
+                target = getattr(form, key, None)
+                if target is None or not hasattr(target, "errors"):
+                    target = form.uscc if "uscc" in key else form.name
+                target.errors = list(target.errors) + messages
+        else:
+            login_user(user)
+            ent = user.enterprise
+            flash(
+                _(
+                    "%(name)s is registered (USCC %(uscc)s, region %(region)s). "
+                    "You can now declare your standards.",
+                    name=ent.name,
+                    uscc=ent.uscc,
+                    region=region_label(ent.region_code),
+                ),
+                "success",
+            )
+            return redirect(url_for("declare.my_declarations"))
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "declare/register.html", form=form, region=_uscc_region(form.uscc.data)
+    ), status
+
+
+def _uscc_region(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    try:
+        _number, region = validate_uscc(raw)
+    except USCCError:
+        return None
+    return region_label(region)
+
+
+def region_label(code: str | None) -> str:
+    """``500112 重庆市 渝北区``: names from the 行政区划 table that python-stdnum ships."""
+    if not code:
+        return ""
+    from stdnum import numdb
+
+    names: list[str] = []
+    for _part, props in numdb.get("cn/loc").info(code):
+        for key in ("province", "county"):
+            value = props.get(key)
+            if value:
+                latest = value.split(",")[-1]  # the newest name; older ones carry [from-to]
+                name = latest.split("]", 1)[-1]
+                if name and name not in names:
+                    names.append(name)
+    return " ".join([code, *names])
+
+
+# --------------------------------------------------------------------------- enterprise pages
+
+
+@bp.get("/my/declarations")
+@enterprise_only
+def my_declarations():
+    status = request.args.get("status") or None
+    if status is not None and status not in {s.value for s in DeclarationStatus}:
+        status = None
+    rows = queries.declarations_of(current_user.enterprise, status=status)
+    return render_template(
+        "declare/my_declarations.html",
+        rows=[(d, _draft_of(d), _shown_version(d)) for d in rows],
+        status=status,
+        statuses=list(DeclarationStatus),
+    )
+
+
+@bp.get("/my/declarations/new")
+@enterprise_only
+def new_declaration():
+    return render_template("declare/new.html")
+
+
+@bp.route("/my/declarations/new/<any(catalogue, enterprise):kind>", methods=["GET", "POST"])
+@enterprise_only
+def create(kind: str):
+    form = FORMS[kind]()
+    _prepare(form)
+    if not form.is_submitted():
+        form.add_blank_rows()
+        return _render_form(form, kind=kind)
+    if not form.validate():
+        return _refused_form(form, kind=kind)
+    data, positions = form.to_data()
+    try:
+        version = operations.create_draft(current_user.enterprise, data)
+        _attach(form, version)
+        if _wants_publish():
+            operations.publish(version)
+    except ValidationFailed as exc:
+        return _refused_form(form, kind=kind, errors=exc.errors, positions=positions, data=data)
+    return _saved(version)
+
+
+@bp.get("/my/declarations/<int:declaration_id>")
+@enterprise_only
+def manage(declaration_id: int):
+    declaration = queries.owned_declaration(declaration_id, current_user)
+    draft = _draft_of(declaration)
+    checks = _draft_checks(draft) if draft is not None else []
+    return render_template(
+        "declare/manage.html",
+        declaration=declaration,
+        draft=draft,
+        shown=_shown_version(declaration),
+        versions=queries.version_history(declaration, include_drafts=True),
+        checks=checks,
+    )
+
+
+@bp.route("/my/declarations/<int:declaration_id>/draft", methods=["GET", "POST"])
+@enterprise_only
+def edit_draft(declaration_id: int):
+    declaration = queries.owned_declaration(declaration_id, current_user)
+    draft = _draft_or_404(declaration)
+    kind = declaration.kind.value
+    form_cls = FORMS[kind]
+    if request.method == "GET":
+        form = form_cls(data=version_form_data(draft))
+        _prepare(form)
+        form.add_blank_rows()
+        checks = _draft_checks(draft) if kind == "enterprise" else []
+        return _render_form(form, kind=kind, declaration=declaration, draft=draft, checks=checks)
+    form = form_cls()
+    _prepare(form)
+    if not form.validate():
+        return _refused_form(form, kind=kind, declaration=declaration, draft=draft)
+    data, positions = form.to_data()
+    try:
+        version = operations.update_draft(draft, data, form.lock() or 0)
+        _attach(form, version)
+        if _wants_publish():
+            operations.publish(version)
+    except ValidationFailed as exc:
+        return _refused_form(
+            form,
+            kind=kind,
+            declaration=declaration,
+            draft=draft,
+            errors=exc.errors,
+            positions=positions,
+            data=data,
+        )
+    return _saved(version)
+
+
+@bp.post("/my/declarations/<int:declaration_id>/publish")
+@enterprise_only
+def publish(declaration_id: int):
+    """Publish the draft as saved (the button on the draft overview)."""
+    declaration = queries.owned_declaration(declaration_id, current_user)
+    draft = _draft_or_404(declaration)
+    _check_lock(draft)
+    try:
+        operations.publish(draft)
+    except ValidationFailed as exc:
+        kind = declaration.kind.value
+        form = FORMS[kind](formdata=None, data=version_form_data(draft))
+        _prepare(form)
+        data, positions = form.to_data()
+        return _refused_form(
+            form,
+            kind=kind,
+            declaration=declaration,
+            draft=draft,
+            errors=exc.errors,
+            positions=positions,
+            data=data,
+        )
+    return _saved(draft)
+
+
+@bp.post("/my/declarations/<int:declaration_id>/discard")
+@enterprise_only
+def discard(declaration_id: int):
+    declaration = queries.owned_declaration(declaration_id, current_user)
+    draft = _draft_or_404(declaration)
+    _check_lock(draft)
+    had_published = _shown_version(declaration) is not None
+    operations.discard_draft(draft)
+    flash(_("The draft was discarded."), "info")
+    if had_published:
+        return redirect(url_for("declare.manage", declaration_id=declaration_id))
+    return redirect(url_for("declare.my_declarations"))
+
+
+@bp.post("/my/declarations/<int:declaration_id>/revise")
+@enterprise_only
+def revise(declaration_id: int):
+    declaration = queries.owned_declaration(declaration_id, current_user)
+    try:
+        operations.start_revision(declaration)
+    except ValidationFailed as exc:
+        return _manage_refused(declaration, exc.errors)
+    flash(_("A new draft was made from the version in force; change it and publish it."), "info")
+    return redirect(url_for("declare.edit_draft", declaration_id=declaration_id))
+
+
+@bp.route("/my/declarations/<int:declaration_id>/abolish", methods=["GET", "POST"])
+@enterprise_only
+def abolish(declaration_id: int):
+    declaration = queries.owned_declaration(declaration_id, current_user)
+    shown = _shown_version(declaration)
+    form = AbolishForm()
+    if form.validate_on_submit():
+        try:
+            operations.abolish(declaration, form.reason.data)
+        except ValidationFailed as exc:
+            for messages in exc.errors.values():
+                form.reason.errors = list(form.reason.errors) + messages
+        else:
+            flash(_("The declaration is abolished; its history stays readable."), "success")
+            return redirect(url_for("declare.detail", declaration_id=declaration_id))
+    status = 422 if form.is_submitted() else 200
+    return render_template(
+        "declare/abolish.html", form=form, declaration=declaration, shown=shown
+    ), status
+
+
+# --------------------------------------------------------------------------- live comparison
+
+
+@bp.post("/declarations/compare")
+@enterprise_only
+def compare():
+    """Judge the indicator rows being typed against the benchmarks; nothing is saved.
+
+    Body: ``{"indicators": [{"name": …, "op": …, "value": …, …}, …]}`` with the row's form
+    fields; the answer has one entry per row, by ``row`` (the row's position in the form).
+    """
+    payload = request.get_json(silent=True)
+    rows = payload.get("indicators") if isinstance(payload, dict) else None
+    if not isinstance(rows, list) or len(rows) > 200:
+        return jsonify(
+            {
+                "message": _(
+                    "Send a JSON object {\"indicators\": [ … ]} with at most 200 indicator rows."
+                )
+            }
+        ), 400
+    rows = [raw if isinstance(raw, dict) else {} for raw in rows]
+    chosen = {
+        int(raw["benchmark_indicator_id"])
+        for raw in rows
+        if str(raw.get("benchmark_indicator_id") or "").isdigit()
+    }
+    benchmark_choices = _benchmark_choices(chosen)
+    results: list[dict] = []
+    indicators, where = [], []
+    for i, raw in enumerate(rows):
+        row = _parse_indicator_row(raw, benchmark_choices)
+        problems = {name: [str(e) for e in errs] for name, errs in row.errors.items()}
+        if row.is_blank():
+            results.append({"row": i, "blank": True})
+        elif problems:
+            results.append(
+                {
+                    "row": i,
+                    "problem": "input",
+                    "message": "; ".join(
+                        f"{getattr(row, f).label.text}: {' '.join(m)}" for f, m in problems.items()
+                    ),
+                    "field": next(iter(problems)),
+                }
+            )
+        else:
+            indicators.append(row.to_data())
+            where.append(i)
+            results.append({"row": i})
+    if indicators:
+        checks = comparison.check_indicators(indicators, on=_today())
+        for item in _comparison_rows(checks, indicators):
+            row_no = where[item["position"]]
+            results[row_no] = {**item, "row": row_no}
+    return jsonify({"rows": results})
+
+
+def _parse_indicator_row(raw: dict, benchmark_choices: list[SelectChoice]) -> IndicatorRow:
+    """One typed row through the same form class as the page, so both parse alike."""
+    fields = MultiDict(
+        {
+            name: "" if raw.get(name) is None else str(raw.get(name))
+            for name in IndicatorRow.TEXT + IndicatorRow.NUMBERS + IndicatorRow.SELECTS
+        }
+    )
+    fields["kind"] = fields["kind"] or "performance"
+    row = IndicatorRow(formdata=fields)
+    row.benchmark_indicator_id.choices = benchmark_choices
+    row.validate()
+    return row
+
+
+@bp.get("/my/standard-options")
+@enterprise_only
+def standard_options():
+    """Catalogue standards (not withdrawn) matching ``q``, for the pickers' search box."""
+    q = (request.args.get("q") or "").strip()[:60]
+    stmt = _usable_standards().order_by(Standard.code).limit(50)
+    if q:
+        like = f"%{q}%"
+        stmt = stmt.where(or_(Standard.code.ilike(like), Standard.title.ilike(like)))
+    return jsonify(
+        [{"id": s.id, "label": _standard_label(s)} for s in db.session.scalars(stmt)]
+    )
+
+
+# --------------------------------------------------------------------------- public pages
 
 
 @bp.get("/declarations")
 def search():
-    return "search"
+    form = SearchForm(request.args)
+    form.category_id.choices = [SelectChoice("", _("All categories"))] + [
+        SelectChoice(str(c.id), c.label(str(get_locale()))) for c in _categories()
+    ]
+    if not form.validate():
+        return render_template("declare/search.html", form=form, result=None, args={}), 400
+    args = form.filters()
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    result = queries.published_versions(
+        **args, page=page, per_page=current_app.config["PAGE_SIZE"]
+    )
+    return render_template("declare/search.html", form=form, result=result, args=args)
 
 
-@bp.get("/my/declarations")
-def my_declarations():
-    return "mine"
+@bp.get("/declarations/<int:declaration_id>")
+def detail(declaration_id: int):
+    declaration = _visible_declaration(declaration_id)
+    owner = _is_owner(declaration)
+    history = queries.version_history(declaration)
+    raw = request.args.get("as_of")
+    as_of, version, date_error = None, None, None
+    if raw:
+        try:
+            if not ISO_DAY.match(raw.strip()):
+                raise ValueError(raw)
+            as_of = date.fromisoformat(raw.strip())
+        except ValueError:
+            date_error = _(
+                "“%(raw)s” is not a date: write as_of as YYYY-MM-DD, e.g. 2024-05-01.", raw=raw
+            )
+        else:
+            version = queries.version_as_of(declaration, as_of)
+    else:
+        version = _shown_version(declaration)
+    if version is None and not raw and owner:
+        return redirect(url_for("declare.manage", declaration_id=declaration_id))
+    page = render_template(
+        "declare/detail.html",
+        declaration=declaration,
+        version=version,
+        history=history,
+        versions=history,
+        as_of=as_of,
+        as_of_raw=raw,
+        date_error=date_error,
+        owner=owner,
+        **_version_context(version),
+    )
+    return page, (400 if date_error else 200)
 
 
-@bp.get("/register")
-def register():
-    return "register"
+@bp.get("/declarations/<int:declaration_id>/history")
+def history(declaration_id: int):
+    declaration = _visible_declaration(declaration_id)
+    owner = _is_owner(declaration)
+    versions = queries.version_history(declaration, include_drafts=owner)
+    return render_template(
+        "declare/history.html", declaration=declaration, versions=versions, owner=owner
+    )
+
+
+@bp.get("/declarations/<int:declaration_id>/versions/<int:version_no>")
+def version(declaration_id: int, version_no: int):
+    declaration = _visible_declaration(declaration_id)
+    found = _version_or_404(declaration, version_no)
+    return render_template(
+        "declare/detail.html",
+        declaration=declaration,
+        version=found,
+        versions=queries.version_history(declaration),
+        as_of=None,
+        as_of_raw=None,
+        date_error=None,
+        owner=_is_owner(declaration),
+        single_version=True,
+        **_version_context(found),
+    )
+
+
+@bp.get("/declarations/<int:declaration_id>/versions/<int:version_no>/text")
+def version_text(declaration_id: int, version_no: int):
+    declaration = _visible_declaration(declaration_id)
+    found = _version_or_404(declaration, version_no)
+    user = current_user if current_user.is_authenticated else None
+    return uploads.send_attachment(found, user)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _is_owner(declaration: Declaration) -> bool:
+    return (
+        current_user.is_authenticated
+        and current_user.role is Role.ENTERPRISE
+        and current_user.enterprise_id == declaration.enterprise_id
+    )
+
+
+def _draft_of(declaration: Declaration) -> DeclarationVersion | None:
+    return declaration.draft
+
+
+def _draft_or_404(declaration: Declaration) -> DeclarationVersion:
+    draft = _draft_of(declaration)
+    if draft is None:
+        abort(404)
+    return draft
+
+
+def _shown_version(declaration: Declaration) -> DeclarationVersion | None:
+    """The newest non-draft version: what the public sees."""
+    current = declaration.current_version
+    if current is not None and current.status is not VersionStatus.DRAFT:
+        return current
+    done = [v for v in declaration.versions if v.status is not VersionStatus.DRAFT]
+    return done[-1] if done else None
+
+
+def _visible_declaration(declaration_id: int) -> Declaration:
+    """Published at least once, or the current enterprise's own; otherwise 404 (drafts hide)."""
+    declaration = db.session.get(Declaration, declaration_id)
+    if declaration is None:
+        abort(404)
+    if not _is_owner(declaration) and _shown_version(declaration) is None:
+        abort(404)
+    return declaration
+
+
+def _version_or_404(declaration: Declaration, version_no: int) -> DeclarationVersion:
+    found = next((v for v in declaration.versions if v.version_no == version_no), None)
+    if found is None or (found.is_draft and not _is_owner(declaration)):
+        abort(404)
+    return found
+
+
+def _check_lock(draft: DeclarationVersion) -> None:
+    try:
+        submitted = int(request.form.get("lock_version", ""))
+    except ValueError:
+        submitted = None
+    if submitted != draft.lock_version:
+        raise Conflict(
+            _(
+                "This draft was changed (in another window or by a colleague) after you opened "
+                "it. Nothing was changed now; reload the draft and try again."
+            ),
+            current_version=draft.lock_version,
+        )
+
+
+def _wants_publish() -> bool:
+    return request.form.get("action") == "publish"
+
+
+def _attach(form, version: DeclarationVersion) -> None:
+    upload = getattr(form, "text_pdf", None)
+    if upload is not None and upload.data:
+        operations.attach_text(version, upload.data)
+
+
+def _saved(version: DeclarationVersion):
+    if version.status is VersionStatus.PUBLISHED:
+        flash(
+            _("%(number)s is published and now public.", number=version.number or "—"),
+            "success",
+        )
+        return redirect(url_for("declare.detail", declaration_id=version.declaration_id))
+    flash(_("The draft is saved. It is not public until you publish it."), "success")
+    return redirect(url_for("declare.manage", declaration_id=version.declaration_id))
+
+
+def _draft_checks(draft: DeclarationVersion) -> list[dict]:
+    return _comparison_rows(comparison.check_version(draft), list(draft.indicators))
+
+
+def _manage_refused(declaration: Declaration, errors: dict):
+    draft = _draft_of(declaration)
+    return render_template(
+        "declare/manage.html",
+        declaration=declaration,
+        draft=draft,
+        shown=_shown_version(declaration),
+        versions=queries.version_history(declaration, include_drafts=True),
+        checks=_draft_checks(draft) if draft is not None else [],
+        errors=[msg for msgs in errors.values() for msg in msgs],
+    ), 422
+
+
+# ---- the declaration form
+
+
+def _prepare(form) -> None:
+    """Fill the select options; submitted ids stay selectable so a row never loses its value."""
+    standard_ids: set[int] = set()
+    benchmark_ids: set[int] = set()
+    if hasattr(form, "standard_id") and str(form.standard_id.data or "").isdigit():
+        standard_ids.add(int(form.standard_id.data))
+    for entry in getattr(form, "references", []):
+        value = str(entry.form.standard_id.data or "")
+        if value.isdigit():
+            standard_ids.add(int(value))
+    for entry in getattr(form, "indicators", []):
+        value = str(entry.form.benchmark_indicator_id.data or "")
+        if value.isdigit():
+            benchmark_ids.add(int(value))
+    standards = _standard_choices(standard_ids)
+    form.set_choices(
+        {
+            "categories": [SelectChoice("", _("— choose a category —"))]
+            + [SelectChoice(str(c.id), c.label(str(get_locale()))) for c in _categories()],
+            "benchmarks": _benchmark_choices(benchmark_ids),
+            "standards": [SelectChoice("", _("— choose the standard —"))] + standards,
+            "references": [SelectChoice("", _("— none —"))] + standards,
+        }
+    )
+
+
+def _categories() -> list[ProductCategory]:
+    return list(db.session.scalars(select(ProductCategory).order_by(ProductCategory.code)))
+
+
+def _usable_standards():
+    today = _today()
+    return select(Standard).where(
+        Standard.status != StandardStatus.WITHDRAWN,
+        or_(Standard.withdrawn_date.is_(None), Standard.withdrawn_date > today),
+    )
+
+
+def _standard_label(s: Standard) -> str:
+    label = f"{s.code} {s.title}"
+    if s.status_on(_today()) is StandardStatus.WITHDRAWN:
+        label += " — " + _("withdrawn")
+        if s.replaced_by_code:
+            label += " " + _("(replaced by %(code)s)", code=s.replaced_by_code)
+    elif s.status_on(_today()) is StandardStatus.UPCOMING and s.effective_date:
+        label += " — " + _("in force from %(day)s", day=s.effective_date.isoformat())
+    return label
+
+
+def _standard_choices(selected: set[int]) -> list[SelectChoice]:
+    rows = list(
+        db.session.scalars(
+            _usable_standards().order_by(Standard.code).limit(STANDARD_CHOICES_LIMIT)
+        )
+    )
+    missing = selected - {s.id for s in rows}
+    if missing:
+        rows += list(db.session.scalars(select(Standard).where(Standard.id.in_(missing))))
+        rows.sort(key=lambda s: s.code)
+    return [SelectChoice(str(s.id), _standard_label(s)) for s in rows]
+
+
+def _benchmark_choices(selected: set[int]) -> list[SelectChoice]:
+    """Benchmark indicators in force today (plus any already chosen), grouped by category."""
+    today = _today()
+    stmt = (
+        select(BenchmarkIndicator, ProductCategory)
+        .join(ProductCategory, BenchmarkIndicator.category_id == ProductCategory.id)
+        .where(
+            or_(
+                BenchmarkIndicator.valid_to.is_(None),
+                BenchmarkIndicator.valid_to >= today,
+                BenchmarkIndicator.id.in_(selected or {0}),
+            )
+        )
+        .order_by(ProductCategory.code, BenchmarkIndicator.code, BenchmarkIndicator.valid_from)
+    )
+    locale = str(get_locale())
+    choices = [SelectChoice("", _("— no benchmark —"))]
+    for bm, cat in db.session.execute(stmt):
+        label = f"{bm.label(locale)} ({bm.unit})"
+        if bm.valid_from > today:
+            label += " — " + _("from %(day)s", day=bm.valid_from.isoformat())
+        choices.append(
+            SelectChoice(
+                str(bm.id),
+                label,
+                render_kw={"data-category": str(cat.id), "data-unit": bm.unit},
+                optgroup=cat.label(locale),
+            )
+        )
+    return choices
+
+
+def _render_form(form, *, kind: str, declaration=None, draft=None, checks=None, summary=None):
+    return render_template(
+        "declare/form.html",
+        form=form,
+        kind=kind,
+        declaration=declaration,
+        draft=draft,
+        checks=checks or [],
+        summary=summary or [],
+        max_upload_mb=current_app.config["MAX_UPLOAD_BYTES"] / (1024 * 1024),
+    )
+
+
+def _refused_form(
+    form, *, kind, declaration=None, draft=None, errors=None, positions=None, data=None
+):
+    """Re-render the form with every message at its field and at the top (status 422)."""
+    summary = apply_errors(form, errors or {}, positions or {}) if errors else []
+    if not errors:
+        summary = [
+            (str(getattr(form, name).label.text) if hasattr(form, name) else name, msg)
+            for name, msg in _flat_form_errors(form)
+        ]
+    checks = []
+    if kind == "enterprise":
+        if data is None:
+            data, positions = form.to_data()
+        rows_at = (positions or {}).get("indicators")
+        if data["indicators"]:
+            checks = _comparison_rows(
+                comparison.check_indicators(data["indicators"], on=_today()),
+                data["indicators"],
+                rows_at,
+            )
+    form.add_blank_rows()
+    return _render_form(
+        form,
+        kind=kind,
+        declaration=declaration,
+        draft=draft,
+        checks=checks,
+        summary=summary,
+    ), 422
+
+
+def _flat_form_errors(form):
+    for name, errs in form.errors.items():
+        if isinstance(errs, dict):
+            yield name, "; ".join(f"{k}: {' '.join(v)}" for k, v in errs.items())
+        elif errs and isinstance(errs[0], dict):
+            field = getattr(form, name)
+            for i, row_errors in enumerate(errs):
+                for sub, msgs in (row_errors or {}).items():
+                    label = getattr(field.entries[i].form, sub).label.text
+                    for m in msgs:
+                        yield name, f"{_('row %(n)s', n=i + 1)}, {label}: {m}"
+        else:
+            for m in errs:
+                yield name, m
+
+
+# ---- comparison rows (shared by the draft page, refusals, the live endpoint, the public page)
+
+
+def _comparison_rows(checks, indicators=None, rows_at=None) -> list[dict]:
+    """One dict per check: badge, grade, margin, message and the marks of the little bar."""
+    checks = list(checks or [])
+    ids = {c.benchmark_id for c in checks if c.benchmark_id}
+    benchmarks = (
+        {
+            b.id: b
+            for b in db.session.scalars(
+                select(BenchmarkIndicator).where(BenchmarkIndicator.id.in_(ids))
+            )
+        }
+        if ids
+        else {}
+    )
+    out = []
+    for check in checks:
+        cmp = check.comparison
+        bm = benchmarks.get(check.benchmark_id)
+        row_index = check.position
+        if rows_at is not None and 0 <= check.position < len(rows_at):
+            row_index = rows_at[check.position]
+        declared = None
+        if indicators is not None and 0 <= check.position < len(indicators):
+            declared = declared_text(indicators[check.position])
+        out.append(
+            {
+                "position": check.position,
+                "row_index": row_index,
+                "name": check.name,
+                "declared": declared,
+                "benchmark_id": check.benchmark_id,
+                "benchmark": bm.label(str(get_locale())) if bm is not None else None,
+                "unit": bm.unit if bm is not None else None,
+                "direction": bm.direction if bm is not None else None,
+                "status": cmp.status if cmp is not None else None,
+                "status_label": str(CMP_LABELS.get(cmp.status, "")) if cmp is not None else None,
+                "grade": cmp.grade if cmp is not None else None,
+                "margin_pct": cmp.margin_pct if cmp is not None else None,
+                "guaranteed": cmp.guaranteed if cmp is not None else None,
+                "mandatory_limit": cmp.mandatory_limit if cmp is not None else None,
+                "mandatory_source": cmp.mandatory_source if cmp is not None else None,
+                "recommended_value": cmp.recommended_value if cmp is not None else None,
+                "recommended_source": cmp.recommended_source if cmp is not None else None,
+                "problem": check.problem,
+                "message": check.message,
+                "field": check.field,
+                "bar": bar_marks(
+                    cmp.guaranteed if cmp is not None else None,
+                    bm,
+                    cmp.status if cmp is not None else None,
+                ),
+            }
+        )
+    return out
+
+
+def bar_marks(
+    value: float | None, bm: BenchmarkIndicator | None, status: str | None
+) -> dict | None:
+    """Where the value, the limits and the grade thresholds sit on a 0–100 scale, better → right.
+
+    Computed once here for the server-rendered bar and for the live page's JavaScript.
+    """
+    if value is None or bm is None:
+        return None
+    points = [("value", value, "")]
+    if bm.mandatory_limit is not None:
+        points.append(("mandatory", bm.mandatory_limit, _("limit")))
+    if bm.recommended_value is not None:
+        points.append(("recommended", bm.recommended_value, _("recommended")))
+    for label, threshold in bm.grades or []:
+        points.append(("grade", float(threshold), str(label)))
+    values = [p[1] for p in points]
+    lo, hi = min(values), max(values)
+    span = hi - lo or abs(hi) * 0.2 or 1.0
+    lo, hi = lo - span * 0.08, hi + span * 0.08
+    flip = bm.direction == "lower"
+
+    def x(v: float) -> float:
+        pos = (v - lo) / (hi - lo) * 100.0
+        return round(100.0 - pos if flip else pos, 2)
+
+    marks = [{"kind": k, "x": x(v), "value": v, "label": lbl} for k, v, lbl in points]
+    bad_until = x(bm.mandatory_limit) if bm.mandatory_limit is not None else None
+    return {"marks": marks, "bad_until": bad_until, "status": status, "unit": bm.unit}
+
+
+def _version_context(version: DeclarationVersion | None) -> dict:
+    """What the public page shows beside a version: comparison rows from the stored cmp_*."""
+    if version is None:
+        return {"indicator_rows": [], "open_flags": [], "text_public": False}
+    rows = []
+    for ind in version.indicators:
+        rows.append(
+            {
+                "ind": ind,
+                "bar": bar_marks(ind.cmp_guaranteed, ind.benchmark, ind.cmp_status),
+            }
+        )
+    flags = [f for f in version.reference_flags if f.cleared_at is None]
+    text_public = (
+        version.text_attachment_id is not None and version.disclosure is Disclosure.FULL_TEXT
+    )
+    return {"indicator_rows": rows, "open_flags": flags, "text_public": text_public}
+

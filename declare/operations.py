@@ -1,0 +1,995 @@
+"""The only place that writes declarations: business rules, flush, jobs after commit.
+
+CONTRACT (helpers implement the bodies; signatures are shared by views, API and demo data).
+Operations never commit: the request (or job/CLI) commits once. They flush, raise
+``core.errors.ValidationFailed({field_path: [message, …]})`` for refused input, and
+``core.errors.Conflict`` for stale edits. Field paths use dots for nested rows:
+``"products.0.barcode"``, ``"indicators.2.mingshi"``.
+
+Draft data (the same dict from forms and from the API schema):
+
+    {
+      "kind": "catalogue" | "enterprise",
+      "standard_id": int | None,                     # catalogue kind: picked from the catalogue
+      "std_code": str, "std_name": str,              # enterprise kind: Q/… number and name
+      "disclosure": "full_text" | "indicators_only",
+      "commitment_accepted": bool, "approved_by": str,
+      "approved_on": date | None, "implemented_on": date | None, "revision_note": str,
+      "products": [{"name", "model", "category_id", "specification", "common_name",
+                    "brand", "barcode"}],
+      "indicators": [{"kind": "function" | "performance", "name", "benchmark_indicator_id",
+                      "op": "ge" | "le" | "eq" | "range", "value", "low", "high",
+                      "text_value", "unit", "test_method", "mingshi"}],
+      "reference_ids": [int],                        # normative references (standards.id)
+    }
+
+Saving a draft checks formats (number, barcode, units, ids exist and are usable); publishing
+checks completeness and the benchmarks (violation refused, missing 明示 refused).
+
+Functions:
+
+    register_enterprise(*, uscc, name, username, password, address="", contact_name="",
+                        contact_phone="") -> User
+    create_draft(enterprise, data) -> DeclarationVersion          # new declaration, version 1
+    update_draft(version, data, lock_version: int) -> DeclarationVersion   # Conflict if stale
+    attach_text(version, file_storage) -> Attachment               # errors on field "text"
+    discard_draft(version) -> None
+    publish(version) -> DeclarationVersion
+    start_revision(declaration) -> DeclarationVersion              # new draft, version_no + 1
+    abolish(declaration, reason) -> DeclarationVersion             # 废止 by the enterprise
+    revoke(declaration, reason) -> DeclarationVersion              # 撤销 by a regulator
+
+Details callers rely on:
+
+- Missing keys take their defaults (``""``, None, ``[]``, ``False``; disclosure full_text), so
+  a partial dict is a partial draft. Numbers may be int, float, Decimal or numeric strings.
+- Refusals that belong to no single input field use the key ``"_schema"`` (marshmallow's
+  convention): editing a version that is not a draft, abolishing what is not published, …
+  Upload refusals use ``"text"``; an abolition/revocation reason ``"reason"``.
+- ``update_draft`` bumps ``lock_version`` on every successful save.
+- ``publish`` re-runs the format checks (the catalogue may have changed since the draft was
+  saved), then completeness, then the benchmark comparison on today's date (Beijing time), and
+  reports every problem at once. It stores the comparison in ``Indicator.cmp_*``.
+- ``start_revision`` copies products, indicators, references, text and commitment of the
+  version in force; publishing the revision supersedes that version (status superseded,
+  ``ended_at`` = the revision's ``published_at``), which stays readable unchanged.
+- After ``abolish``/``revoke`` the declaration has no version in force; an open revision draft
+  is discarded with it. Who may revoke (a regulator of the enterprise's region) is checked
+  by the caller (``core.auth.region_covers``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from benchmarks.forms import number_error_message
+from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard, StandardStatus
+from benchmarks.numbers import NumberError, parse_enterprise_number
+from benchmarks.units import UnitError, convert
+from core.errors import Conflict, ValidationFailed
+from core.extensions import db
+from core.models import Role, User, utcnow
+from declare import uploads
+from declare.comparison import check_indicators
+from declare.models import (
+    Attachment,
+    Declaration,
+    DeclarationKind,
+    DeclarationStatus,
+    DeclarationVersion,
+    Disclosure,
+    Enterprise,
+    Indicator,
+    NormativeReference,
+    Product,
+    VersionStatus,
+)
+from declare.queries import local_today
+from declare.validators import (
+    BarcodeError,
+    USCCError,
+    normalise_uscc,
+    validate_barcode,
+    validate_uscc,
+)
+
+__all__ = [
+    "MIN_PASSWORD_LENGTH",
+    "abolish",
+    "attach_text",
+    "create_draft",
+    "discard_draft",
+    "publish",
+    "register_enterprise",
+    "revoke",
+    "start_revision",
+    "update_draft",
+]
+
+MIN_PASSWORD_LENGTH = 8
+GENERAL = "_schema"
+INDICATOR_KINDS = ("function", "performance")
+OPS = ("ge", "le", "eq", "range")
+_USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{3,80}$")
+
+# Column lengths, so a long value is refused with a message instead of a database error.
+_PRODUCT_LIMITS = {
+    "name": 200,
+    "model": 120,
+    "specification": 200,
+    "common_name": 200,
+    "brand": 120,
+}
+_INDICATOR_LIMITS = {"name": 200, "text_value": 300, "unit": 30, "test_method": 300}
+
+
+# --------------------------------------------------------------------------- registration
+
+
+def register_enterprise(
+    *,
+    uscc: str,
+    name: str,
+    username: str,
+    password: str,
+    address: str = "",
+    contact_name: str = "",
+    contact_phone: str = "",
+) -> User:
+    """Create an enterprise (its region from the USCC) and its one login account."""
+    errors: dict[str, list[str]] = {}
+    code = region = ""
+    try:
+        code, region = validate_uscc(uscc)
+    except USCCError as exc:
+        errors["uscc"] = [exc.message]
+    name = (name or "").strip()
+    username = (username or "").strip()
+    if not name:
+        errors["name"] = [_("Enter the enterprise's registered name.")]
+    elif len(name) > 200:
+        errors["name"] = [_("The name may have at most %(n)d characters.", n=200)]
+    if not _USERNAME_RE.match(username):
+        errors["username"] = [
+            _("A user name has 3 to 80 characters: letters, digits and _ . @ - only.")
+        ]
+    if len(password or "") < MIN_PASSWORD_LENGTH:
+        errors["password"] = [
+            _("The password must have at least %(n)d characters.", n=MIN_PASSWORD_LENGTH)
+        ]
+    for field, value, limit in (
+        ("address", address, 300),
+        ("contact_name", contact_name, 80),
+        ("contact_phone", contact_phone, 40),
+    ):
+        if len((value or "").strip()) > limit:
+            errors[field] = [_("At most %(n)d characters.", n=limit)]
+    if code and db.session.scalar(select(Enterprise.id).where(Enterprise.uscc == code)):
+        errors["uscc"] = [
+            _(
+                "An account for the unified social credit code %(code)s already exists; "
+                "each enterprise has one account. Log in, or ask the platform to recover it.",
+                code=code,
+            )
+        ]
+    if username and db.session.scalar(
+        select(User.id).where(func.lower(User.username) == username.lower())
+    ):
+        errors["username"] = [_("The user name %(name)s is taken; choose another.", name=username)]
+    if errors:
+        raise ValidationFailed(errors)
+
+    enterprise = Enterprise(
+        uscc=code,
+        name=name,
+        region_code=region,
+        address=(address or "").strip(),
+        contact_name=(contact_name or "").strip(),
+        contact_phone=(contact_phone or "").strip(),
+    )
+    user = User(username=username, role=Role.ENTERPRISE, display_name=name, enterprise=enterprise)
+    user.set_password(password)
+    db.session.add_all([enterprise, user])
+    db.session.flush()
+    return user
+
+
+def uscc_taken(text: str) -> bool:
+    """Whether an account exists for this USCC however it is typed (for form hints)."""
+    return bool(
+        db.session.scalar(select(Enterprise.id).where(Enterprise.uscc == normalise_uscc(text)))
+    )
+
+
+# --------------------------------------------------------------------------- draft validation
+
+
+class _Errors(dict):
+    def add(self, field: str, message: str) -> None:
+        messages = self.setdefault(field, [])
+        if message not in messages:
+            messages.append(message)
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value).strip()
+
+
+def _number(value: Any) -> tuple[float | None, bool]:
+    """(number, ok): None for empty; not ok for text that is not a finite number."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None, True
+    if isinstance(value, bool):
+        return None, False
+    try:
+        number = float(Decimal(str(value).strip()) if isinstance(value, str) else value)
+    except (TypeError, ValueError, InvalidOperation):
+        return None, False
+    return (number, True) if math.isfinite(number) else (None, False)
+
+
+def _int_id(value: Any) -> tuple[int | None, bool]:
+    if value is None or value == "":
+        return None, True
+    if isinstance(value, bool):
+        return None, False
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return None, False
+    return number, number > 0
+
+
+def _date(value: Any) -> tuple[date | None, bool]:
+    if value is None or value == "":
+        return None, True
+    if isinstance(value, datetime):
+        return value.date(), True
+    if isinstance(value, date):
+        return value, True
+    try:
+        return date.fromisoformat(str(value)), True
+    except ValueError:
+        return None, False
+
+
+def _rows(data: Mapping, key: str, errors: _Errors) -> list[Mapping]:
+    rows = data.get(key) or []
+    if not isinstance(rows, (list, tuple)) or not all(isinstance(r, Mapping) for r in rows):
+        errors.add(key, _("Expected a list of rows."))
+        return []
+    return list(rows)
+
+
+def _withdrawn_message(std: Standard, today: date) -> str | None:
+    if std.status_on(today) is not StandardStatus.WITHDRAWN:
+        return None
+    when = std.withdrawn_date.isoformat() if std.withdrawn_date else ""
+    if std.replaced_by_code:
+        return _(
+            "%(code)s was withdrawn on %(date)s and replaced by %(new)s; pick the edition in "
+            "force.",
+            code=std.code,
+            date=when or _("an earlier date"),
+            new=std.replaced_by_code,
+        )
+    return _(
+        "%(code)s was withdrawn on %(date)s and may no longer be declared or cited.",
+        code=std.code,
+        date=when or _("an earlier date"),
+    )
+
+
+def _number_message(exc: NumberError) -> str:
+    """benchmarks' translated message for a refused number (what is wrong, what is allowed)."""
+    return number_error_message(exc)
+
+
+def _clean(
+    enterprise: Enterprise,
+    data: Mapping,
+    *,
+    today: date,
+    declaration: Declaration | None = None,
+) -> dict:
+    """Check a draft's formats; return the cleaned values or raise ValidationFailed with
+    every error found (loads every referenced row with one query per table)."""
+    if not isinstance(data, Mapping):
+        raise ValidationFailed({GENERAL: [_("Expected the draft's fields.")]})
+    errors = _Errors()
+    out: dict[str, Any] = {}
+
+    kind_raw = data.get("kind")
+    if declaration is not None and kind_raw in (None, ""):
+        kind_raw = declaration.kind.value
+    try:
+        kind = DeclarationKind(getattr(kind_raw, "value", kind_raw))
+    except ValueError:
+        errors.add(
+            "kind",
+            _(
+                "Choose what the declaration follows: a catalogue standard or your own enterprise standard."
+            ),
+        )
+        kind = None
+    if declaration is not None and kind is not None and kind is not declaration.kind:
+        errors.add(
+            "kind",
+            _(
+                "A declaration keeps its kind; start a new declaration to follow another kind of standard."
+            ),
+        )
+    out["kind"] = kind
+
+    # -- the standard followed
+    out.update(
+        standard_id=None,
+        std_code="",
+        std_enterprise_code="",
+        std_sequence="",
+        std_year=None,
+        std_name="",
+    )
+    if kind is DeclarationKind.CATALOGUE:
+        std_id, ok = _int_id(data.get("standard_id"))
+        std = db.session.get(Standard, std_id) if ok and std_id else None
+        if std is None:
+            errors.add(
+                "standard_id",
+                _(
+                    "Pick the national, industry, local or group standard from the catalogue "
+                    "(its number is not typed by hand)."
+                ),
+            )
+        else:
+            problem = _withdrawn_message(std, today)
+            if problem:
+                errors.add("standard_id", problem)
+            out["standard_id"] = std.id
+    elif kind is DeclarationKind.ENTERPRISE:
+        try:
+            parsed = parse_enterprise_number(_text(data.get("std_code")))
+        except NumberError as exc:
+            errors.add("std_code", _number_message(exc))
+        else:
+            out.update(
+                std_code=parsed.text,
+                std_enterprise_code=parsed.enterprise_code,
+                std_sequence=parsed.sequence + parsed.suffix,
+                std_year=parsed.year,
+            )
+            other = _duplicate_number(enterprise, parsed.text, declaration)
+            if other is not None:
+                errors.add(
+                    "std_code",
+                    _(
+                        "You already declared %(code)s (declaration %(id)d); revise that "
+                        "declaration instead of declaring the number again.",
+                        code=parsed.text,
+                        id=other,
+                    ),
+                )
+        name = _text(data.get("std_name"))
+        if not name:
+            errors.add("std_name", _("Enter the name of the enterprise standard."))
+        elif len(name) > 300:
+            errors.add("std_name", _("At most %(n)d characters.", n=300))
+        out["std_name"] = name
+
+    # -- declaration details
+    disclosure_raw = data.get("disclosure") or Disclosure.FULL_TEXT.value
+    try:
+        out["disclosure"] = Disclosure(getattr(disclosure_raw, "value", disclosure_raw))
+    except ValueError:
+        errors.add("disclosure", _("Choose full-text disclosure or indicators only."))
+        out["disclosure"] = Disclosure.FULL_TEXT
+    out["commitment_accepted"] = bool(data.get("commitment_accepted"))
+    out["approved_by"] = _text(data.get("approved_by"))
+    if len(out["approved_by"]) > 120:
+        errors.add("approved_by", _("At most %(n)d characters.", n=120))
+    out["revision_note"] = _text(data.get("revision_note"))
+    for key in ("approved_on", "implemented_on"):
+        out[key], ok = _date(data.get(key))
+        if not ok:
+            errors.add(key, _("Enter a date as yyyy-MM-dd."))
+
+    # -- products
+    products = _rows(data, "products", errors)
+    wanted_categories = set()
+    for row in products:
+        cid, ok = _int_id(row.get("category_id"))
+        if ok and cid:
+            wanted_categories.add(cid)
+    categories = (
+        set(
+            db.session.scalars(
+                select(ProductCategory.id).where(ProductCategory.id.in_(wanted_categories))
+            )
+        )
+        if wanted_categories
+        else set()
+    )
+    out["products"] = []
+    for i, row in enumerate(products):
+        path = f"products.{i}"
+        clean = {key: _text(row.get(key)) for key in _PRODUCT_LIMITS}
+        for key, limit in _PRODUCT_LIMITS.items():
+            if len(clean[key]) > limit:
+                errors.add(f"{path}.{key}", _("At most %(n)d characters.", n=limit))
+        if not clean["name"]:
+            errors.add(f"{path}.name", _("Enter the product name."))
+        if not clean["model"]:
+            errors.add(f"{path}.model", _("Enter the product model (型号)."))
+        cid, ok = _int_id(row.get("category_id"))
+        if cid is None or not ok or cid not in categories:
+            errors.add(f"{path}.category_id", _("Choose the product category from the list."))
+        clean["category_id"] = cid
+        try:
+            clean["barcode"] = validate_barcode(_text(row.get("barcode")))
+        except BarcodeError as exc:
+            errors.add(f"{path}.barcode", exc.message)
+            clean["barcode"] = ""
+        out["products"].append(clean)
+
+    # -- indicators
+    indicators = _rows(data, "indicators", errors)
+    bench_ids = set()
+    for row in indicators:
+        bid, ok = _int_id(row.get("benchmark_indicator_id"))
+        if ok and bid:
+            bench_ids.add(bid)
+    benchmarks = (
+        {
+            b.id: b
+            for b in db.session.scalars(
+                select(BenchmarkIndicator).where(BenchmarkIndicator.id.in_(bench_ids))
+            )
+        }
+        if bench_ids
+        else {}
+    )
+    product_categories = {p["category_id"] for p in out["products"] if p["category_id"]}
+    out["indicators"] = []
+    for i, row in enumerate(indicators):
+        out["indicators"].append(_clean_indicator(i, row, benchmarks, product_categories, errors))
+
+    # -- normative references
+    raw_refs = data.get("reference_ids") or []
+    ref_ids: list[int] = []
+    if not isinstance(raw_refs, (list, tuple)):
+        errors.add("reference_ids", _("Expected a list of catalogue standards."))
+        raw_refs = []
+    for i, raw in enumerate(raw_refs):
+        rid, ok = _int_id(raw)
+        if not ok or rid is None:
+            errors.add(f"reference_ids.{i}", _("Pick the cited standard from the catalogue."))
+        elif rid not in ref_ids:
+            ref_ids.append(rid)
+    refs = (
+        {s.id: s for s in db.session.scalars(select(Standard).where(Standard.id.in_(ref_ids)))}
+        if ref_ids
+        else {}
+    )
+    for i, raw in enumerate(raw_refs):
+        rid, ok = _int_id(raw)
+        if not ok or rid is None:
+            continue
+        std = refs.get(rid)
+        if std is None:
+            errors.add(f"reference_ids.{i}", _("Pick the cited standard from the catalogue."))
+            continue
+        problem = _withdrawn_message(std, today)
+        if problem:
+            errors.add(f"reference_ids.{i}", problem)
+    out["reference_ids"] = ref_ids
+
+    if errors:
+        raise ValidationFailed(dict(errors))
+    return out
+
+
+def _clean_indicator(
+    i: int,
+    row: Mapping,
+    benchmarks: dict[int, BenchmarkIndicator],
+    product_categories: set[int],
+    errors: _Errors,
+) -> dict:
+    path = f"indicators.{i}"
+    clean: dict[str, Any] = {key: _text(row.get(key)) for key in _INDICATOR_LIMITS}
+    for key, limit in _INDICATOR_LIMITS.items():
+        if len(clean[key]) > limit:
+            errors.add(f"{path}.{key}", _("At most %(n)d characters.", n=limit))
+    clean["mingshi"] = _text(row.get("mingshi"))
+    clean["kind"] = _text(row.get("kind")) or "performance"
+    if clean["kind"] not in INDICATOR_KINDS:
+        errors.add(f"{path}.kind", _("Choose function (功能) or performance (性能) indicator."))
+    if not clean["name"]:
+        errors.add(f"{path}.name", _("Enter the indicator name."))
+
+    numbers = {}
+    for key in ("value", "low", "high"):
+        numbers[key], ok = _number(row.get(key))
+        if not ok:
+            errors.add(f"{path}.{key}", _("Enter a number, e.g. 4.5."))
+    clean.update(numbers)
+    op = _text(row.get("op")) or ("eq" if clean["text_value"] else "")
+    clean["op"] = op
+    value, low, high = numbers["value"], numbers["low"], numbers["high"]
+    qualitative = bool(clean["text_value"]) and value is None and low is None and high is None
+    if op not in OPS:
+        errors.add(f"{path}.op", _("Choose the comparison: ≥, ≤, = or a range."))
+    elif op == "range":
+        if low is None:
+            errors.add(f"{path}.low", _("A range needs its lower bound."))
+        if high is None:
+            errors.add(f"{path}.high", _("A range needs its upper bound."))
+        if low is not None and high is not None and low > high:
+            errors.add(
+                f"{path}.low", _("The lower bound must not be greater than the upper bound.")
+            )
+        if value is not None:
+            errors.add(
+                f"{path}.value", _("A range has a lower and an upper bound, not a single value.")
+            )
+        clean["value"] = None
+    elif op in ("ge", "le"):
+        if value is None:
+            errors.add(f"{path}.value", _("Enter the value."))
+        if low is not None or high is not None:
+            errors.add(f"{path}.low", _("Only a range has a lower and an upper bound."))
+    else:  # eq
+        if value is None and not qualitative:
+            errors.add(
+                f"{path}.value",
+                _("Enter the value, or the requirement in words for a function indicator."),
+            )
+        if low is not None or high is not None:
+            errors.add(f"{path}.low", _("Only a range has a lower and an upper bound."))
+
+    bid, ok = _int_id(row.get("benchmark_indicator_id"))
+    clean["benchmark_indicator_id"] = None
+    if not ok:
+        errors.add(
+            f"{path}.benchmark_indicator_id", _("Choose the benchmark indicator from the list.")
+        )
+    elif bid is not None:
+        bench = benchmarks.get(bid)
+        if bench is None:
+            errors.add(
+                f"{path}.benchmark_indicator_id", _("Choose the benchmark indicator from the list.")
+            )
+        else:
+            clean["benchmark_indicator_id"] = bid
+            if product_categories and bench.category_id not in product_categories:
+                errors.add(
+                    f"{path}.benchmark_indicator_id",
+                    _(
+                        "The benchmark indicator %(name)s belongs to a product category that "
+                        "none of the declared products is in.",
+                        name=bench.name,
+                    ),
+                )
+            if qualitative:
+                errors.add(
+                    f"{path}.benchmark_indicator_id",
+                    _(
+                        "A requirement in words cannot be compared with a benchmark; enter a number."
+                    ),
+                )
+            elif not clean["unit"]:
+                errors.add(
+                    f"{path}.unit",
+                    _(
+                        "Enter the unit; the benchmark %(name)s is in %(unit)s.",
+                        name=bench.name,
+                        unit=bench.unit,
+                    ),
+                )
+            else:
+                try:
+                    convert(1.0, clean["unit"], bench.unit)
+                except UnitError:
+                    errors.add(
+                        f"{path}.unit",
+                        _(
+                            "The unit %(unit)s cannot be converted to %(expected)s, the unit of "
+                            "the benchmark %(name)s.",
+                            unit=clean["unit"],
+                            expected=bench.unit,
+                            name=bench.name,
+                        ),
+                    )
+    return clean
+
+
+def _normalised_number_key(text: str):
+    return func.upper(func.replace(text, " ", ""))
+
+
+def _duplicate_number(
+    enterprise: Enterprise, code: str, declaration: Declaration | None
+) -> int | None:
+    """Another live declaration of the enterprise with the same enterprise-standard number."""
+    if enterprise.id is None:
+        return None
+    stmt = (
+        select(Declaration.id)
+        .join(DeclarationVersion, DeclarationVersion.declaration_id == Declaration.id)
+        .where(
+            Declaration.enterprise_id == enterprise.id,
+            Declaration.status.in_([DeclarationStatus.DRAFT, DeclarationStatus.PUBLISHED]),
+            DeclarationVersion.status.in_([VersionStatus.DRAFT, VersionStatus.PUBLISHED]),
+            _normalised_number_key(DeclarationVersion.std_code) == code.replace(" ", "").upper(),
+        )
+        .limit(1)
+    )
+    if declaration is not None and declaration.id is not None:
+        stmt = stmt.where(Declaration.id != declaration.id)
+    return db.session.scalar(stmt)
+
+
+# --------------------------------------------------------------------------- drafts
+
+
+_VERSION_FIELDS = (
+    "standard_id",
+    "std_code",
+    "std_enterprise_code",
+    "std_sequence",
+    "std_year",
+    "std_name",
+    "disclosure",
+    "commitment_accepted",
+    "approved_by",
+    "approved_on",
+    "implemented_on",
+    "revision_note",
+)
+_PRODUCT_FIELDS = (
+    "name",
+    "model",
+    "category_id",
+    "specification",
+    "common_name",
+    "brand",
+    "barcode",
+)
+_INDICATOR_FIELDS = (
+    "kind",
+    "name",
+    "benchmark_indicator_id",
+    "op",
+    "value",
+    "low",
+    "high",
+    "text_value",
+    "unit",
+    "test_method",
+    "mingshi",
+)
+
+
+def _require_draft(version: DeclarationVersion) -> None:
+    if not version.is_draft:
+        raise ValidationFailed(
+            {
+                GENERAL: [
+                    _(
+                        "Version %(no)d is %(status)s and cannot change; start a revision "
+                        "to declare changes.",
+                        no=version.version_no,
+                        status=version.status.value,
+                    )
+                ]
+            }
+        )
+
+
+def _fill(version: DeclarationVersion, clean: dict, *, replace_children: bool) -> None:
+    for key in _VERSION_FIELDS:
+        setattr(version, key, clean[key])
+    version.updated_at = utcnow()  # also bumps lock_version: every save is a new edit
+    if replace_children and (version.products or version.indicators or version.references):
+        version.products.clear()
+        version.indicators.clear()
+        version.references.clear()
+        db.session.flush()  # delete before insert: references are unique per version
+    version.products.extend(
+        Product(**{k: p[k] for k in _PRODUCT_FIELDS}) for p in clean["products"]
+    )
+    version.indicators.extend(
+        Indicator(position=i, **{k: row[k] for k in _INDICATOR_FIELDS})
+        for i, row in enumerate(clean["indicators"])
+    )
+    version.references.extend(NormativeReference(standard_id=sid) for sid in clean["reference_ids"])
+
+
+def create_draft(enterprise: Enterprise, data: Mapping) -> DeclarationVersion:
+    """A new declaration with its first version as a draft."""
+    clean = _clean(enterprise, data, today=local_today())
+    declaration = Declaration(
+        enterprise=enterprise, kind=clean["kind"], status=DeclarationStatus.DRAFT
+    )
+    version = DeclarationVersion(declaration=declaration, version_no=1, status=VersionStatus.DRAFT)
+    _fill(version, clean, replace_children=False)
+    db.session.add_all([declaration, version])
+    db.session.flush()
+    return version
+
+
+def update_draft(
+    version: DeclarationVersion, data: Mapping, lock_version: int
+) -> DeclarationVersion:
+    """Replace a draft's content (products, indicators and references wholesale).
+
+    ``lock_version`` is the value the editor read; if the draft changed since, Conflict (409)
+    and nothing is written.
+    """
+    _require_draft(version)
+    try:
+        stale = int(lock_version) != version.lock_version
+    except (TypeError, ValueError):
+        stale = True
+    if stale:
+        raise Conflict(
+            _(
+                "This draft was changed elsewhere since you opened it (your copy is edit "
+                "%(yours)s, the saved one is edit %(current)d). Reload it, then apply your "
+                "changes again.",
+                yours=lock_version,
+                current=version.lock_version,
+            ),
+            current_version=version.lock_version,
+        )
+    clean = _clean(
+        version.declaration.enterprise, data, today=local_today(), declaration=version.declaration
+    )
+    try:
+        _fill(version, clean, replace_children=True)
+        db.session.flush()
+    except StaleDataError:
+        raise Conflict(
+            _(
+                "This draft was changed elsewhere while you saved it. Reload it, then apply your changes again."
+            ),
+            current_version=None,
+        ) from None
+    return version
+
+
+def attach_text(version: DeclarationVersion, file_storage) -> Attachment:
+    """Store the standard text PDF and attach it to the draft (errors on field ``text``)."""
+    _require_draft(version)
+    try:
+        attachment = uploads.store_pdf(file_storage, version.declaration.enterprise)
+    except uploads.UploadError as exc:
+        raise ValidationFailed({"text": [exc.message]}) from None
+    version.text_attachment = attachment
+    version.updated_at = utcnow()
+    db.session.flush()
+    return attachment
+
+
+def discard_draft(version: DeclarationVersion) -> None:
+    """Delete a draft; a declaration that was never published goes with it."""
+    _require_draft(version)
+    declaration = version.declaration
+    others = [v for v in declaration.versions if v is not version]
+    db.session.delete(version)
+    if declaration in db.session and not others:
+        db.session.delete(declaration)
+    db.session.flush()
+    if others and version in declaration.versions:
+        declaration.versions.remove(version)
+
+
+# --------------------------------------------------------------------------- publication
+
+
+def _data_of(version: DeclarationVersion) -> dict:
+    return {
+        "kind": version.declaration.kind,
+        **{key: getattr(version, key) for key in _VERSION_FIELDS},
+        "products": [{k: getattr(p, k) for k in _PRODUCT_FIELDS} for p in version.products],
+        "indicators": [
+            {k: getattr(row, k) for k in _INDICATOR_FIELDS} for row in version.indicators
+        ],
+        "reference_ids": [r.standard_id for r in version.references],
+    }
+
+
+def _completeness(version: DeclarationVersion, errors: _Errors) -> None:
+    if not version.products:
+        errors.add("products", _("Add at least one product or service that follows the standard."))
+    if not version.commitment_accepted:
+        errors.add(
+            "commitment_accepted",
+            _("Accept the self-declaration commitment (自我声明承诺书) before publishing."),
+        )
+    if version.declaration.kind is not DeclarationKind.ENTERPRISE:
+        return
+    if not any(row.kind == "performance" for row in version.indicators):
+        errors.add(
+            "indicators",
+            _(
+                "An enterprise standard must disclose at least one performance indicator (性能指标)."
+            ),
+        )
+    for i, row in enumerate(version.indicators):
+        if not (row.test_method or "").strip():
+            errors.add(
+                f"indicators.{i}.test_method",
+                _("Give the test method (检验方法) of %(name)s (Art. 12).", name=row.name or i + 1),
+            )
+    if version.text_attachment_id is None and version.text_attachment is None:
+        errors.add("text", _("Upload the text of the standard as PDF."))
+    if not (version.approved_by or "").strip():
+        errors.add("approved_by", _("Name who approved the standard inside the enterprise."))
+
+
+def publish(version: DeclarationVersion) -> DeclarationVersion:
+    """Publish a draft (现行有效) after every check; a revision supersedes the version in force."""
+    _require_draft(version)
+    declaration = version.declaration
+    today = local_today()
+    errors = _Errors()
+    try:
+        _clean(declaration.enterprise, _data_of(version), today=today, declaration=declaration)
+    except ValidationFailed as exc:
+        for field, messages in exc.errors.items():
+            for message in messages:
+                errors.add(field, message)
+    _completeness(version, errors)
+    checks = check_indicators(list(version.indicators), today)
+    for check in checks:
+        if check.blocks_publication and check.field not in errors:
+            errors.add(check.field, check.message)
+    if errors:
+        raise ValidationFailed(dict(errors))
+
+    by_position = {c.position: c for c in checks}
+    for i, row in enumerate(version.indicators):
+        result = by_position.get(i)
+        comparison = result.comparison if result is not None else None
+        row.cmp_status = comparison.status if comparison else None
+        row.cmp_grade = comparison.grade if comparison else None
+        row.cmp_margin_pct = comparison.margin_pct if comparison else None
+        row.cmp_guaranteed = comparison.guaranteed if comparison else None
+
+    now = utcnow()
+    previous = declaration.current_version
+    if (
+        previous is not None
+        and previous is not version
+        and previous.status is VersionStatus.PUBLISHED
+    ):
+        previous.status = VersionStatus.SUPERSEDED
+        previous.ended_at = now
+        _close_flags(previous, now)
+    version.status = VersionStatus.PUBLISHED
+    version.published_at = now
+    declaration.status = DeclarationStatus.PUBLISHED
+    declaration.current_version = version
+    db.session.flush()
+    _after_publish(version)
+    return version
+
+
+def _after_publish(version: DeclarationVersion) -> None:
+    """Work that follows a publication, enqueued to run after the commit.
+
+    Re-flags the version at once when it follows or cites a standard already announced as
+    replaced. The ranking package extends this hook (re-rank the categories of the version's
+    products); keep additions as ``core.jobs.enqueue`` calls taking ids.
+    """
+    from core import jobs
+
+    standards = [r.standard for r in version.references]
+    if version.standard is not None:
+        standards.append(version.standard)
+    flagged = sorted({s.id for s in standards if s is not None and s.replaced_by_code})
+    if flagged:
+        jobs.enqueue("declare.tasks.reflag_references", flagged, queue="default")
+
+
+def _close_flags(version: DeclarationVersion, when: datetime) -> None:
+    """A version no longer in force keeps its flags as history, closed when it ended."""
+    for flag in version.reference_flags:
+        if flag.cleared_at is None:
+            flag.cleared_at = when
+
+
+def _after_end(version: DeclarationVersion) -> None:
+    """Work that follows an abolition or revocation (hook for ranking: drop the leader)."""
+
+
+# --------------------------------------------------------------------------- revision and end
+
+
+def start_revision(declaration: Declaration) -> DeclarationVersion:
+    """A new draft (修订) copied from the version in force, numbered one higher."""
+    errors = _Errors()
+    current = declaration.current_version
+    if declaration.status is not DeclarationStatus.PUBLISHED or current is None:
+        errors.add(GENERAL, _("Only a published declaration can be revised."))
+    elif declaration.draft is not None:
+        errors.add(
+            GENERAL,
+            _(
+                "A revision (version %(no)d) is already in progress; edit or discard it.",
+                no=declaration.draft.version_no,
+            ),
+        )
+    if errors:
+        raise ValidationFailed(dict(errors))
+    last_no = max(v.version_no for v in declaration.versions)
+    with db.session.no_autoflush:
+        draft = DeclarationVersion(
+            version_no=last_no + 1,
+            status=VersionStatus.DRAFT,
+            text_attachment_id=current.text_attachment_id,
+            **{key: getattr(current, key) for key in _VERSION_FIELDS if key != "revision_note"},
+        )
+        draft.revision_note = ""
+        draft.products.extend(
+            Product(**{k: getattr(p, k) for k in _PRODUCT_FIELDS}) for p in current.products
+        )
+        draft.indicators.extend(
+            Indicator(position=row.position, **{k: getattr(row, k) for k in _INDICATOR_FIELDS})
+            for row in current.indicators
+        )
+        draft.references.extend(
+            NormativeReference(standard_id=r.standard_id) for r in current.references
+        )
+        db.session.add(draft)
+        draft.declaration = declaration
+    db.session.flush()
+    return draft
+
+
+def _end(
+    declaration: Declaration,
+    reason: str,
+    version_status: VersionStatus,
+    declaration_status: DeclarationStatus,
+) -> DeclarationVersion:
+    reason = _text(reason)
+    errors = _Errors()
+    if not reason:
+        errors.add("reason", _("Give the reason; it is shown with the declaration."))
+    current = declaration.current_version
+    if declaration.status is not DeclarationStatus.PUBLISHED or current is None:
+        errors.add(GENERAL, _("Only a published declaration can be abolished or revoked."))
+    if errors:
+        raise ValidationFailed(dict(errors))
+    draft = declaration.draft
+    if draft is not None:
+        discard_draft(draft)
+    current.status = version_status
+    current.ended_at = utcnow()
+    current.end_reason = reason
+    _close_flags(current, current.ended_at)
+    declaration.status = declaration_status
+    db.session.flush()
+    _after_end(current)
+    return current
+
+
+def abolish(declaration: Declaration, reason: str) -> DeclarationVersion:
+    """废止 by the enterprise: the version in force ends now, with the reason."""
+    return _end(declaration, reason, VersionStatus.ABOLISHED, DeclarationStatus.ABOLISHED)
+
+
+def revoke(declaration: Declaration, reason: str) -> DeclarationVersion:
+    """撤销 by a regulator (publicised): the version in force ends now, with the reason."""
+    return _end(declaration, reason, VersionStatus.REVOKED, DeclarationStatus.REVOKED)

@@ -1,0 +1,153 @@
+"""Background jobs of declare/ (run by core.jobs: RQ, or inline without Redis).
+
+Jobs take ids, never objects, and are idempotent: running one twice changes nothing more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import insert, or_, select, update
+
+from benchmarks.models import Standard, StandardStatus
+from benchmarks.queries import status_clause
+from core.extensions import db
+from core.models import AuditLog, utcnow
+from declare.models import ReferenceFlag
+from declare.queries import declarations_citing, local_today
+
+__all__ = ["reflag_all", "reflag_references"]
+
+CHUNK = 500  # ids per IN (...) list: well under every database's bound-parameter limit
+
+
+def _chunks(ids: list[int], size: int = CHUNK) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
+
+
+def _causes(standards: Iterable[Standard]) -> dict[int, tuple[str, str | None]]:
+    """standard id → (reason, replacing number) for the standards that warrant a flag today."""
+    today = local_today()
+    causes = {}
+    for std in standards:
+        if std.status_on(today) is StandardStatus.WITHDRAWN:
+            causes[std.id] = ("withdrawn", std.replaced_by_code)
+        elif std.replaced_by_code:
+            causes[std.id] = ("replaced", std.replaced_by_code)
+    return causes
+
+
+def reflag_references(standard_ids: list[int]) -> dict[str, int]:
+    """Open or clear ReferenceFlags for the versions in force that cite or follow the standards.
+
+    A standard withdrawn today (``status_on``) or with a replacement announced gives every
+    published version citing it as a normative reference, or following it as its catalogue
+    standard, one open flag (reason ``withdrawn`` or ``replaced``). Open flags of these
+    standards whose cause went away (standard back in force, replacement dropped, reason
+    changed, version no longer in force) are cleared. Set-based: one select of standards, one
+    of affected versions, one of open flags, then bulk insert/update. Returns counts.
+    """
+    ids = sorted({int(i) for i in standard_ids or ()})
+    if not ids:
+        return {"opened": 0, "cleared": 0}
+    causes: dict[int, tuple[str, str | None]] = {}
+    wanted: dict[tuple[int, int], tuple[str, str | None]] = {}
+    open_flags: dict[tuple[int, int], list[tuple[int, str, str | None]]] = {}
+    for chunk in _chunks(ids):
+        causes.update(_causes(db.session.scalars(select(Standard).where(Standard.id.in_(chunk)))))
+    for chunk in _chunks(sorted(causes)):
+        for version_id, standard_id in db.session.execute(declarations_citing(chunk)):
+            wanted[(version_id, standard_id)] = causes[standard_id]
+    for chunk in _chunks(ids):
+        rows = db.session.execute(
+            select(
+                ReferenceFlag.id,
+                ReferenceFlag.version_id,
+                ReferenceFlag.standard_id,
+                ReferenceFlag.reason,
+                ReferenceFlag.replaced_by_code,
+            )
+            .where(ReferenceFlag.standard_id.in_(chunk), ReferenceFlag.cleared_at.is_(None))
+            .order_by(ReferenceFlag.id)
+        )
+        for flag_id, version_id, standard_id, reason, replaced_by in rows:
+            open_flags.setdefault((version_id, standard_id), []).append(
+                (flag_id, reason, replaced_by)
+            )
+
+    to_clear: list[int] = []
+    for key, flags in open_flags.items():
+        kept = False
+        for flag_id, reason, replaced_by in flags:
+            if not kept and wanted.get(key) == (reason, replaced_by):
+                kept = True  # the oldest matching flag stays open; duplicates are cleared
+            else:
+                to_clear.append(flag_id)
+    to_open = [
+        {
+            "version_id": version_id,
+            "standard_id": standard_id,
+            "reason": reason,
+            "replaced_by_code": replaced_by,
+        }
+        for (version_id, standard_id), (reason, replaced_by) in sorted(wanted.items())
+        if (reason, replaced_by)
+        not in {(r, rb) for _id, r, rb in open_flags.get((version_id, standard_id), [])}
+    ]
+    now = utcnow()
+    _clear(to_clear, now)
+    if to_open:
+        for row in to_open:
+            row["detected_at"] = now
+        db.session.execute(insert(ReferenceFlag), to_open)
+    if to_open or to_clear:
+        _audit_summary(ids, len(to_open), len(to_clear), now)
+    return {"opened": len(to_open), "cleared": len(to_clear)}
+
+
+def _audit_summary(standard_ids: list[int], opened: int, cleared: int, now) -> None:
+    """Bulk writes bypass core.audit's flush hook, so the job records one summary row."""
+    db.session.execute(
+        insert(AuditLog).values(
+            at=now,
+            actor_id=None,
+            actor_label="job:declare.tasks.reflag_references",
+            action="update",
+            entity=ReferenceFlag.__tablename__,
+            entity_id="bulk",
+            before=None,
+            after={"standard_ids": standard_ids[:200], "opened": opened, "cleared": cleared},
+        )
+    )
+
+
+def _clear(flag_ids: list[int], now) -> None:
+    for chunk in _chunks(sorted(flag_ids)):
+        db.session.execute(
+            update(ReferenceFlag)
+            .where(ReferenceFlag.id.in_(chunk), ReferenceFlag.cleared_at.is_(None))
+            .values(cleared_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def reflag_all() -> dict[str, int]:
+    """Nightly: every standard that is or was a cause (withdrawn dates pass without any edit)."""
+    today = local_today()
+    candidates = set(
+        db.session.scalars(
+            select(Standard.id).where(
+                or_(
+                    status_clause(StandardStatus.WITHDRAWN, today),
+                    Standard.replaced_by_code.is_not(None),
+                )
+            )
+        )
+    )
+    candidates.update(
+        db.session.scalars(
+            select(ReferenceFlag.standard_id).where(ReferenceFlag.cleared_at.is_(None)).distinct()
+        )
+    )
+    return reflag_references(sorted(candidates))

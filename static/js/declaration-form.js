@@ -1,0 +1,291 @@
+/* The declaration form: repeating rows, live comparison with the benchmarks, standard search.
+ *
+ * Plain JavaScript, no library. Without it the form still works: the server renders a fixed
+ * number of blank rows and the comparison table, and refuses bad input with messages.
+ */
+(function () {
+  "use strict";
+
+  var form = document.getElementById("declaration-form");
+  if (!form) { return; }
+
+  var csrfMeta = document.querySelector('meta[name="csrf-token"]');
+  var csrfToken = csrfMeta ? csrfMeta.getAttribute("content") : "";
+  var STATUS_COLOURS = { violation: "#c62828", below_recommended: "#b26a00", meets: "#1565c0", exceeds: "#2e7d32" };
+  var SVG_NS = "http://www.w3.org/2000/svg";
+
+  // Progressive enhancement: the Add/Remove buttons and search boxes only exist with JS.
+  Array.prototype.forEach.call(form.querySelectorAll("[data-add-row], [data-remove-row], [data-js-only]"), function (el) {
+    el.hidden = false;
+  });
+
+  function rowsOf(container) {
+    return Array.prototype.filter.call(container.children, function (el) { return el.hasAttribute("data-row"); });
+  }
+
+  /* Rename products-3-name → products-<i>-name (name, id, for) so indices stay contiguous. */
+  function renumber(container) {
+    var list = container.getAttribute("data-rows");
+    var pattern = new RegExp("^" + list + "-\\d+-");
+    rowsOf(container).forEach(function (row, i) {
+      var prefix = list + "-" + i + "-";
+      Array.prototype.forEach.call(row.querySelectorAll("[name], [id], label[for]"), function (el) {
+        ["name", "id", "for"].forEach(function (attr) {
+          var value = el.getAttribute(attr);
+          if (value && pattern.test(value)) { el.setAttribute(attr, value.replace(pattern, prefix)); }
+        });
+      });
+      var no = row.querySelector("[data-row-no]");
+      if (no) { no.textContent = String(i + 1); }
+    });
+  }
+
+  function clearRow(row) {
+    Array.prototype.forEach.call(row.querySelectorAll("input, textarea, select"), function (el) {
+      if (el.tagName === "SELECT") {
+        var name = el.getAttribute("name") || "";
+        var wanted = /-op$/.test(name) ? "ge" : (/-kind$/.test(name) ? "performance" : "");
+        el.value = wanted;
+        if (el.value !== wanted) { el.selectedIndex = 0; }
+      } else if (el.type === "checkbox" || el.type === "radio") {
+        el.checked = false;
+      } else {
+        el.value = "";
+      }
+    });
+    Array.prototype.forEach.call(row.querySelectorAll(".error"), function (el) { el.remove(); });
+    Array.prototype.forEach.call(row.querySelectorAll(".has-error"), function (el) { el.classList.remove("has-error"); });
+    var cmp = row.querySelector("[data-cmp]");
+    if (cmp) { cmp.textContent = ""; }
+    syncOp(row);
+  }
+
+  function addRow(list) {
+    var container = form.querySelector('[data-rows="' + list + '"]');
+    var rows = rowsOf(container);
+    var copy = rows[rows.length - 1].cloneNode(true);
+    container.appendChild(copy);
+    clearRow(copy);
+    renumber(container);
+    var first = copy.querySelector("input, select, textarea");
+    if (first) { first.focus(); }
+  }
+
+  function removeRow(row) {
+    var container = row.parentNode;
+    if (rowsOf(container).length > 1) {
+      container.removeChild(row);
+    } else {
+      clearRow(row);
+    }
+    renumber(container);
+    if (container.getAttribute("data-rows") === "indicators") { scheduleCompare(); }
+  }
+
+  function isBlankRow(row) {
+    return Array.prototype.every.call(row.querySelectorAll("input, textarea, select"), function (el) {
+      if (el.tagName === "SELECT") {
+        var name = el.getAttribute("name") || "";
+        return el.value === "" || (/-op$/.test(name) && el.value === "ge") || (/-kind$/.test(name) && el.value === "performance");
+      }
+      if (el.type === "checkbox" || el.type === "radio") { return !el.checked; }
+      return el.value === "";
+    });
+  }
+
+  /* The server sends several blank rows for browsers without JS; with JS one is enough. */
+  Array.prototype.forEach.call(form.querySelectorAll("[data-rows]"), function (container) {
+    var rows = rowsOf(container);
+    var keep = rows.length;
+    while (keep > 1 && isBlankRow(rows[keep - 1]) && isBlankRow(rows[keep - 2])) { keep -= 1; }
+    rows.slice(keep).forEach(function (row) { container.removeChild(row); });
+    renumber(container);
+  });
+
+  form.addEventListener("click", function (event) {
+    var add = event.target.closest("[data-add-row]");
+    if (add) { event.preventDefault(); addRow(add.getAttribute("data-add-row")); return; }
+    var remove = event.target.closest("[data-remove-row]");
+    if (remove) { event.preventDefault(); removeRow(remove.closest("[data-row]")); }
+  });
+
+  /* Show value or low/high depending on the comparison chosen. */
+  function syncOp(row) {
+    var op = row.querySelector("select[data-op]");
+    if (!op) { return; }
+    var range = op.value === "range";
+    Array.prototype.forEach.call(row.querySelectorAll(".op-range"), function (el) { el.hidden = !range; });
+    Array.prototype.forEach.call(row.querySelectorAll(".op-single"), function (el) { el.hidden = range; });
+  }
+
+  /* ---- live comparison ------------------------------------------------------------------ */
+
+  var indicators = form.querySelector('[data-rows="indicators"]');
+  var compareUrl = form.getAttribute("data-compare-url");
+  var timer = null;
+  var sequence = 0;
+
+  function rowData(row) {
+    var data = {};
+    Array.prototype.forEach.call(row.querySelectorAll("[name]"), function (el) {
+      var match = /^indicators-\d+-(.+)$/.exec(el.getAttribute("name"));
+      if (match) { data[match[1]] = el.value; }
+    });
+    return data;
+  }
+
+  function scheduleCompare() {
+    if (!indicators || !compareUrl) { return; }
+    window.clearTimeout(timer);
+    timer = window.setTimeout(runCompare, 350);
+  }
+
+  function runCompare() {
+    var rows = rowsOf(indicators);
+    var mine = ++sequence;
+    fetch(compareUrl, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken },
+      body: JSON.stringify({ indicators: rows.map(rowData) })
+    }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (body) {
+      if (!body || mine !== sequence) { return; }  // a newer request is on its way
+      var current = rowsOf(indicators);
+      body.rows.forEach(function (result) {
+        var row = current[result.row];
+        if (row) { showResult(row.querySelector("[data-cmp]"), result); }
+      });
+    }).catch(function () { /* offline: the server checks again on save */ });
+  }
+
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text !== undefined && text !== null) { node.textContent = text; }
+    return node;
+  }
+
+  function showResult(target, result) {
+    if (!target) { return; }
+    target.textContent = "";
+    if (result.blank) { return; }
+    if (result.status) {
+      var badge = el("span", "badge " + result.status, result.status_label || result.status);
+      badge.setAttribute("data-status", result.status);
+      target.appendChild(badge);
+      target.appendChild(document.createTextNode(" "));
+    }
+    if (result.grade) {
+      target.appendChild(el("span", "grade", (target.getAttribute("data-grade-label") || "") + " " + result.grade));
+      target.appendChild(document.createTextNode(" "));
+    }
+    if (result.margin_pct !== null && result.margin_pct !== undefined) {
+      var pct = (result.margin_pct >= 0 ? "+" : "") + result.margin_pct.toFixed(1) + "%";
+      target.appendChild(el("span", "margin", (target.getAttribute("data-margin-label") || "") + " " + pct));
+    }
+    if (result.bar) { target.appendChild(drawBar(result.bar)); }
+    if (result.message) {
+      target.appendChild(el("span", "message " + (result.problem ? "error" : "muted"), result.message));
+    }
+  }
+
+  function svg(tag, attrs, text) {
+    var node = document.createElementNS(SVG_NS, tag);
+    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
+    if (text) { node.textContent = text; }
+    return node;
+  }
+
+  /* The same picture as the server's cmp_bar macro: 300×36, better to the right. */
+  function drawBar(bar) {
+    var root = svg("svg", { "class": "cmp-bar", viewBox: "0 0 300 36", width: "300", height: "36", role: "img" });
+    root.appendChild(svg("rect", { x: 0, y: 16, width: 300, height: 6, rx: 3, fill: "#eceff1" }));
+    if (bar.bad_until !== null && bar.bad_until !== undefined) {
+      root.appendChild(svg("rect", { x: 0, y: 16, width: Math.max(0, bar.bad_until * 3), height: 6, rx: 3, fill: "#fdecea" }));
+    }
+    bar.marks.forEach(function (m) {
+      if (m.kind === "value") { return; }
+      var colour = m.kind === "mandatory" ? "#c62828" : (m.kind === "recommended" ? "#b26a00" : "#616e7c");
+      var x = m.x * 3;
+      root.appendChild(svg("line", { x1: x, x2: x, y1: 12, y2: 26, stroke: colour, "stroke-width": m.kind === "grade" ? 1 : 2 }));
+      root.appendChild(svg("text", { x: x, y: m.kind === "grade" ? 9 : 35, "font-size": 8, "text-anchor": "middle", fill: colour }, m.label));
+    });
+    bar.marks.forEach(function (m) {
+      if (m.kind !== "value") { return; }
+      var dot = svg("circle", { cx: m.x * 3, cy: 19, r: 5, fill: STATUS_COLOURS[bar.status] || "#1f2933", stroke: "#fff", "stroke-width": 1.5 });
+      dot.appendChild(svg("title", {}, m.value + " " + (bar.unit || "")));
+      root.appendChild(dot);
+    });
+    return root;
+  }
+
+  if (indicators) {
+    indicators.addEventListener("input", scheduleCompare);
+    indicators.addEventListener("change", function (event) {
+      if (event.target.matches("select[data-op]")) { syncOp(event.target.closest("[data-row]")); }
+      scheduleCompare();
+    });
+    rowsOf(indicators).forEach(syncOp);
+  }
+
+  /* ---- benchmark options follow the products' categories -------------------------------- */
+
+  function chosenCategories() {
+    var chosen = {};
+    Array.prototype.forEach.call(form.querySelectorAll("select[data-product-category]"), function (s) {
+      if (s.value) { chosen[s.value] = true; }
+    });
+    return chosen;
+  }
+
+  function filterBenchmarks() {
+    if (!indicators) { return; }
+    var chosen = chosenCategories();
+    var any = Object.keys(chosen).length > 0;
+    Array.prototype.forEach.call(indicators.querySelectorAll('select[name$="-benchmark_indicator_id"] option[data-category]'), function (opt) {
+      opt.disabled = any && !chosen[opt.getAttribute("data-category")] && !opt.selected;
+    });
+  }
+
+  var products = form.querySelector('[data-rows="products"]');
+  if (products) { products.addEventListener("change", filterBenchmarks); }
+  filterBenchmarks();
+
+  /* ---- search the catalogue for the standard pickers ------------------------------------ */
+
+  var optionsUrl = form.getAttribute("data-options-url");
+  Array.prototype.forEach.call(form.querySelectorAll("[data-standard-search]"), function (box) {
+    var selector = box.getAttribute("data-standard-search");
+    var searchTimer = null;
+    box.addEventListener("input", function () {
+      window.clearTimeout(searchTimer);
+      searchTimer = window.setTimeout(function () {
+        fetch(optionsUrl + "?q=" + encodeURIComponent(box.value), {
+          credentials: "same-origin", headers: { "Accept": "application/json" }
+        }).then(function (r) { return r.ok ? r.json() : null; }).then(function (found) {
+          if (!found) { return; }
+          Array.prototype.forEach.call(form.querySelectorAll(selector), function (select) {
+            replaceOptions(select, found);
+          });
+        }).catch(function () { /* keep the options the page came with */ });
+      }, 300);
+    });
+  });
+
+  /* Keep the blank choice and the selected one; list the matches after them. */
+  function replaceOptions(select, found) {
+    var keep = Array.prototype.filter.call(select.options, function (o) { return o.value === "" || o.selected; });
+    var kept = {};
+    select.textContent = "";
+    keep.forEach(function (o) { kept[o.value] = true; select.appendChild(o); });
+    found.forEach(function (item) {
+      if (kept[String(item.id)]) { return; }
+      var o = document.createElement("option");
+      o.value = String(item.id);
+      o.textContent = item.label;
+      select.appendChild(o);
+    });
+  }
+})();

@@ -1,0 +1,202 @@
+"""The demo dataset: through the real operations, valid, deterministic and idempotent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+from stdnum.cn import uscc
+
+from benchmarks.importer import load_directory
+from core import jobs
+from core.models import Role, User
+from declare import comparison, demo, queries
+from declare.models import (
+    Declaration,
+    DeclarationKind,
+    DeclarationStatus,
+    DeclarationVersion,
+    Enterprise,
+    Indicator,
+    VersionStatus,
+)
+
+
+@pytest.fixture
+def seed_catalogue(db):
+    reports = load_directory()
+    assert all(r.ok for r in reports), [r.summary() for r in reports]
+    db.session.commit()
+
+
+@pytest.fixture
+def loaded(db, seed_catalogue):
+    counts = demo.load_demo(2026)
+    db.session.commit()
+    jobs.dispatch_pending()
+    return counts
+
+
+def _count(db, stmt) -> int:
+    return db.session.scalar(stmt)
+
+
+def test_demo_content(db, loaded):
+    assert loaded["already_loaded"] is False
+    enterprises = db.session.scalars(select(Enterprise)).all()
+    assert len(enterprises) >= 20
+    for ent in enterprises:
+        assert uscc.is_valid(ent.uscc), ent.uscc
+        assert ent.uscc[2:8] == ent.region_code
+    assert len({e.region_code for e in enterprises}) >= 7
+    assert len({e.uscc for e in enterprises}) == len(enterprises)
+
+    published = _count(
+        db,
+        select(func.count(Declaration.id)).where(Declaration.status == DeclarationStatus.PUBLISHED),
+    )
+    assert published >= 60
+    assert loaded["published"] == published
+    assert _count(
+        db,
+        select(func.count(Declaration.id)).where(Declaration.status == DeclarationStatus.ABOLISHED),
+    ) in (1, 2)
+    assert (
+        _count(
+            db,
+            select(func.count(Declaration.id)).where(Declaration.kind == DeclarationKind.CATALOGUE),
+        )
+        >= 3
+    )
+
+    # 明示 where below the recommended value; never a violation of a mandatory limit.
+    statuses = dict(
+        db.session.execute(
+            select(Indicator.cmp_status, func.count(Indicator.id))
+            .join(DeclarationVersion)
+            .where(DeclarationVersion.status != VersionStatus.DRAFT)
+            .group_by(Indicator.cmp_status)
+        ).all()
+    )
+    assert "violation" not in statuses
+    assert statuses.get("below_recommended", 0) >= 3
+    assert statuses.get("exceeds", 0) > statuses["below_recommended"]
+    below = db.session.scalars(
+        select(Indicator).where(Indicator.cmp_status == "below_recommended")
+    ).all()
+    assert all("明示" in row.mingshi and "原因" in row.mingshi for row in below)
+
+    # Enterprise standards: Q/ numbers, test methods citing real standards, texts, references.
+    versions = db.session.scalars(
+        select(DeclarationVersion).where(DeclarationVersion.status == VersionStatus.PUBLISHED)
+    ).all()
+    for v in versions:
+        assert v.products and v.published_at is not None
+        if v.declaration.kind is DeclarationKind.ENTERPRISE:
+            assert v.std_code.startswith("Q/") and v.std_year == v.approved_on.year
+            assert v.text_attachment_id is not None and v.references
+            assert all(row.test_method for row in v.indicators)
+            assert any(row.test_method.startswith("按 GB") for row in v.indicators)
+            checks = comparison.check_version(v)
+            assert not any(c.blocks_publication for c in checks), [c.message for c in checks]
+        else:
+            assert v.standard is not None and not v.standard.code.startswith("Q/")
+
+
+def test_history_spreads_over_three_years(db, loaded):
+    today = queries.local_today()
+    first = db.session.scalar(select(func.min(DeclarationVersion.published_at)))
+    last = db.session.scalar(select(func.max(DeclarationVersion.published_at)))
+    assert queries.local_date(first) >= today - timedelta(days=3 * 366)
+    assert queries.local_date(first) <= today - timedelta(days=2 * 365)
+    assert queries.local_date(last) <= today
+
+    revised = db.session.scalars(
+        select(Declaration)
+        .join(DeclarationVersion, DeclarationVersion.declaration_id == Declaration.id)
+        .where(
+            DeclarationVersion.version_no == 2, DeclarationVersion.status == VersionStatus.PUBLISHED
+        )
+    ).all()
+    assert len(revised) >= 3
+    for decl in revised:
+        v1, v2 = decl.versions[0], decl.versions[1]
+        assert v1.status is VersionStatus.SUPERSEDED and v1.ended_at == v2.published_at
+        assert queries.version_as_of(decl, queries.local_date(v1.published_at)).id == v1.id
+        assert queries.version_as_of(decl, queries.local_date(v2.published_at)).id == v2.id
+        assert queries.version_as_of(decl, today).id == v2.id
+        assert (
+            queries.version_as_of(decl, queries.local_date(v1.published_at) - timedelta(days=1))
+            is None
+        )
+
+    abolished = db.session.scalars(
+        select(Declaration).where(Declaration.status == DeclarationStatus.ABOLISHED)
+    ).all()
+    for decl in abolished:
+        ended = decl.current_version
+        assert ended.status is VersionStatus.ABOLISHED and ended.end_reason
+        assert queries.version_as_of(decl, queries.local_date(ended.published_at)).id == ended.id
+        assert queries.version_as_of(decl, today) is None
+
+
+def test_accounts_drafts_and_idempotence(db, loaded):
+    ent01 = db.session.scalar(select(User).where(User.username == "ent01"))
+    assert ent01.role is Role.ENTERPRISE and ent01.check_password(demo.DEMO_ENTERPRISE_PASSWORD)
+    for username, role, password, region, _name in demo.STAFF_ACCOUNTS:
+        user = db.session.scalar(select(User).where(User.username == username))
+        assert user.role is role and user.check_password(password)
+        assert user.region_code == region
+    drafts = db.session.scalars(
+        select(DeclarationVersion).where(DeclarationVersion.status == VersionStatus.DRAFT)
+    ).all()
+    assert {d.declaration.enterprise.user.username for d in drafts} == {"ent01", "ent02"}
+
+    before = (
+        _count(db, select(func.count(Enterprise.id))),
+        _count(db, select(func.count(DeclarationVersion.id))),
+        _count(db, select(func.count(User.id))),
+    )
+    assert demo.load_demo(2026) == {"already_loaded": True}
+    db.session.commit()
+    after = (
+        _count(db, select(func.count(Enterprise.id))),
+        _count(db, select(func.count(DeclarationVersion.id))),
+        _count(db, select(func.count(User.id))),
+    )
+    assert before == after
+
+
+def test_deterministic_for_a_seed(db, seed_catalogue):
+    def snapshot():
+        return [
+            (
+                v.declaration.enterprise.uscc,
+                v.version_no,
+                v.number,
+                [(i.name, i.value) for i in v.indicators],
+            )
+            for v in db.session.scalars(select(DeclarationVersion).order_by(DeclarationVersion.id))
+        ]
+
+    demo.load_demo(7)
+    first = snapshot()
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Enterprise.id))) == 0
+    demo.load_demo(7)
+    assert snapshot() == first
+
+
+def test_cli_loads_catalogue_and_demo_once_and_prints_passwords(app, db):
+    """Without a catalogue the command loads the shipped seed catalogue first."""
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    assert "published: " in result.output
+    assert demo.DEMO_ENTERPRISE_PASSWORD in result.output
+    assert all(password in result.output for _u, _r, password, _reg, _n in demo.STAFF_ACCOUNTS)
+    again = runner.invoke(args=["demo", "load"])
+    assert again.exit_code == 0
+    assert "already loaded" in again.output
+    assert db.session.scalar(select(func.count(Enterprise.id))) == len(demo.COMPANIES)
