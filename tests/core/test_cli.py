@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from core import ROOT
 from core.models import AuditLog, OutboxJob, Role, User
-from tests.core.conftest import worker_env
+from tests.workers import worker_env
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from core import jobs
 from core.jobs import JobPing
 from core.models import OutboxJob
-from tests.core.conftest import start_worker, stop_worker, worker_env
+from tests.workers import start_worker, stop_worker, worker_env
 
 TIMEOUT = 60
 
