@@ -138,14 +138,8 @@ def _lost_in_redis(redis_conn, cutoff) -> list[int]:
 
 
 def retry_intervals() -> list[int]:
-    raw = current_app.config.get("JOB_RETRY_INTERVALS")
-    if raw is None:
-        raw = os.environ.get("JOB_RETRY_INTERVALS")
-    if raw is None:
-        return list(RETRY_INTERVALS)
-    if isinstance(raw, str):
-        raw = [p for p in raw.replace(" ", "").split(",") if p]
-    intervals = [int(v) for v in raw]
+    """Seconds between RQ retries, from ``JOB_RETRY_INTERVALS`` (config, env "5,30,120")."""
+    intervals = [int(v) for v in current_app.config.get("JOB_RETRY_INTERVALS", RETRY_INTERVALS)]
     if any(v < 0 for v in intervals):
         raise ValueError(f"JOB_RETRY_INTERVALS must be seconds >= 0, got {intervals}")
     return intervals
