@@ -69,6 +69,8 @@ def app(_schema, tmp_path, app_config):
         "RATELIMIT_ENABLED": False,
         "RATELIMIT_STORAGE_URI": "memory://",
         "SECRET_KEY": "test-secret",
+        # Assertions read English messages; tests of the Chinese default set "zh" explicitly.
+        "BABEL_DEFAULT_LOCALE": "en",
     }
     config.update(app_config)
     application = create_app(config)

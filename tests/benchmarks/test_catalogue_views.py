@@ -75,8 +75,10 @@ def test_standard_detail_shows_status_dates_and_replacement(client, db, seed):
 
 
 def test_categories_and_benchmarks_with_sources(client, db, seed):
-    page = client.get("/catalogue/categories").get_data(as_text=True)
+    page = client.get("/catalogue/categories?lang=zh").get_data(as_text=True)
     assert "房间空气调节器" in page and "储水式电热水器" in page
+    page = client.get("/catalogue/categories?lang=en").get_data(as_text=True)
+    assert "Room air conditioner" in page
     ac = db.session.scalar(select(ProductCategory).where(ProductCategory.code == "room_ac"))
     page = client.get(f"/catalogue/categories/{ac.id}", query_string={"on": "2021-01-01"}).get_data(as_text=True)
     for text in ("4.5", "3.3", "GB 21455-2019", "1级", "节能评价值"):

@@ -9,6 +9,13 @@ from core.models import Role
 # -- the API answers in JSON ---------------------------------------------------------------------
 
 
+@pytest.fixture
+def app_config():
+    """These tests are about the Chinese default."""
+    return {"BABEL_DEFAULT_LOCALE": "zh"}
+
+
+
 @pytest.mark.parametrize(
     "url", ["/api/v1/no-such-thing", "/api/v1/auth/no-such-thing", "/api/v2/x"]
 )

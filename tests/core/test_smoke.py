@@ -12,3 +12,11 @@ def test_login_and_audit(client, db, login_as):
     assert user.role is Role.ADMIN
     rows = db.session.scalars(db.select(AuditLog).where(AuditLog.entity == "users")).all()
     assert rows and rows[0].after["password_hash"] == "***"
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def app_config():
+    return {"BABEL_DEFAULT_LOCALE": "zh"}

@@ -39,6 +39,12 @@ HTML_TAG = re.compile(
 )
 
 
+@pytest.fixture
+def app_config():
+    """These tests are about the Chinese default."""
+    return {"BABEL_DEFAULT_LOCALE": "zh"}
+
+
 def _read_po():
     with PO_PATH.open("rb") as fh:
         return read_po(fh, locale="zh")
@@ -225,8 +231,31 @@ def test_messages_from_python_code_are_translated(client, lang, message):
     assert message in resp.get_data(as_text=True)
 
 
-def test_catalogue_files_are_where_the_app_looks(app):
+def test_catalogue_files_are_where_the_app_looks(app, tmp_path, monkeypatch):
     babel_config = app.extensions["babel"]
     assert PO_PATH.parents[2] in [Path(d) for d in babel_config.translation_directories]
     assert babel_config.default_domain == "messages"
-    assert app.config["BABEL_DEFAULT_LOCALE"] == "zh"
+    # The product default (not the test override above): Chinese unless DEFAULT_LOCALE says.
+    from core import config as config_mod
+
+    monkeypatch.delenv("DEFAULT_LOCALE", raising=False)
+    loaded = config_mod.load(tmp_path, {"SECRET_KEY": "x"})
+    assert loaded["BABEL_DEFAULT_LOCALE"] == "zh"
+    assert set(loaded["LANGUAGES"]) >= {"zh", "en"}
+
+
+def test_every_package_using_flask_babel_is_extracted():
+    """A new top-level package with UI strings must be added to SOURCE_DIRS and i18n.sh."""
+    script = (ROOT / "scripts" / "i18n.sh").read_text(encoding="utf-8")
+    skip = {"tests", "migrations", "scripts", "static", "templates", "translations", "instance"}
+    missing = []
+    for directory in sorted(p for p in ROOT.iterdir() if p.is_dir()):
+        if directory.name.startswith(".") or directory.name in skip:
+            continue
+        if any(
+            "flask_babel" in f.read_text(encoding="utf-8", errors="replace")
+            for f in directory.rglob("*.py")
+        ):
+            if directory.name not in SOURCE_DIRS or f" {directory.name} " not in script:
+                missing.append(directory.name)
+    assert not missing, f"packages with translatable strings not extracted: {missing}"
