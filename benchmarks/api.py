@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from http import HTTPStatus
 
+from flask_babel import gettext as _
 from flask_smorest import Blueprint, abort
 
 from benchmarks import importer, queries
@@ -62,7 +63,7 @@ def get_standard(standard_id: int):
     """One catalogue edition with its status and replacement."""
     standard = db.session.get(Standard, standard_id)
     if standard is None:
-        abort(404, message="no such standard")
+        abort(404, message=_("There is no standard %(id)d in the catalogue.", id=standard_id))
     return standard
 
 
@@ -83,7 +84,9 @@ def category_benchmarks(args, category_id: int):
     """The benchmark editions of a category valid on ``on`` (default today), one per code."""
     category = db.session.get(ProductCategory, category_id)
     if category is None:
-        abort(404, message="no such category")
+        abort(
+            404, message=_("There is no product category %(id)d in the catalogue.", id=category_id)
+        )
     on = args.get("on") or date.today()
     return {"category": category, "on": on, "benchmarks": queries.benchmarks_on(category.id, on)}
 

@@ -2,7 +2,7 @@
 
 ``number_error_message`` and the two validators are meant for any package's forms
 (declare/ uses them for Q/ numbers): ``benchmarks.numbers`` is pure and speaks English by
-code; this module turns a code into the user's language.
+code; ``benchmarks.messages`` (re-exported here) turns a code into the user's language.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from benchmarks.importer import KINDS
+from benchmarks.messages import number_error_message, number_help
 from benchmarks.models import StandardKind, StandardStatus
 from benchmarks.numbers import NumberError, parse_enterprise_number, parse_standard_number
 
@@ -46,42 +47,6 @@ IMPORT_KIND_LABELS = {
     "standards": _l("Standards"),
     "indicators": _l("Benchmark indicators"),
 }
-
-
-def number_help(kind: str) -> str:
-    """What an allowed number looks like, in the user's language."""
-    if kind == "enterprise":
-        return _(
-            "An enterprise standard number is Q/ + enterprise code + sequence number + - + "
-            "a four-digit year, e.g. Q/SJX 0001S-2020."
-        )
-    return _(
-        "A standard number is a prefix, a number (optionally .part), - and a four-digit year, "
-        "e.g. GB/T 18883-2022, GB 12021.2-2015, DB50/T 1234-2022, T/CAS 123-2020."
-    )
-
-
-def number_error_message(exc: NumberError) -> str:
-    """A translated message for a NumberError: what is wrong (by code) and what is allowed."""
-    text = exc.text
-    if exc.code == "empty":
-        problem = _("Enter the number.")
-    elif exc.code == "prefix":
-        if exc.kind == "enterprise":
-            problem = _("%(text)s must start with Q/.", text=text)
-        elif text.upper().startswith("Q"):
-            problem = _(
-                "%(text)s is an enterprise standard; the catalogue holds national, industry, "
-                "local and group standards only.",
-                text=text,
-            )
-        else:
-            problem = _("%(text)s does not start with a known prefix.", text=text)
-    elif exc.code == "year":
-        problem = _("The year in %(text)s is missing or not a possible four-digit year.", text=text)
-    else:
-        problem = _("%(text)s is not written the way standard numbers are.", text=text)
-    return f"{problem} {number_help(exc.kind)}"
 
 
 class ValidStandardNumber:

@@ -14,6 +14,9 @@ its content, never by its name: an ``.xlsx`` is a zip holding ``[Content_Types].
 else must be text in UTF-8 (with or without BOM) or GB18030. Every row is checked and every
 problem reported as (row, column, message), with rows numbered as a spreadsheet shows them
 (header = row 1). If anything is wrong nothing is written.
+
+Messages are in the user's language (Flask-Babel; the CLI gets the default locale). Column names
+in them stay as in the file's header (``code``, ``valid_from`` …): that is what the user edits.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 
 from benchmarks import operations
+from benchmarks.messages import number_error_message
 from benchmarks.models import (
     BenchmarkIndicator,
     ProductCategory,
@@ -233,17 +238,28 @@ def _is_xlsx(data: bytes) -> bool:
         return False
 
 
-def _describe_binary(data: bytes) -> str:
+def _wrong_type_message(data: bytes) -> str:
+    """Why a binary upload is refused, naming what it is (recognised by content)."""
     import filetype
 
     kind = filetype.guess(data)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
-        return "an old Excel 97-2003 (.xls) or other OLE file; save it as .xlsx or CSV"
+        return _(
+            "This is an old Excel 97-2003 (.xls) or other OLE file, not a CSV or .xlsx file; "
+            "save it as .xlsx or CSV."
+        )
     if data.startswith(b"PK\x03\x04"):
-        return "a zip archive that is not an Excel workbook"
+        return _(
+            "This is a zip archive that is not an Excel workbook, not a CSV or .xlsx file; "
+            "upload the workbook (.xlsx) or a CSV file."
+        )
     if kind is not None:
-        return f"a {kind.mime} file"
-    return "binary data"
+        return _(
+            "This is a file of type %(type)s, not a CSV or .xlsx file; upload the table as .xlsx "
+            "or CSV.",
+            type=kind.mime,
+        )
+    return _("This is binary data, not a CSV or .xlsx file; upload the table as .xlsx or CSV.")
 
 
 def _cell(value: Any) -> str:
@@ -264,7 +280,14 @@ def _read_xlsx(data: bytes) -> list[list[str]]:
     try:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for damaged files
-        raise ImportFileError("xlsx", f"The Excel file cannot be read: {exc}") from exc
+        raise ImportFileError(
+            "xlsx",
+            _(
+                "The Excel file cannot be read (%(detail)s); open it in Excel, save it again as "
+                ".xlsx, or save it as CSV (UTF-8).",
+                detail=exc,
+            ),
+        ) from exc
     try:
         ws = wb.worksheets[0]
         return [[_cell(v) for v in row] for row in ws.iter_rows(values_only=True)]
@@ -278,7 +301,12 @@ def _decode(data: bytes) -> str:
             return data[3:].decode("utf-8")
         except UnicodeDecodeError as exc:
             raise ImportFileError(
-                "encoding", f"The file starts with a UTF-8 mark but is not UTF-8 ({exc})."
+                "encoding",
+                _(
+                    "The file starts with a UTF-8 byte order mark but is not valid UTF-8 "
+                    "(%(detail)s); save it again as CSV (UTF-8).",
+                    detail=exc,
+                ),
             ) from exc
     try:
         return data.decode("utf-8")
@@ -289,45 +317,70 @@ def _decode(data: bytes) -> str:
     except UnicodeDecodeError as exc:
         raise ImportFileError(
             "encoding",
-            "The file is neither UTF-8 nor GB18030 text; save it as CSV (UTF-8) or as .xlsx.",
+            _("The file is neither UTF-8 nor GB18030 text; save it as CSV (UTF-8) or as .xlsx."),
         ) from exc
 
 
 def read_table(data: bytes) -> list[list[str]]:
     """The cells of an upload (first worksheet of an .xlsx, or CSV), header first."""
     if not data:
-        raise ImportFileError("empty", "The file is empty.")
+        raise ImportFileError(
+            "empty", _("The file is empty; upload a CSV or .xlsx file with a header row.")
+        )
     if _is_xlsx(data):
         return _read_xlsx(data)
     if b"\x00" in data[:8192] or data.startswith((b"\xd0\xcf\x11\xe0", b"PK\x03\x04", b"%PDF")):
-        raise ImportFileError(
-            "type", f"This is {_describe_binary(data)}, not a CSV or .xlsx file."
-        )
+        raise ImportFileError("type", _wrong_type_message(data))
     text = _decode(data)
     return [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
 
 
 def _records(kind: str, table: list[list[str]], report: ImportReport) -> list[tuple[int, dict]]:
     """Rows as (spreadsheet row number, {column: value}), blank rows skipped."""
+    known = COLUMNS[kind]
     if not table or not any(table[0]):
-        report.add(1, "", "The header row is missing.")
+        report.add(
+            1,
+            "",
+            _(
+                "The header row is missing: the first row must name the columns (%(columns)s).",
+                columns=", ".join(known),
+            ),
+        )
         return []
     header = []
     for name in table[0]:
         key = (name or "").strip().lstrip("\ufeff")
         key = COLUMN_ALIASES.get(key, key.lower())
         header.append(key)
-    known = COLUMNS[kind]
     for col in REQUIRED[kind]:
         if col not in header:
-            report.add(1, col, f"Missing column {col!r}; the columns are: {', '.join(known)}.")
+            report.add(
+                1,
+                col,
+                _(
+                    "Missing column '%(column)s'; the columns are: %(columns)s.",
+                    column=col,
+                    columns=", ".join(known),
+                ),
+            )
     for name in header:
         if name and name not in known:
-            report.add(1, name, f"Unknown column {name!r}; the columns are: {', '.join(known)}.")
+            report.add(
+                1,
+                name,
+                _(
+                    "Unknown column '%(column)s'; the columns are: %(columns)s.",
+                    column=name,
+                    columns=", ".join(known),
+                ),
+            )
     seen: set[str] = set()
     for name in header:
         if name and name in seen:
-            report.add(1, name, f"Column {name!r} appears twice.")
+            report.add(
+                1, name, _("Column '%(column)s' appears twice in the header.", column=name)
+            )
         seen.add(name)
     if report.errors:
         return []
@@ -340,7 +393,15 @@ def _records(kind: str, table: list[list[str]], report: ImportReport) -> list[tu
             if i < len(header) and header[i]:
                 record[header[i]] = value.strip()
             elif value.strip():
-                report.add(number, f"#{i + 1}", "A value is outside the header's columns.")
+                report.add(
+                    number,
+                    f"#{i + 1}",
+                    _(
+                        "Cell %(position)d of this row has a value but the header names no "
+                        "column there; remove the value or name the column.",
+                        position=i + 1,
+                    ),
+                )
         out.append((number, record))
     return out
 
@@ -362,10 +423,18 @@ class _Row:
     def text(self, column: str, required: bool = False) -> str:
         value = self.record.get(column, "").strip()
         if required and not value:
-            self.error(column, f"{column} is required.")
+            self.error(column, _("%(column)s is required: fill in this cell.", column=column))
         limit = MAX_LEN.get((self.kind, column))
         if limit and len(value) > limit:
-            self.error(column, f"{column} is {len(value)} characters long; at most {limit}.")
+            self.error(
+                column,
+                _(
+                    "%(column)s is %(length)d characters long; at most %(limit)d are allowed.",
+                    column=column,
+                    length=len(value),
+                    limit=limit,
+                ),
+            )
         return value
 
     def day(self, column: str, required: bool = False) -> date | None:
@@ -375,7 +444,13 @@ class _Row:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            self.error(column, f"{value!r} is not a date; write it as YYYY-MM-DD, e.g. 2020-07-01.")
+            self.error(
+                column,
+                _(
+                    "'%(value)s' is not a date; write it as YYYY-MM-DD, e.g. 2020-07-01.",
+                    value=value,
+                ),
+            )
             return None
 
     def number_value(self, column: str) -> float | None:
@@ -385,10 +460,17 @@ class _Row:
         try:
             number = float(value)
         except ValueError:
-            self.error(column, f"{value!r} is not a number.")
+            self.error(
+                column,
+                _(
+                    "'%(value)s' is not a number; write digits with an optional decimal point, "
+                    "e.g. 3.30.",
+                    value=value,
+                ),
+            )
             return None
         if not math.isfinite(number):
-            self.error(column, f"{value!r} is not a finite number.")
+            self.error(column, _("'%(value)s' is not a finite number.", value=value))
             return None
         return number
 
@@ -410,9 +492,23 @@ def _validate_categories(records, report: ImportReport) -> list[dict]:
         row = _Row("categories", number, record, report)
         code = row.text("code", required=True)
         if code and not all(ch.isascii() and (ch.isalnum() or ch in "_-.") for ch in code):
-            row.error("code", f"{code!r}: use ASCII letters, digits, '_', '-' or '.' only.")
+            row.error(
+                "code",
+                _(
+                    "'%(code)s': a category code may contain only ASCII letters, digits, '_', '-' "
+                    "and '.'.",
+                    code=code,
+                ),
+            )
         if code in seen:
-            row.error("code", f"Category {code!r} already appears in row {seen[code]}.")
+            row.error(
+                "code",
+                _(
+                    "Category %(code)s already appears in row %(row)d.",
+                    code=code,
+                    row=seen[code],
+                ),
+            )
         elif code:
             seen[code] = number
         data = {
@@ -438,10 +534,17 @@ def _validate_standards(records, report: ImportReport) -> list[dict]:
             try:
                 parsed = parse_standard_number(code)
             except NumberError as exc:
-                row.error("code", exc.message)
+                row.error("code", number_error_message(exc))
         if parsed is not None:
             if parsed.key in in_file:
-                row.error("code", f"{parsed.text} already appears in row {in_file[parsed.key]}.")
+                row.error(
+                    "code",
+                    _(
+                        "%(code)s already appears in row %(row)d.",
+                        code=parsed.text,
+                        row=in_file[parsed.key],
+                    ),
+                )
             else:
                 in_file[parsed.key] = number
         parsed_rows.append((row, parsed))
@@ -457,14 +560,24 @@ def _validate_standards(records, report: ImportReport) -> list[dict]:
                 if stated is None:
                     row.error(
                         "kind",
-                        f"{given!r} is not a kind; use one of "
-                        f"{', '.join(k.value for k in StandardKind)}.",
+                        _(
+                            "'%(value)s' is not a kind; use one of %(kinds)s (or leave the cell "
+                            "empty: the prefix tells the kind).",
+                            value=given,
+                            kinds=", ".join(k.value for k in StandardKind),
+                        ),
                     )
                 elif stated is not kind:
                     row.error(
                         "kind",
-                        f"{parsed.text} is a {kind.value} standard by its prefix "
-                        f"{parsed.prefix}, not {stated.value}.",
+                        _(
+                            "%(code)s is a %(kind)s standard by its prefix %(prefix)s, "
+                            "not %(stated)s.",
+                            code=parsed.text,
+                            kind=kind.value,
+                            prefix=parsed.prefix,
+                            stated=stated.value,
+                        ),
                     )
         title = row.text("title", required=True)
         raw_status = row.text("status", required=True)
@@ -472,8 +585,11 @@ def _validate_standards(records, report: ImportReport) -> list[dict]:
         if raw_status and status is None:
             row.error(
                 "status",
-                f"{raw_status!r} is not a status; use 现行/in_force, 即将实施/upcoming "
-                "or 废止/withdrawn.",
+                _(
+                    "'%(value)s' is not a status; use 现行/in_force, 即将实施/upcoming or "
+                    "废止/withdrawn.",
+                    value=raw_status,
+                ),
             )
         effective = row.day("effective_date")
         withdrawn = row.day("withdrawn_date")
@@ -483,34 +599,46 @@ def _validate_standards(records, report: ImportReport) -> list[dict]:
             try:
                 replacement = parse_standard_number(replaced_raw)
             except NumberError as exc:
-                row.error("replaced_by", exc.message)
+                row.error("replaced_by", number_error_message(exc))
             else:
                 replaced_code = replacement.text
                 if parsed is not None and replacement.key == parsed.key:
-                    row.error("replaced_by", "A standard cannot replace itself.")
+                    row.error("replaced_by", _("A standard cannot replace itself."))
                 elif replacement.key not in in_file and replacement.key not in in_db:
                     row.error(
                         "replaced_by",
-                        f"{replacement.text} is neither in this file nor in the catalogue; "
-                        "add the replacing edition too.",
+                        _(
+                            "%(code)s is neither in this file nor in the catalogue; add the "
+                            "replacing edition too.",
+                            code=replacement.text,
+                        ),
                     )
         if status is StandardStatus.WITHDRAWN and withdrawn is None and not replaced_raw:
             row.error(
                 "withdrawn_date",
-                "A withdrawn standard needs its withdrawal date or the number replacing it.",
+                _("A withdrawn standard needs its withdrawal date or the number replacing it."),
             )
         if status is StandardStatus.UPCOMING and effective is None:
-            row.error("effective_date", "An upcoming standard needs its effective date.")
+            row.error("effective_date", _("An upcoming standard needs its effective date."))
         if effective and withdrawn and withdrawn < effective:
             row.error(
                 "withdrawn_date",
-                f"Withdrawn {withdrawn.isoformat()} before it took effect {effective.isoformat()}.",
+                _(
+                    "The withdrawal date %(withdrawn)s is before the effective date "
+                    "%(effective)s; a standard cannot be withdrawn before it takes effect.",
+                    withdrawn=withdrawn.isoformat(),
+                    effective=effective.isoformat(),
+                ),
             )
         if parsed is not None and effective and effective.year < parsed.year:
             row.error(
                 "effective_date",
-                f"Effective {effective.isoformat()} is before the year in its number "
-                f"({parsed.year}).",
+                _(
+                    "The effective date %(effective)s is before the year in its number "
+                    "(%(year)s).",
+                    effective=effective.isoformat(),
+                    year=parsed.year,
+                ),
             )
         source = row.text("source", required=True)
         if row.bad or parsed is None:
@@ -535,14 +663,13 @@ def _validate_standards(records, report: ImportReport) -> list[dict]:
     return cleaned
 
 
-def _unit_known(unit: str) -> str | None:
-    """None if ``unit`` is a unit benchmarks.units understands, else the reason."""
+def _unit_known(unit: str) -> bool:
+    """Whether ``unit`` is a unit benchmarks.units understands (of any quantity)."""
     try:
         convert(1.0, unit, _UNIT_PROBE)
     except UnitError as exc:
-        if exc.reason == "unknown":
-            return str(exc)
-    return None
+        return exc.reason != "unknown"
+    return True
 
 
 def _parse_grades(row: _Row, direction: str | None) -> list[list] | None:
@@ -558,18 +685,34 @@ def _parse_grades(row: _Row, direction: str | None) -> list[list] | None:
         label, sep, value = part.replace("：", ":").rpartition(":")
         label = label.strip()
         if not sep or not label:
-            row.error("grades", f"{part!r}: write each grade as label:threshold, e.g. 1级:5.00.")
+            row.error(
+                "grades",
+                _(
+                    "'%(grade)s': write each grade as label:threshold, separated by |, "
+                    "e.g. 1级:5.00|2级:4.50.",
+                    grade=part,
+                ),
+            )
             return None
         try:
             threshold = float(value)
         except ValueError:
-            row.error("grades", f"{part!r}: {value.strip()!r} is not a number.")
+            row.error(
+                "grades",
+                _(
+                    "'%(grade)s': the threshold '%(value)s' is not a number.",
+                    grade=part,
+                    value=value.strip(),
+                ),
+            )
             return None
         if not math.isfinite(threshold):
-            row.error("grades", f"{part!r}: the threshold is not a finite number.")
+            row.error(
+                "grades", _("'%(grade)s': the threshold is not a finite number.", grade=part)
+            )
             return None
         if label in labels:
-            row.error("grades", f"Grade {label!r} appears twice.")
+            row.error("grades", _("Grade '%(label)s' appears twice.", label=label))
             return None
         labels.add(label)
         grades.append([label, threshold])
@@ -577,13 +720,22 @@ def _parse_grades(row: _Row, direction: str | None) -> list[list] | None:
         sign = 1 if direction == "higher" else -1
         for (better, b), (worse, w) in zip(grades, grades[1:]):
             if not sign * b > sign * w:
-                trend = "decreasing" if sign > 0 else "increasing"
-                row.error(
-                    "grades",
-                    f"Grades must go from best to worst with strictly {trend} thresholds "
-                    f"({direction} is better): {better} {b:g} then {worse} {w:g}. "
-                    "Merge grades that share a threshold.",
-                )
+                values = {"better": better, "b": f"{b:g}", "worse": worse, "w": f"{w:g}"}
+                if sign > 0:
+                    message = _(
+                        "Grades must go from best to worst with strictly decreasing thresholds "
+                        "(higher is better): %(better)s %(b)s then %(worse)s %(w)s. Merge grades "
+                        "that share a threshold.",
+                        **values,
+                    )
+                else:
+                    message = _(
+                        "Grades must go from best to worst with strictly increasing thresholds "
+                        "(lower is better): %(better)s %(b)s then %(worse)s %(w)s. Merge grades "
+                        "that share a threshold.",
+                        **values,
+                    )
+                row.error("grades", message)
                 return None
     return grades
 
@@ -601,28 +753,57 @@ def _validate_indicators(records, report: ImportReport) -> list[dict]:
         category = row.text("category", required=True)
         category_id = categories.get(category)
         if category and category_id is None:
-            row.error("category", f"Unknown category {category!r}; import it in categories first.")
+            row.error(
+                "category",
+                _(
+                    "Unknown category '%(code)s'; import it in categories first.", code=category
+                ),
+            )
         code = row.text("code", required=True)
         unit = row.text("unit", required=True)
-        if unit:
-            problem = _unit_known(unit)
-            if problem:
-                row.error("unit", f"{unit!r} is not a unit the comparison knows ({problem}).")
+        if unit and not _unit_known(unit):
+            row.error(
+                "unit",
+                _(
+                    "'%(unit)s' is not a unit the comparison knows; write it as a symbol such as "
+                    "W, kWh, W/W, L/min, m³/h or dB(A).",
+                    unit=unit,
+                ),
+            )
         raw_direction = row.text("direction", required=True)
         direction = DIRECTION_VALUES.get(raw_direction.lower()) if raw_direction else None
         if raw_direction and direction is None:
-            row.error("direction", f"{raw_direction!r}: use 'higher' or 'lower' (is better).")
+            row.error(
+                "direction",
+                _(
+                    "'%(value)s' is not a direction; use higher (越大越好) or lower (越小越好), "
+                    "whichever values are better.",
+                    value=raw_direction,
+                ),
+            )
         valid_from = row.day("valid_from", required=True)
         valid_to = row.day("valid_to")
         if valid_from and valid_to and valid_to <= valid_from:
-            row.error("valid_to", "valid_to must be after valid_from.")
+            row.error(
+                "valid_to",
+                _(
+                    "valid_to (%(end)s) must be after valid_from (%(start)s).",
+                    end=valid_to.isoformat(),
+                    start=valid_from.isoformat(),
+                ),
+            )
         key = (category, code, valid_from)
         if category and code and valid_from:
             if key in seen:
                 row.error(
                     "code",
-                    f"{category}/{code} from {valid_from.isoformat()} already appears in row "
-                    f"{seen[key]}.",
+                    _(
+                        "%(category)s/%(code)s from %(day)s already appears in row %(row)d.",
+                        category=category,
+                        code=code,
+                        day=valid_from.isoformat(),
+                        row=seen[key],
+                    ),
                 )
             else:
                 seen[key] = number
@@ -630,22 +811,39 @@ def _validate_indicators(records, report: ImportReport) -> list[dict]:
         def source_id(value_col: str, source_col: str, value: float | None) -> int | None:
             raw = row.text(source_col)
             if value is not None and not raw:
-                row.error(source_col, f"Name the standard that sets {value_col}.")
+                row.error(
+                    source_col,
+                    _(
+                        "%(source)s is empty: name the standard that sets %(column)s.",
+                        source=source_col,
+                        column=value_col,
+                    ),
+                )
                 return None
             if raw and value is None:
-                row.error(value_col, f"{source_col} is given but {value_col} is empty.")
+                row.error(
+                    value_col,
+                    _(
+                        "%(source)s is given but %(column)s is empty.",
+                        source=source_col,
+                        column=value_col,
+                    ),
+                )
             if not raw:
                 return None
             try:
                 parsed = parse_standard_number(raw)
             except NumberError as exc:
-                row.error(source_col, exc.message)
+                row.error(source_col, number_error_message(exc))
                 return None
             found = standards.get(parsed.key)
             if found is None:
                 row.error(
                     source_col,
-                    f"{parsed.text} is not in the catalogue; import it in standards first.",
+                    _(
+                        "%(code)s is not in the catalogue; import it in standards first.",
+                        code=parsed.text,
+                    ),
                 )
                 return None
             if value_col == "mandatory_limit" and not operations.is_binding_prefix(
@@ -653,8 +851,11 @@ def _validate_indicators(records, report: ImportReport) -> list[dict]:
             ):
                 row.error(
                     source_col,
-                    f"{parsed.text} is a recommended (or group) standard; a mandatory limit "
-                    "(限定值) must come from a mandatory standard such as GB.",
+                    _(
+                        "%(code)s is a recommended (or group) standard; a mandatory limit "
+                        "(限定值) must come from a mandatory standard such as GB.",
+                        code=parsed.text,
+                    ),
                 )
             return found[0]
 
@@ -666,19 +867,35 @@ def _validate_indicators(records, report: ImportReport) -> list[dict]:
         if direction and mandatory is not None and recommended is not None:
             sign = 1 if direction == "higher" else -1
             if sign * recommended < sign * mandatory:
-                row.error(
-                    "recommended_value",
-                    f"The recommended value {recommended:g} is worse than the mandatory limit "
-                    f"{mandatory:g} ({direction} is better); it must not be.",
-                )
+                values = {"value": f"{recommended:g}", "limit": f"{mandatory:g}"}
+                if sign > 0:
+                    message = _(
+                        "The recommended value %(value)s is lower than the mandatory limit "
+                        "%(limit)s, but higher is better: a recommended value must not be "
+                        "worse than the limit.",
+                        **values,
+                    )
+                else:
+                    message = _(
+                        "The recommended value %(value)s is higher than the mandatory limit "
+                        "%(limit)s, but lower is better: a recommended value must not be "
+                        "worse than the limit.",
+                        **values,
+                    )
+                row.error("recommended_value", message)
         if direction and mandatory is not None and grades:
             sign = 1 if direction == "higher" else -1
             below = [g for g in grades if sign * g[1] < sign * mandatory]
             if below:
                 row.error(
                     "grades",
-                    f"Grade {below[0][0]} ({below[0][1]:g}) is worse than the mandatory limit "
-                    f"{mandatory:g}: no product may be sold at that level.",
+                    _(
+                        "Grade %(grade)s (%(value)s) is worse than the mandatory limit "
+                        "%(limit)s: no product may be sold at that level.",
+                        grade=below[0][0],
+                        value=f"{below[0][1]:g}",
+                        limit=f"{mandatory:g}",
+                    ),
                 )
         source = row.text("source", required=True)
         data = {
@@ -728,7 +945,7 @@ def import_rows(kind: str, table: list[list[str]], *, write: bool = True) -> Imp
     if report.errors:
         return report
     if not records:
-        report.add(2, "", "The file has a header but no rows.")
+        report.add(2, "", _("The file has a header but no rows."))
         return report
     cleaned = _VALIDATORS[kind](records, report)
     if report.errors or not write:
@@ -769,7 +986,7 @@ def load_directory(directory: Path | str | None = None) -> list[ImportReport]:
         path = directory / f"{kind}.csv"
         if not path.exists():
             report = ImportReport(kind=kind)
-            report.add(0, "file", f"{path} does not exist.")
+            report.add(0, "file", _("%(path)s does not exist.", path=str(path)))
             reports.append(report)
             failed = True
             continue

@@ -7,8 +7,9 @@ lowercase and odd spacing; all of that is tolerated. What is not tolerated is a 
 two-digit year, or an enterprise ``Q/`` number where a catalogue standard is expected (and the
 reverse).
 
-Pure module: no Flask, no session. Errors carry a stable ``code`` and an English ``message``;
-pages translate by code (see ``benchmarks.forms.number_error_message``).
+Pure module: no Flask, no session. Errors carry a stable ``code``, a finer ``reason`` with its
+``params`` (the values a message needs) and an English ``message`` for logs and the CLI; whatever
+shows an error to a user translates it by reason (``benchmarks.messages.number_error_message``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from benchmarks.models import StandardKind
 
@@ -35,6 +36,25 @@ __all__ = [
 ]
 
 NumberErrorCode = Literal["empty", "prefix", "format", "year"]
+NumberErrorReason = Literal[
+    "empty",  # nothing typed
+    "enterprise",  # a Q/ number where a catalogue standard is expected
+    "unknown_prefix",  # no known prefix at the start
+    "region",  # DBxx with an impossible province/division code; params: region
+    "incomplete_prefix",  # "DB" alone; params: prefix
+    "not_a_prefix",  # kind_for_prefix: not a standard prefix
+    "enterprise_prefix",  # kind_for_prefix: Q/
+    "no_number",  # nothing usable after the prefix; params: prefix
+    "too_long",  # number or part longer than the columns; params: max_number, max_part
+    "no_year",  # params: example
+    "short_year",  # params: digits, suggestion ("" unless two digits), example
+    "year_range",  # params: year, min_year, max_year
+    "no_q",  # enterprise number without Q/; params: looks_catalogue
+    "no_sequence",  # enterprise number without sequence digits
+    "no_code",  # enterprise number without enterprise code
+    "bad_code",  # params: code, max_length
+    "sequence_too_long",  # params: max_length
+]
 NumberKind = Literal["standard", "enterprise"]
 
 STANDARD_NUMBER_HELP = (
@@ -68,18 +88,29 @@ PROVINCE_CODES = frozenset(
 class NumberError(ValueError):
     """A standard number that cannot be accepted.
 
-    ``code`` is one of ``empty``, ``prefix``, ``format``, ``year``; ``kind`` says which help
-    applies (``standard`` or ``enterprise``); ``text`` is the input after normalisation.
+    ``code`` is one of ``empty``, ``prefix``, ``format``, ``year``; ``reason`` says exactly what
+    is wrong (see ``NumberErrorReason``) and ``params`` holds the values a message about it needs;
+    ``kind`` says which help applies (``standard`` or ``enterprise``); ``text`` is the input after
+    normalisation. ``message`` is English, for logs and the CLI; pages translate by ``reason``.
     """
 
     def __init__(
-        self, code: NumberErrorCode, message: str, *, kind: NumberKind, text: str = ""
+        self,
+        code: NumberErrorCode,
+        message: str,
+        *,
+        kind: NumberKind,
+        text: str = "",
+        reason: NumberErrorReason | None = None,
+        params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.code: NumberErrorCode = code
         self.message = message
         self.kind: NumberKind = kind
         self.text = text
+        self.reason: str = reason or code
+        self.params: dict[str, Any] = dict(params or {})
 
     @property
     def help(self) -> str:
@@ -150,17 +181,22 @@ def _check_year(raw: str | None, *, kind: NumberKind, text: str, example: str) -
             f"publication, e.g. {example}.",
             kind=kind,
             text=text,
+            reason="no_year",
+            params={"example": example},
         )
     if len(raw) != 4:
-        hint = ""
+        hint = suggestion = ""
         if len(raw) == 2:
             century = "19" if int(raw) > date.today().year % 100 else "20"
-            hint = f" (write {century}{raw}, not {raw})"
+            suggestion = f"{century}{raw}"
+            hint = f" (write {suggestion}, not {raw})"
         raise NumberError(
             "year",
             f"The year in {text!r} must have four digits{hint}, e.g. {example}.",
             kind=kind,
             text=text,
+            reason="short_year",
+            params={"digits": raw, "suggestion": suggestion, "example": example},
         )
     year = int(raw)
     if not MIN_YEAR <= year <= _max_year():
@@ -170,6 +206,8 @@ def _check_year(raw: str | None, *, kind: NumberKind, text: str, example: str) -
             f"and {_max_year()}.",
             kind=kind,
             text=text,
+            reason="year_range",
+            params={"year": year, "min_year": MIN_YEAR, "max_year": _max_year()},
         )
     return year
 
@@ -206,6 +244,7 @@ def parse_standard_number(text: str) -> StandardNumber:
             "industry, local and group standards only. " + STANDARD_NUMBER_HELP,
             kind="standard",
             text=norm,
+            reason="enterprise",
         )
     m = _PREFIX_RE.match(upper)
     if m is None:
@@ -215,6 +254,7 @@ def parse_standard_number(text: str) -> StandardNumber:
             "such as QB/T, DBxx or DBxx/T, T/xxx). " + STANDARD_NUMBER_HELP,
             kind="standard",
             text=norm,
+            reason="unknown_prefix",
         )
     if m.group("gb"):
         prefix = m.group("gb")
@@ -227,6 +267,8 @@ def parse_standard_number(text: str) -> StandardNumber:
                 "2-digit province code (e.g. DB50 for Chongqing) or a 4/6-digit division code.",
                 kind="standard",
                 text=norm,
+                reason="region",
+                params={"region": region},
             )
         # Mandatory local standards are written "DB11/ 501-2017" (GB/T 1.1); "DB11 501-2017"
         # is the same document.
@@ -241,6 +283,8 @@ def parse_standard_number(text: str) -> StandardNumber:
                 f"{norm!r}: the prefix {prefix!r} is incomplete. " + STANDARD_NUMBER_HELP,
                 kind="standard",
                 text=norm,
+                reason="incomplete_prefix",
+                params={"prefix": prefix},
             )
     body = upper[m.end() :]
     b = _BODY_RE.fullmatch(body)
@@ -251,6 +295,8 @@ def parse_standard_number(text: str) -> StandardNumber:
             "and the year. " + STANDARD_NUMBER_HELP,
             kind="standard",
             text=norm,
+            reason="no_number",
+            params={"prefix": prefix},
         )
     number, part = b.group("number"), b.group("part") or ""
     if len(number) > MAX_NUMBER_LEN or len(part) > MAX_PART_LEN:
@@ -259,6 +305,8 @@ def parse_standard_number(text: str) -> StandardNumber:
             f"{norm!r}: the number or part is too long. " + STANDARD_NUMBER_HELP,
             kind="standard",
             text=norm,
+            reason="too_long",
+            params={"max_number": MAX_NUMBER_LEN, "max_part": MAX_PART_LEN},
         )
     example = f"{prefix} {number}{'.' + part if part else ''}-2020"
     year = _check_year(b.group("year"), kind="standard", text=norm, example=example)
@@ -287,6 +335,7 @@ def kind_for_prefix(prefix: str) -> StandardKind:
             "Q/ is the prefix of enterprise standards, which are not in the catalogue.",
             kind="standard",
             text=prefix,
+            reason="enterprise_prefix",
         )
     if re.fullmatch(r"[A-Z]{2,4}(/[TZ])?", p) and p != "DB":
         return StandardKind.INDUSTRY
@@ -295,6 +344,7 @@ def kind_for_prefix(prefix: str) -> StandardKind:
         f"{prefix!r} is not a standard prefix. " + STANDARD_NUMBER_HELP,
         kind="standard",
         text=prefix,
+        reason="not_a_prefix",
     )
 
 
@@ -336,6 +386,8 @@ def parse_enterprise_number(text: str) -> EnterpriseNumber:
             f"{norm!r} must start with 'Q/'.{extra} " + ENTERPRISE_NUMBER_HELP,
             kind="enterprise",
             text=norm,
+            reason="no_q",
+            params={"looks_catalogue": looks_catalogue},
         )
     m = _ENTERPRISE_RE.fullmatch(upper[2:])
     if m is None:
@@ -346,6 +398,7 @@ def parse_enterprise_number(text: str) -> EnterpriseNumber:
             + ENTERPRISE_NUMBER_HELP,
             kind="enterprise",
             text=norm,
+            reason="no_sequence",
         )
     code = m.group("code").strip()
     if not code:
@@ -355,6 +408,7 @@ def parse_enterprise_number(text: str) -> EnterpriseNumber:
             + ENTERPRISE_NUMBER_HELP,
             kind="enterprise",
             text=norm,
+            reason="no_code",
         )
     if not _ENTERPRISE_CODE_RE.fullmatch(code) or len(code) > MAX_ENTERPRISE_CODE_LEN:
         raise NumberError(
@@ -363,6 +417,8 @@ def parse_enterprise_number(text: str) -> EnterpriseNumber:
             f"(at most {MAX_ENTERPRISE_CODE_LEN}). " + ENTERPRISE_NUMBER_HELP,
             kind="enterprise",
             text=norm,
+            reason="bad_code",
+            params={"code": code, "max_length": MAX_ENTERPRISE_CODE_LEN},
         )
     seq, suffix = m.group("seq"), m.group("suffix")
     if len(seq) + len(suffix) > MAX_SEQUENCE_LEN:
@@ -372,6 +428,8 @@ def parse_enterprise_number(text: str) -> EnterpriseNumber:
             "characters).",
             kind="enterprise",
             text=norm,
+            reason="sequence_too_long",
+            params={"max_length": MAX_SEQUENCE_LEN},
         )
     example = f"Q/{code} {seq}{suffix}-2020"
     year = _check_year(m.group("year"), kind="enterprise", text=norm, example=example)

@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
+from flask_babel import gettext as _
 from sqlalchemy import insert, select, update
 
+from benchmarks.messages import number_error_message
 from benchmarks.models import (
     BenchmarkIndicator,
     ProductCategory,
@@ -239,7 +241,7 @@ def mark_withdrawn(
         try:
             parsed = parse_standard_number(replaced_by)
         except NumberError as exc:
-            errors["replaced_by"] = [exc.message]
+            errors["replaced_by"] = [number_error_message(exc)]
         else:
             replaced_code = parsed.text
             replacement = db.session.scalar(
@@ -252,22 +254,31 @@ def mark_withdrawn(
             )
             if replacement is None:
                 errors["replaced_by"] = [
-                    f"{parsed.text} is not in the catalogue; import the replacing edition first."
+                    _(
+                        "%(code)s is not in the catalogue; import the replacing edition first.",
+                        code=parsed.text,
+                    )
                 ]
             elif replacement.id == standard.id:
-                errors["replaced_by"] = ["A standard cannot replace itself."]
+                errors["replaced_by"] = [_("A standard cannot replace itself.")]
     if withdrawn_date is None and replacement is not None:
         withdrawn_date = replacement.effective_date
     if withdrawn_date is None and not replaced_code and "replaced_by" not in errors:
-        errors["withdrawn_date"] = ["Give the withdrawal date, the replacing standard, or both."]
+        errors["withdrawn_date"] = [
+            _("Give the withdrawal date, the replacing standard, or both.")
+        ]
     if (
         withdrawn_date is not None
         and standard.effective_date is not None
         and withdrawn_date < standard.effective_date
     ):
         errors["withdrawn_date"] = [
-            f"The withdrawal date {withdrawn_date.isoformat()} is before the effective date "
-            f"{standard.effective_date.isoformat()}."
+            _(
+                "The withdrawal date %(withdrawn)s is before the effective date %(effective)s; "
+                "a standard cannot be withdrawn before it takes effect.",
+                withdrawn=withdrawn_date.isoformat(),
+                effective=standard.effective_date.isoformat(),
+            )
         ]
     if errors:
         raise ValidationFailed(errors)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from flask import Flask, g, request, session
+from flask_babel import lazy_gettext
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,11 +28,15 @@ def create_app(config: dict | None = None) -> Flask:
     import benchmarks.models  # noqa: F401  (every table known before create_all/migrations)
     import declare.models  # noqa: F401
     import declare.receivers  # noqa: F401
+    import ranking.models  # noqa: F401
+    import ranking.receivers  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     login_manager.init_app(app)
     login_manager.login_view = "core.login"
+    login_manager.login_message = lazy_gettext("Please log in to access this page.")
+    login_manager.localize_callback = str  # flash the text in the visitor's language, not a lazy
     login_manager.login_message_category = "warning"
     csrf.init_app(app)
     babel.init_app(
@@ -71,10 +76,12 @@ def _register_blueprints(app: Flask, api, csrf) -> None:
     from core.views import bp as core_bp
     from declare.api import blp as declare_api
     from declare.views import bp as declare_bp
+    from ranking.api import blp as ranking_api
+    from ranking.views import bp as ranking_bp
 
-    for bp in (core_bp, catalogue_bp, declare_bp):
+    for bp in (core_bp, catalogue_bp, declare_bp, ranking_bp):
         app.register_blueprint(bp)
-    for blp in (core_api, catalogue_api, declare_api):
+    for blp in (core_api, catalogue_api, declare_api, ranking_api):
         api.register_blueprint(blp)
         csrf.exempt(blp)  # bearer tokens only; see core.auth
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import current_app, g
+from flask_babel import gettext as _
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
@@ -48,7 +49,7 @@ def create_token(args):
     """Log in and get a bearer token (send it as `Authorization: Bearer <token>`)."""
     user = db.session.scalar(select(User).where(User.username == args["username"].strip()))
     if user is None or not user.is_active or not user.check_password(args["password"]):
-        abort(401, message="wrong username or password")
+        abort(401, message=_("Wrong username or password."))
     g.api_user = user  # authenticated by password: the audit log names them as the actor
     token = issue_token(user, args["name"])
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == ApiToken.digest(token)))

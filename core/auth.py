@@ -12,6 +12,7 @@ from datetime import timedelta
 from functools import wraps
 
 from flask import abort, current_app, g, request, request_started
+from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import WWWAuthenticate
@@ -65,7 +66,7 @@ def api_user() -> User | None:
         return g.api_user
     user, token = None, None
     header = request.headers.get("Authorization", "")
-    scheme, _, value = header.strip().partition(" ")
+    scheme, _sep, value = header.strip().partition(" ")
     value = value.strip()
     if scheme.lower() == "bearer" and value:
         digest = ApiToken.digest(value)
@@ -122,15 +123,22 @@ def api_roles_required(*roles: Role):
             if user is None:
                 abort(
                     401,
-                    description="A valid bearer token is required: Authorization: Bearer <token> "
-                    "(POST /api/v1/auth/tokens gives one). Expired and revoked tokens are refused.",
+                    description=_(
+                        "A valid bearer token is required: Authorization: Bearer <token> "
+                        "(POST /api/v1/auth/tokens gives one). Expired and revoked tokens are "
+                        "refused."
+                    ),
                     www_authenticate=WWWAuthenticate("bearer"),
                 )
             if roles and user.role not in roles:
                 allowed = ", ".join(r.value for r in roles)
                 abort(
                     403,
-                    description=f"This needs the role(s): {allowed}; your role is {user.role.value}.",
+                    description=_(
+                        "This needs the role(s): %(allowed)s; your role is %(role)s.",
+                        allowed=allowed,
+                        role=user.role.value,
+                    ),
                 )
             return view(*args, **kwargs)
 

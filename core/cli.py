@@ -165,7 +165,7 @@ def jobs_status():
     counts = dict(
         db.session.execute(select(OutboxJob.status, func.count()).group_by(OutboxJob.status)).all()
     )
-    for status in ("pending", "queued", "retrying", "done", "failed"):
+    for status in ("pending", "queued", "running", "retrying", "done", "failed"):
         click.echo(f"{status:9} {counts.get(status, 0)}")
     last = db.session.scalar(
         select(OutboxJob).where(OutboxJob.status == "failed").order_by(OutboxJob.id.desc()).limit(1)

@@ -43,6 +43,7 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         "LANGUAGES": ["zh", "en"],
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "OBJECTION_RATE_LIMIT": os.environ.get("OBJECTION_RATE_LIMIT", "5 per minute"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI")
         or os.environ.get("REDIS_URL")
         or "memory://",
@@ -58,6 +59,9 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
             int(x) for x in os.environ.get("JOB_RETRY_INTERVALS", "5,30,120").split(",") if x.strip()
         ],
         "PAGE_SIZE": _int("PAGE_SIZE", 20),
+        # 领跑者 previews: a burst of declaration changes within this many seconds makes one
+        # regeneration job per plan (the job waits this long in RQ before it starts).
+        "RANKING_DEBOUNCE_SECONDS": float(os.environ.get("RANKING_DEBOUNCE_SECONDS") or 2),
         # flask-smorest / OpenAPI
         "API_TITLE": "企业标准信息公共服务 API",
         "API_VERSION": "v1",

@@ -6,18 +6,31 @@ job) commits, ``dispatch_pending()`` hands the new rows to RQ, or runs them inli
 outage leaves it pending for ``flask jobs flush`` to send later.
 
 Outbox statuses: ``pending`` (committed, not yet in Redis), ``queued`` (handed to RQ),
-``retrying`` (an attempt failed, RQ will try again; ``error`` holds its traceback), ``done``,
-``failed`` (the last attempt failed; ``error`` holds the traceback).
+``running`` (an attempt started: ``started_at``, ``progress``), ``retrying`` (an attempt failed,
+RQ will try again; ``error`` holds its traceback), ``done``, ``failed`` (the last attempt
+failed; ``error`` holds the traceback).
+
+Debouncing: ``enqueue(..., dedupe_key=k)`` reuses a row with the same key that is still
+waiting (``pending``/``queued``, not started), also one added earlier in the same transaction,
+so a burst of changes makes one job. A job is marked ``running`` (committed) before its body
+reads anything, so a change committed after that start enqueues a new job and is never lost.
+``delay`` holds the job in RQ for that long (``Queue.enqueue_in``; workers run with the RQ
+scheduler); inline runs (no Redis) ignore it.
+
+Progress: inside a job, ``report_progress(fraction, message)`` commits the fraction in its own
+short transaction, so pages see it while the job's own transaction is still open.
 """
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import json
 import logging
 import os
 import traceback
 from datetime import datetime, timedelta
+from numbers import Real
 
 from flask import current_app, has_app_context
 from sqlalchemy import String, select, update
@@ -41,6 +54,11 @@ RETRY_INTERVALS = [5, 30, 120]
 REDIS_CONNECT_TIMEOUT = 5  # seconds: a dead Redis must not hang the request that commits
 _PENDING_KEY = "outbox_pending"
 _ERROR_LIMIT = 8000
+WAITING = ("pending", "queued")  # not started yet: a dedupe_key match reuses the row
+_MESSAGE_LIMIT = 300
+_current_outbox: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "current_outbox_job", default=None
+)
 
 
 class JobPing(db.Model):
@@ -58,8 +76,20 @@ class JobPing(db.Model):
     ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-def enqueue(func: str, *args, queue: str = "default") -> OutboxJob:
-    """Schedule ``func`` (dotted path of a function in a ``tasks`` module) after commit."""
+def enqueue(
+    func: str,
+    *args,
+    queue: str = "default",
+    dedupe_key: str | None = None,
+    delay: float | timedelta | None = None,
+) -> OutboxJob:
+    """Schedule ``func`` (dotted path of a function in a ``tasks`` module) after commit.
+
+    ``dedupe_key``: when a row with this key is still waiting (pending/queued, not started),
+    return it instead of adding another (the job reads the data when it starts, so it covers
+    this change too). ``delay`` (seconds or timedelta): RQ starts the job no earlier than that
+    after now; ignored inline.
+    """
     if queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; known: {sorted(QUEUES)}")
     _resolve(func)  # fail at the call site, not later in a worker
@@ -69,10 +99,103 @@ def enqueue(func: str, *args, queue: str = "default") -> OutboxJob:
         raise TypeError(
             f"job {func} takes ids and plain values (JSON), not {args!r}: {exc}"
         ) from None
-    row = OutboxJob(func=func, args=list(args), queue=queue, status="pending")
+    wait = _delay(delay)
+    if dedupe_key is not None:
+        if not isinstance(dedupe_key, str) or not dedupe_key or len(dedupe_key) > 200:
+            raise ValueError(
+                f"dedupe_key must be a string of 1 to 200 characters, got {dedupe_key!r}"
+            )
+        waiting = _waiting_row(dedupe_key)
+        if waiting is not None:
+            return waiting
+    row = OutboxJob(
+        func=func,
+        args=list(args),
+        queue=queue,
+        status="pending",
+        dedupe_key=dedupe_key,
+        not_before=utcnow() + wait if wait else None,
+    )
     db.session.add(row)
     db.session.info.setdefault(_PENDING_KEY, []).append(row)
     return row
+
+
+def _delay(delay: float | timedelta | None) -> timedelta | None:
+    if delay is None:
+        return None
+    if isinstance(delay, timedelta):
+        seconds = delay.total_seconds()
+    elif isinstance(delay, Real) and not isinstance(delay, bool):
+        seconds = float(delay)
+    else:
+        raise TypeError(f"delay must be seconds or a timedelta, got {delay!r}")
+    if not seconds >= 0:
+        raise ValueError(f"delay must be >= 0 seconds, got {delay!r}")
+    return timedelta(seconds=seconds) if seconds else None
+
+
+def _waiting_row(dedupe_key: str) -> OutboxJob | None:
+    """A row with ``dedupe_key`` not started yet: added in this transaction, or committed.
+
+    On PostgreSQL the committed row is locked (FOR UPDATE) until this transaction ends, so a
+    worker cannot mark it ``running`` (and read the data) before this change is committed.
+    """
+    for row in db.session.info.get(_PENDING_KEY, []):
+        state = sa_inspect(row)
+        gone = state.transient or state.deleted or state.detached or state.was_deleted
+        if not gone and row.dedupe_key == dedupe_key and row.status in WAITING:
+            return row
+    with db.session.no_autoflush:
+        found = db.session.scalar(
+            select(OutboxJob.id)
+            .where(OutboxJob.dedupe_key == dedupe_key, OutboxJob.status.in_(WAITING))
+            .order_by(OutboxJob.id)
+            .limit(1)
+            .with_for_update()
+        )
+    return db.session.get(OutboxJob, found) if found is not None else None
+
+
+def current_job_id() -> int | None:
+    """The outbox id of the job running in this context (None outside a job)."""
+    return _current_outbox.get()
+
+
+def report_progress(fraction: float, message: str = "") -> bool:
+    """Record the running job's progress (0..1) where pages can see it at once.
+
+    Commits in a separate short transaction on its own connection: the job's transaction
+    stays open and uncommitted. Call it before the job writes (SQLite has one writer at a
+    time; a report that cannot get the lock quickly is skipped). Outside a job it does
+    nothing. Returns whether the progress was recorded.
+    """
+    outbox_id = _current_outbox.get()
+    if outbox_id is None:
+        return False
+    value = min(max(float(fraction), 0.0), 1.0)
+    text = str(message or "")[:_MESSAGE_LIMIT]
+    stmt = (
+        update(OutboxJob)
+        .where(OutboxJob.id == outbox_id)
+        .values(progress=value, progress_message=text)
+    )
+    try:
+        with db.engine.connect() as conn:
+            sqlite = conn.dialect.name == "sqlite"
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA busy_timeout = 200")
+            try:
+                conn.execute(stmt)
+                conn.commit()
+            finally:
+                if sqlite:
+                    conn.rollback()
+                    conn.exec_driver_sql("PRAGMA busy_timeout = 5000")
+    except Exception:  # noqa: BLE001  (progress is a help: never fail the job for it)
+        log.warning("could not record progress of outbox job %s", outbox_id, exc_info=True)
+        return False
+    return True
 
 
 def discard_pending() -> None:
@@ -155,17 +278,22 @@ def _send_to_rq(redis_conn, outbox_id: int) -> bool:
         return True
     opts, intervals = QUEUES[row.queue], retry_intervals()
     queue, description = row.queue, f"{row.func}{tuple(row.args)}"
+    wait = row.not_before - utcnow() if row.not_before is not None else None
     db.session.rollback()  # hold no transaction (nor SQLite lock) while talking to Redis
+    options = dict(
+        job_id=f"outbox-{outbox_id}",
+        job_timeout=opts["timeout"],
+        result_ttl=opts["result_ttl"],
+        retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
+        description=description,
+    )
     try:
-        job = Queue(queue, connection=redis_conn).enqueue(
-            run_outbox,
-            outbox_id,
-            job_id=f"outbox-{outbox_id}",
-            job_timeout=opts["timeout"],
-            result_ttl=opts["result_ttl"],
-            retry=Retry(max=len(intervals), interval=intervals) if intervals else None,
-            description=description,
-        )
+        rq_queue = Queue(queue, connection=redis_conn)
+        if wait is not None and wait > timedelta(0):
+            # Scheduled: the worker's RQ scheduler moves it to the queue when it is due.
+            job = rq_queue.enqueue_in(wait, run_outbox, outbox_id, **options)
+        else:
+            job = rq_queue.enqueue(run_outbox, outbox_id, **options)
     except RedisError:  # the row stays pending and `flask jobs flush` resends it
         log.exception("could not enqueue outbox job %s; left pending", outbox_id)
         return False
@@ -187,13 +315,23 @@ def run_outbox(outbox_id: int) -> None:
     _fresh_connections_after_fork()
     from core.audit import acting_as, reset_actor
 
-    row = db.session.get(OutboxJob, outbox_id)
+    row = db.session.get(OutboxJob, outbox_id, populate_existing=True)
     if row is None or row.status == "done":
         db.session.rollback()
         return  # idempotent: a retried or duplicated delivery does nothing
     func_path, args, dispatched_at = row.func, list(row.args), row.dispatched_at
     db.session.rollback()
+    # Committed before the body reads anything: from now on a change enqueues a new job
+    # (enqueue() reuses only rows that have not started).
+    db.session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id == outbox_id)
+        .values(status="running", started_at=utcnow(), finished_at=None, progress=0.0,
+                progress_message=None)
+    )
+    db.session.commit()
     token = acting_as(None, f"job {func_path}")
+    job_token = _current_outbox.set(outbox_id)
     try:
         _resolve(func_path)(*args)  # inside: a job renamed since it was queued fails visibly
         db.session.flush()
@@ -209,11 +347,13 @@ def run_outbox(outbox_id: int) -> None:
             return
         raise  # let RQ retry
     finally:
+        _current_outbox.reset(job_token)
         reset_actor(token)
     db.session.execute(
         update(OutboxJob)
         .where(OutboxJob.id == outbox_id)
-        .values(status="done", error=None, dispatched_at=dispatched_at or utcnow())
+        .values(status="done", error=None, dispatched_at=dispatched_at or utcnow(),
+                progress=1.0, finished_at=utcnow())
     )
     db.session.commit()  # the job's writes and its "done" in one transaction
     dispatch_pending()
@@ -240,9 +380,10 @@ def _attempt_note() -> tuple[bool, str]:
 
 
 def _mark(outbox_id: int, status: str, error: str | None) -> None:
-    db.session.execute(
-        update(OutboxJob).where(OutboxJob.id == outbox_id).values(status=status, error=error)
-    )
+    values = {"status": status, "error": error}
+    if status == "failed":
+        values["finished_at"] = utcnow()
+    db.session.execute(update(OutboxJob).where(OutboxJob.id == outbox_id).values(**values))
     db.session.commit()
 
 

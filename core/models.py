@@ -7,7 +7,7 @@ import hashlib
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, DateTime, Enum, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -125,5 +125,16 @@ class OutboxJob(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     rq_job_id: Mapped[str | None] = mapped_column(String(80))
-    status: Mapped[str] = mapped_column(String(20), default="pending")  # pending/queued/retrying/done/failed
+    # pending / queued (waiting: a dedupe_key match reuses the row) / running / retrying /
+    # done / failed
+    status: Mapped[str] = mapped_column(String(20), default="pending")
     error: Mapped[str | None] = mapped_column(Text)
+    # Debounce: while a row with this key waits (pending/queued), enqueue() reuses it.
+    dedupe_key: Mapped[str | None] = mapped_column(String(200), index=True)
+    # Delay: RQ holds the job until then (enqueue_in; the worker runs with its scheduler).
+    not_before: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Progress reported by the running job (core.jobs.report_progress), 0..1.
+    progress: Mapped[float | None] = mapped_column(Float)
+    progress_message: Mapped[str | None] = mapped_column(String(300))
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

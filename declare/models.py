@@ -341,3 +341,26 @@ def _guard_published_versions(session: Session, flush_context, instances) -> Non
                 raise ImmutableVersionError(
                     f"{obj.__tablename__} of published version {obj.version.id} cannot change"
                 )
+
+
+class ComplianceRecord(db.Model):
+    """An enterprise's compliance event (inspection result, violation, serious credit record).
+
+    Supervision writes it through ``declare.operations.record_compliance``; rankings read it for
+    the entry requirement "no failed inspection in the window" and for dynamic management.
+    """
+
+    __tablename__ = "compliance_records"
+    __table_args__ = (Index("ix_compliance_enterprise", "enterprise_id", "occurred_on"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    declaration_id: Mapped[int | None] = mapped_column(ForeignKey("declarations.id"))
+    kind: Mapped[str] = mapped_column(String(20))  # inspection | violation | credit
+    result: Mapped[str] = mapped_column(String(20))  # conforming | defects | nonconforming | serious
+    occurred_on: Mapped[date] = mapped_column(Date)
+    reference: Mapped[str] = mapped_column(String(120), default="")  # e.g. inspection number
+    details: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    enterprise: Mapped[Enterprise] = relationship()

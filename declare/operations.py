@@ -38,6 +38,8 @@ Functions:
     start_revision(declaration) -> DeclarationVersion              # new draft, version_no + 1
     abolish(declaration, reason) -> DeclarationVersion             # 废止 by the enterprise
     revoke(declaration, reason) -> DeclarationVersion              # 撤销 by a regulator
+    record_compliance(enterprise, *, kind, result, occurred_on, reference="", details="",
+                      declaration=None) -> ComplianceRecord        # supervision's outcomes
 
 Details callers rely on:
 
@@ -62,7 +64,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -82,6 +84,7 @@ from declare import uploads
 from declare.comparison import check_indicators
 from declare.models import (
     Attachment,
+    ComplianceRecord,
     Declaration,
     DeclarationKind,
     DeclarationStatus,
@@ -109,6 +112,7 @@ __all__ = [
     "create_draft",
     "discard_draft",
     "publish",
+    "record_compliance",
     "register_enterprise",
     "revoke",
     "start_revision",
@@ -900,6 +904,30 @@ def _after_publish(version: DeclarationVersion) -> None:
     flagged = sorted({s.id for s in standards if s is not None and s.replaced_by_code})
     if flagged:
         jobs.enqueue("declare.tasks.reflag_references", flagged, queue="default")
+    # The version it replaced may have had products in other categories: re-rank those too.
+    earlier = [
+        v
+        for v in version.declaration.versions
+        if v.version_no < version.version_no and v.status is not VersionStatus.DRAFT
+    ]
+    _send_changed(version, "published", earlier[-1:])
+
+
+def _send_changed(
+    version: DeclarationVersion, status: str, others: Sequence[DeclarationVersion] = ()
+) -> None:
+    """Tell other packages (ranking) that a declaration was published or ended."""
+    from declare.signals import declaration_changed
+
+    categories = {p.category_id for v in (version, *others) for p in v.products}
+    declaration = version.declaration
+    declaration_changed.send(
+        None,
+        declaration_ids=[declaration.id],
+        enterprise_ids=[declaration.enterprise_id],
+        category_ids=sorted(c for c in categories if c is not None),
+        status=status,
+    )
 
 
 def _close_flags(version: DeclarationVersion, when: datetime) -> None:
@@ -910,7 +938,8 @@ def _close_flags(version: DeclarationVersion, when: datetime) -> None:
 
 
 def _after_end(version: DeclarationVersion) -> None:
-    """Work that follows an abolition or revocation (hook for ranking: drop the leader)."""
+    """Work that follows an abolition or revocation: ranking re-ranks and drops the leader."""
+    _send_changed(version, "ended")
 
 
 # --------------------------------------------------------------------------- revision and end
@@ -993,3 +1022,69 @@ def abolish(declaration: Declaration, reason: str) -> DeclarationVersion:
 def revoke(declaration: Declaration, reason: str) -> DeclarationVersion:
     """撤销 by a regulator (publicised): the version in force ends now, with the reason."""
     return _end(declaration, reason, VersionStatus.REVOKED, DeclarationStatus.REVOKED)
+
+
+# --------------------------------------------------------------------------- compliance
+
+COMPLIANCE_KINDS = ("inspection", "violation", "credit")
+COMPLIANCE_RESULTS = ("conforming", "defects", "nonconforming", "serious")
+
+
+def record_compliance(
+    enterprise: Enterprise,
+    *,
+    kind: str,
+    result: str,
+    occurred_on: date,
+    reference: str = "",
+    details: str = "",
+    declaration: Declaration | None = None,
+) -> ComplianceRecord:
+    """Record an inspection result, violation or credit record of an enterprise.
+
+    Supervision writes its outcomes here; ``compliance_changed`` tells ranking, which drops
+    leaders of an enterprise with a non-conforming or serious record (dynamic management).
+    """
+    errors = _Errors()
+    kind = _text(kind)
+    result = _text(result)
+    if kind not in COMPLIANCE_KINDS:
+        errors.add("kind", _("Choose the kind of record: inspection, violation or credit."))
+    if result not in COMPLIANCE_RESULTS:
+        errors.add(
+            "result",
+            _("Choose the result: conforming, defects, nonconforming or serious."),
+        )
+    day, ok = _date(occurred_on)
+    if not ok or day is None:
+        errors.add("occurred_on", _("Enter a date as yyyy-MM-dd."))
+    elif day > local_today():
+        errors.add("occurred_on", _("The date cannot be in the future."))
+    reference = _text(reference)
+    if len(reference) > 120:
+        errors.add("reference", _("At most %(n)d characters.", n=120))
+    if declaration is not None and declaration.enterprise_id != enterprise.id:
+        errors.add("declaration_id", _("The declaration belongs to another enterprise."))
+    if errors:
+        raise ValidationFailed(dict(errors))
+    record = ComplianceRecord(
+        enterprise=enterprise,
+        declaration_id=declaration.id if declaration is not None else None,
+        kind=kind,
+        result=result,
+        occurred_on=day,
+        reference=reference,
+        details=_text(details),
+    )
+    db.session.add(record)
+    db.session.flush()
+    from declare.signals import compliance_changed
+
+    compliance_changed.send(
+        None,
+        enterprise_id=enterprise.id,
+        record_id=record.id,
+        result=result,
+        declaration_id=record.declaration_id,
+    )
+    return record

@@ -9,6 +9,7 @@ the public never sees a draft, a lock version, or the text of an "indicators onl
 from __future__ import annotations
 
 from flask import url_for
+from flask_babel import lazy_gettext as _l
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, post_load, pre_load, validate
 
@@ -172,7 +173,8 @@ class DeclarationListArgs(_Trimmed):
     region = fields.String(
         load_default=None,
         validate=validate.Regexp(
-            r"^\d{2,6}$", error="region must be 2 to 6 digits of a 行政区划 code"
+            r"^\d{2,6}$",
+            error=_l("region must be 2 to 6 digits of a 行政区划 code, e.g. 50 or 500100."),
         ),
     )
     status = fields.String(

@@ -146,7 +146,7 @@ def test_api_token_refused_for_a_wrong_password(client, make_user):
     user = make_user(Role.ADMIN)
     resp = client.post("/api/v1/auth/tokens", json={"username": user.username, "password": "nope"})
     assert resp.status_code == 401
-    assert resp.get_json()["message"] == "wrong username or password"
+    assert resp.get_json()["message"] == "Wrong username or password."
     resp = client.post("/api/v1/auth/tokens", json={"username": user.username})
     assert resp.status_code == 422
     assert "password" in resp.get_json()["errors"]["json"]

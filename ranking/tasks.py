@@ -1,0 +1,169 @@
+"""Background jobs of ranking/ (RQ on the ``ranking`` queue, or inline without Redis).
+
+Coarse (one per plan, never one per declaration), taking ids, idempotent and safe to retry:
+a job's writes and its outbox "done" commit together, so a job killed midway leaves nothing
+behind (the previous leaderboard stays current) and RQ runs it again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from core.extensions import db
+from core.jobs import report_progress
+from core.models import User
+from declare.models import (
+    ComplianceRecord,
+    Declaration,
+    DeclarationStatus,
+    DeclarationVersion,
+)
+from declare.queries import local_date, local_today
+from ranking import eligibility, operations
+from ranking.models import (
+    EvaluationPlan,
+    PlanStatus,
+    RankingRun,
+    RunEntry,
+    RunKind,
+    RunStatus,
+)
+
+__all__ = ["apply_dynamic_management", "official_run", "regenerate_preview"]
+
+log = logging.getLogger(__name__)
+
+
+def _active_version(plan_id: int) -> EvaluationPlan | None:
+    """The active version of the plan's key (a job queued for an older version still runs
+    the plan as it stands now)."""
+    plan = db.session.get(EvaluationPlan, plan_id)
+    if plan is None:
+        return None
+    if plan.status is PlanStatus.ACTIVE:
+        return plan
+    return db.session.scalar(
+        select(EvaluationPlan)
+        .where(EvaluationPlan.plan_key == plan.plan_key, EvaluationPlan.status == PlanStatus.ACTIVE)
+        .order_by(EvaluationPlan.version_no.desc())
+        .limit(1)
+    )
+
+
+def regenerate_preview(plan_id: int) -> int | None:
+    """Write a fresh preview snapshot of the plan and switch its preview pointer to it.
+
+    Does nothing for a plan that is not active; writes nothing when the inputs did not change
+    (same hash as the current preview). Returns the current preview run id.
+    """
+    plan = _active_version(plan_id)
+    if plan is None:
+        log.info("plan %s is not active: no preview", plan_id)
+        return None
+    run = operations.build_run(plan, RunKind.PREVIEW)
+    return run.id
+
+
+def official_run(plan_id: int, user_id: int) -> int | None:
+    """Compute an official run (status computed) for the evaluation body to publicise."""
+    plan = _active_version(plan_id)
+    if plan is None:
+        log.info("plan %s is not active: no official run", plan_id)
+        return None
+    user = db.session.get(User, user_id)
+    run = operations.build_run(plan, RunKind.OFFICIAL, user)
+    return run.id
+
+
+def _published_run(plan_key: str) -> RankingRun | None:
+    return db.session.scalar(
+        select(RankingRun)
+        .join(EvaluationPlan, EvaluationPlan.id == RankingRun.plan_id)
+        .where(
+            EvaluationPlan.plan_key == plan_key,
+            RankingRun.kind == RunKind.OFFICIAL,
+            RankingRun.status == RunStatus.PUBLISHED,
+        )
+        .order_by(RankingRun.id.desc())
+        .limit(1)
+    )
+
+
+def leaders_to_remove(run: RankingRun) -> dict[int, str]:
+    """{declaration id: reason} of the run's leaders that lost their place: the declaration
+    was abolished or revoked, or the enterprise has a non-conforming inspection or a serious
+    record inside the plan's window."""
+    rows = db.session.execute(
+        select(
+            RunEntry.declaration_id,
+            RunEntry.enterprise_id,
+            Declaration.status,
+            DeclarationVersion.ended_at,
+            DeclarationVersion.end_reason,
+        )
+        .join(Declaration, Declaration.id == RunEntry.declaration_id)
+        .outerjoin(DeclarationVersion, DeclarationVersion.id == Declaration.current_version_id)
+        .where(RunEntry.run_id == run.id, RunEntry.is_leader.is_(True))
+        .order_by(RunEntry.declaration_id)
+    ).all()
+    if not rows:
+        return {}
+    window = int(eligibility.entry_rules_of(run.plan)["inspection_window_days"])
+    records: dict[int, ComplianceRecord] = {}
+    if window > 0:
+        cutoff = local_today() - timedelta(days=window)
+        for record in db.session.scalars(
+            select(ComplianceRecord)
+            .where(
+                ComplianceRecord.enterprise_id.in_({r.enterprise_id for r in rows}),
+                ComplianceRecord.result.in_(eligibility.BAD_RESULTS),
+                ComplianceRecord.occurred_on >= cutoff,
+            )
+            .order_by(ComplianceRecord.occurred_on, ComplianceRecord.id)
+        ):
+            records[record.enterprise_id] = record  # the latest one wins
+    out: dict[int, str] = {}
+    for decl_id, enterprise_id, status, ended_at, end_reason in rows:
+        when = local_date(ended_at).isoformat() if ended_at else ""
+        if status is DeclarationStatus.ABOLISHED:
+            out[decl_id] = _("The enterprise abolished the standard (废止) on %(date)s: %(reason)s",
+                             date=when, reason=end_reason or "")
+        elif status is DeclarationStatus.REVOKED:
+            out[decl_id] = _("The declaration was revoked (撤销) on %(date)s: %(reason)s",
+                             date=when, reason=end_reason or "")
+        elif enterprise_id in records:
+            record = records[enterprise_id]
+            label = (
+                _("a non-conforming inspection result")
+                if record.result == "nonconforming"
+                else _("a serious compliance record")
+            )
+            out[decl_id] = _("The enterprise has %(what)s of %(date)s %(ref)s",
+                             what=label, date=record.occurred_on.isoformat(),
+                             ref=f"({record.reference})" if record.reference else "").strip()
+    return out
+
+
+def apply_dynamic_management(plan_id: int) -> int | None:
+    """动态管理: remove leaders that lost their place from the published list, visibly.
+
+    Writes a new published list version (or nothing when no leader is affected: idempotent).
+    Returns the id of the new version, if one was written.
+    """
+    plan = db.session.get(EvaluationPlan, plan_id)
+    if plan is None:
+        return None
+    run = _published_run(plan.plan_key)
+    if run is None:
+        return None
+    report_progress(0.2, _("Checking the leaders"))
+    removals = leaders_to_remove(run)
+    if not removals:
+        return None
+    reason = _("Dynamic management: %(n)d leader(s) removed.", n=len(removals))
+    new = operations.record_removal(run, removals, reason, reasons=removals)
+    return new.id

@@ -1,0 +1,987 @@
+"""The HTML pages of 企业标准"领跑者": evaluation bodies' plans and runs, the public leaderboards
+with their charts, publicity and objections, exports, and an enterprise's own positions.
+
+Thin on purpose: parse a form → call ``ranking.operations`` → render or redirect. Refused input
+re-renders with status 422 (the request's after_request hook rolls back what an operation had
+flushed). An evaluation body sees only its own plans: another body's plan answers 404 (ids
+reveal nothing); other roles get 403 on evaluator pages.
+
+Leaderboard pages read a fixed number of SQL statements whatever the size of the category
+(pinned in tests/ranking/test_views.py): the entries of one run come in one query, the
+composite list one page at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from markupsafe import Markup
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard
+from core.auth import roles_required
+from core.errors import ValidationFailed
+from core.extensions import db, limiter
+from core.models import OutboxJob, Role
+from declare.models import DeclarationVersion, Enterprise, Product
+from declare.queries import local_today
+from ranking import charts, export, operations, queries
+from ranking.forms import (
+    COMPOSITE_METHODS,
+    CUT_MODES,
+    FLOOR_KINDS,
+    ActionForm,
+    ObjectionForm,
+    PlanForm,
+    PublicityForm,
+    ResolveForm,
+    apply_errors,
+    plan_form_data,
+)
+from ranking.models import (
+    EvaluationPlan,
+    LeaderboardPointer,
+    Objection,
+    ObjectionStatus,
+    PlanStatus,
+    RankingRun,
+    RunEntry,
+    RunKind,
+    RunStatus,
+)
+
+bp = Blueprint("ranking", __name__)
+
+evaluator_only = roles_required(Role.EVALUATOR)
+enterprise_only = roles_required(Role.ENTERPRISE)
+
+COMPOSITE_PER_PAGE = 50
+TIER_INLINE = 30  # entries listed per tier on the leaderboard; the rest on the indicator page
+TIER_PER_PAGE = 100
+EXCLUSIONS_SHOWN = 200  # on the run page; the exports hold them all
+CN_NUMERALS = "一二三四五六七八九十"
+PUBLIC_RUN_STATUSES = (RunStatus.PUBLICITY, RunStatus.PUBLISHED, RunStatus.SUPERSEDED)
+
+PLAN_STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "active": _l("Active"),
+    "superseded": _l("Superseded by a newer version"),
+}
+RUN_STATUS_LABELS = {
+    "computed": _l("Computed"),
+    "publicity": _l("Under publicity (公示)"),
+    "published": _l("Published"),
+    "superseded": _l("Superseded by a newer list version"),
+    "discarded": _l("Discarded"),
+}
+JOB_STATUS_LABELS = {
+    "pending": _l("Waiting"),
+    "queued": _l("Queued"),
+    "running": _l("Running"),
+    "retrying": _l("Retrying"),
+    "done": _l("Done"),
+    "failed": _l("Failed"),
+}
+OBJECTION_STATUS_LABELS = {
+    "open": _l("Open"),
+    "accepted": _l("Accepted"),
+    "rejected": _l("Rejected"),
+}
+LEADER_KIND_LABELS = {
+    "top_tier_all": _l("Top tier in every core indicator"),
+    "best_n": _l("Best N by composite score"),
+    "best_share": _l("Best share by composite score"),
+}
+
+
+def _label(table: dict, value) -> str:
+    value = getattr(value, "value", value)
+    return str(table[value]) if value in table else str(value or "")
+
+
+def _choice_label(choices, value) -> str:
+    return next((str(c.label) for c in choices if c.value == value), str(value or ""))
+
+
+def cn_numeral(n: int) -> str:
+    return CN_NUMERALS[n - 1] if 1 <= n <= len(CN_NUMERALS) else str(n)
+
+
+def tier_label(tier: int | None) -> str:
+    """Tier 1 in English, 第一档 in Chinese (msgstr 第%(n)s档 with the Chinese numeral)."""
+    if not tier:
+        return _("Not ranked")
+    number = cn_numeral(int(tier)) if str(get_locale()).startswith("zh") else str(tier)
+    return _("Tier %(n)s", n=number)
+
+
+def exclusion_text(reason) -> str:
+    """One exclusion reason (``{"code", "detail"}`` from ranking.eligibility) in words."""
+    if isinstance(reason, dict):
+        code, detail = reason.get("code", ""), str(reason.get("detail") or "")
+    else:
+        code, detail = str(reason), ""
+    status_words = {
+        "abolished": _("abolished"),
+        "revoked": _("revoked"),
+        "draft": _("draft"),
+    }
+    if code == "not_published":
+        return _("The declaration is not in force (%(status)s).",
+                 status=status_words.get(detail, detail))
+    if code == "number_invalid":
+        return _("The standard number “%(number)s” is not valid.", number=detail)
+    if code == "reference_invalid":
+        return _("Normative references withdrawn or replaced: %(n)s.", n=detail)
+    if code == "violation":
+        return _("Indicators below a mandatory limit: %(n)s.", n=detail)
+    if code == "mingshi_on_core":
+        return _("A 明示 (below a recommended standard) on core indicators: %(keys)s.", keys=detail)
+    if code == "nonconforming_inspection":
+        return _("A non-conforming inspection or serious record within the window (%(day)s).",
+                 day=detail)
+    if code == "missing_value":
+        return _("No value for core indicators: %(keys)s.", keys=detail)
+    if code == "below_floor":
+        return _("Below the plan's floor: %(detail)s.", detail=detail)
+    return f"{code}: {detail}" if detail else code
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return {
+        "tier_label": tier_label,
+        "plan_status_label": lambda s: _label(PLAN_STATUS_LABELS, s),
+        "run_status_label": lambda s: _label(RUN_STATUS_LABELS, s),
+        "job_status_label": lambda s: _label(JOB_STATUS_LABELS, s),
+        "objection_status_label": lambda s: _label(OBJECTION_STATUS_LABELS, s),
+        "leader_kind_label": lambda s: _label(LEADER_KIND_LABELS, s),
+        "choice_label": _choice_label,
+        "FLOOR_KINDS": FLOOR_KINDS,
+        "CUT_MODES": CUT_MODES,
+        "COMPOSITE_METHODS": COMPOSITE_METHODS,
+        "exclusion_text": exclusion_text,
+        "fmt": charts.fmt,
+        "locale": str(get_locale()),
+        "RunKind": RunKind,
+        "RunStatus": RunStatus,
+        "PlanStatus": PlanStatus,
+    }
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def indicator_key(pi) -> str:
+    return export.indicator_key(pi)
+
+
+@dataclass
+class EntryLabel:
+    """What a reader needs to recognise an entry: enterprise, standard, product and model."""
+
+    enterprise: str = ""
+    uscc: str = ""
+    standard_code: str = ""
+    standard_title: str = ""
+    product: str = ""
+    model: str = ""
+
+
+def entry_labels(entries) -> dict[int, EntryLabel]:
+    """Labels of the given entries, in one query (never one per row)."""
+    entries = [e for e in entries if e is not None]
+    if not entries:
+        return {}
+    ids = {e.id for e in entries}
+    stmt = (
+        select(
+            RunEntry.id,
+            Enterprise.name,
+            Enterprise.uscc,
+            DeclarationVersion.std_code,
+            DeclarationVersion.std_name,
+            Standard.code,
+            Standard.title,
+            Product.name,
+            Product.model,
+        )
+        .join(Enterprise, Enterprise.id == RunEntry.enterprise_id)
+        .join(DeclarationVersion, DeclarationVersion.id == RunEntry.version_id)
+        .outerjoin(Standard, Standard.id == DeclarationVersion.standard_id)
+        .outerjoin(Product, Product.id == RunEntry.product_id)
+        .where(RunEntry.id.in_(ids))
+    )
+    out = {}
+    for eid, name, uscc, std_code, std_name, cat_code, cat_title, p_name, p_model in (
+        db.session.execute(stmt)
+    ):
+        out[eid] = EntryLabel(
+            name, uscc, cat_code or std_code, cat_title or std_name, p_name or "", p_model or ""
+        )
+    return out
+
+
+@dataclass
+class TierGroup:
+    tier: int
+    label: str
+    count: int
+    low: float | None
+    high: float | None
+    entries: list = field(default_factory=list)  # (entry_id, enterprise, value), by name
+
+    @property
+    def more(self) -> int:
+        return self.count - len(self.entries)
+
+
+@dataclass
+class IndicatorBoard:
+    key: str
+    pi: object
+    name: str
+    unit: str
+    direction: str
+    ranked: bool
+    reason: str
+    groups: list[TierGroup]
+    chart: charts.Chart | None = None
+
+
+def _indicator_state(run: RankingRun, key: str, values: list[float]) -> tuple[bool, str]:
+    """Is the indicator ranked in this run, and if not, why (e.g. every value is equal)."""
+    raw = (run.indicator_status or {}).get(key)
+    ranked, reason = None, ""
+    if isinstance(raw, dict):
+        ranked = raw.get("ranked")
+        reason = raw.get("reason") or raw.get("message") or ""
+    elif isinstance(raw, bool):
+        ranked = raw
+    elif isinstance(raw, str):
+        ranked = raw == "ranked"
+        reason = "" if ranked else raw
+    if ranked is None:
+        ranked = len(set(values)) > 1
+    if not ranked:
+        if reason == "no_eligible" or not values:
+            reason = _("No ranking: no declaration is eligible.")
+        elif reason in ("", "all_equal"):
+            reason = _("No ranking: all values are equal.")
+    return bool(ranked), reason
+
+
+def _eligible_rows(run: RankingRun) -> list[tuple]:
+    """(id, enterprise name, values, tiers, composite, is_leader) of every eligible entry."""
+    stmt = (
+        select(
+            RunEntry.id,
+            Enterprise.name,
+            RunEntry.values,
+            RunEntry.tiers,
+            RunEntry.composite,
+            RunEntry.is_leader,
+        )
+        .join(Enterprise, Enterprise.id == RunEntry.enterprise_id)
+        .where(RunEntry.run_id == run.id, RunEntry.eligible.is_(True))
+        .order_by(Enterprise.name, RunEntry.id)
+    )
+    return list(db.session.execute(stmt))
+
+
+def _chart_labels() -> dict:
+    return {
+        "tier": _("Tier %(n)s", n="{n}"),
+        "y_axis": _("Declarations"),
+        "x_axis": _("Value"),
+    }
+
+
+def build_board(run: RankingRun, *, inline: int = TIER_INLINE, chart_prefix: str = "chart") -> dict:
+    """Single-indicator tiers with their charts, and the composite chart, of one run."""
+    plan = run.plan
+    rows = _eligible_rows(run)  # sorted by enterprise name: ties are listed in that order
+    boards = []
+    labels = _chart_labels()
+    for pos, pi in enumerate(plan.indicators):
+        key = indicator_key(pi)
+        values = [r[2].get(key) for r in rows if (r[2] or {}).get(key) is not None]
+        ranked, reason = _indicator_state(run, key, values)
+        by_tier: dict[int, list] = {}
+        for eid, name, vals, tiers, _score, _leader in rows:
+            tier = int((tiers or {}).get(key) or 0)
+            by_tier.setdefault(tier, []).append((eid, name, (vals or {}).get(key)))
+        groups = []
+        for tier in sorted(t for t in by_tier if t > 0):
+            members = by_tier[tier]
+            vals = [v for _e, _n, v in members if v is not None]
+            groups.append(
+                TierGroup(
+                    tier,
+                    tier_label(tier),
+                    len(members),
+                    min(vals) if vals else None,
+                    max(vals) if vals else None,
+                    members[:inline],
+                )
+            )
+        bench = pi.benchmark
+        observed = {g.tier: (g.low, g.high, g.count) for g in groups if g.low is not None}
+        bands = (
+            charts.tier_bands(
+                direction=pi.direction,
+                floor=pi.floor,
+                cuts=pi.cuts or [],
+                cut_mode=pi.cut_mode,
+                observed=observed,
+            )
+            if ranked
+            else []
+        )
+        name = bench.label(str(get_locale())) if bench is not None else key
+        chart = charts.indicator_chart(
+            values,
+            chart_id=f"{chart_prefix}-{pos}",
+            title=_("Distribution of %(name)s", name=name),
+            unit=pi.unit,
+            direction=pi.direction,
+            floor=pi.floor,
+            floor_label=_("Floor %(value)s", value=charts.fmt(pi.floor)),
+            grades=(bench.grades or []) if bench is not None else [],
+            bands=bands,
+            labels={
+                **labels,
+                **{f"tier:{b.tier}": tier_label(b.tier) for b in bands},
+                "desc": _(
+                    "Histogram of the %(n)s eligible values with the floor, the grade lines "
+                    "and the tier bands.",
+                    n=len(values),
+                ),
+            },
+        )
+        boards.append(
+            IndicatorBoard(
+                key,
+                pi,
+                name,
+                pi.unit,
+                pi.direction,
+                ranked,
+                reason,
+                groups if ranked else [],
+                chart,
+            )
+        )
+    scores = [r[4] for r in rows if r[4] is not None]
+    leader_scores = [r[4] for r in rows if r[5] and r[4] is not None]
+    rule = plan.leader_rule or {}
+    by_score = rule.get("kind") in ("best_n", "best_share")
+    composite = charts.composite_chart(
+        scores,
+        chart_id=f"{chart_prefix}-composite",
+        title=_("Distribution of composite scores"),
+        leader_cut=min(leader_scores) if leader_scores and by_score else None,
+        leader_label=_("Leaders"),
+        star_cuts=rule.get("star_cuts") or [],
+        star_label=_("%(n)s stars", n="{n}"),
+        labels={
+            "y_axis": _("Declarations"),
+            "x_axis": _("Composite score"),
+            "desc": _("Histogram of the %(n)s composite scores.", n=len(scores)),
+        },
+    )
+    return {"indicators": boards, "composite_chart": composite, "eligible": len(rows)}
+
+
+def composite_page(run: RankingRun, page: int):
+    """One page (50) of the composite ranking (eligible entries) with the entries' labels:
+    two queries for the page and its count, one for the labels."""
+    stmt = (
+        select(RunEntry)
+        .where(RunEntry.run_id == run.id, RunEntry.eligible.is_(True))
+        .order_by(
+            RunEntry.composite_rank.is_(None), RunEntry.composite_rank, RunEntry.declaration_id
+        )
+    )
+    result = db.paginate(stmt, page=page, per_page=COMPOSITE_PER_PAGE, error_out=False)
+    return result, entry_labels(result.items)
+
+
+def leaders_with_labels(run: RankingRun) -> tuple[list, list, dict]:
+    """Current leaders and removed leaders (with their removal reason), and their labels."""
+    entries = list(queries.leaders_of(run))
+    labels = entry_labels(entries)
+    current = [e for e in entries if e.is_leader and not e.removed_reason]
+    removed = [e for e in entries if e.removed_reason]
+    return current, removed, labels
+
+
+def _pointer_runs(plan_keys: list[str]) -> dict[tuple[str, RunKind], RankingRun]:
+    """The current runs of many plans in one query."""
+    if not plan_keys:
+        return {}
+    rows = db.session.execute(
+        select(LeaderboardPointer.plan_key, LeaderboardPointer.kind, RankingRun)
+        .join(RankingRun, RankingRun.id == LeaderboardPointer.run_id)
+        .where(LeaderboardPointer.plan_key.in_(plan_keys))
+    )
+    return {(key, kind): run for key, kind, run in rows}
+
+
+def _public_run(run: RankingRun | None) -> RankingRun | None:
+    """An official run the public may see (under publicity or published), or a preview."""
+    if run is None:
+        return None
+    if run.kind is RunKind.PREVIEW or run.status in PUBLIC_RUN_STATUSES:
+        return run
+    return None
+
+
+# --------------------------------------------------------------------------- ownership
+
+
+def _own_plan(plan_id: int) -> EvaluationPlan:
+    plan = db.session.get(EvaluationPlan, plan_id)
+    if plan is None or plan.evaluator_id != current_user.id:
+        abort(404)
+    return plan
+
+
+def _own_run(run_id: int) -> RankingRun:
+    run = db.session.get(RankingRun, run_id)
+    if run is None or run.plan.evaluator_id != current_user.id:
+        abort(404)
+    return run
+
+
+def _own_objection(objection_id: int) -> Objection:
+    objection = db.session.get(Objection, objection_id)
+    if objection is None or objection.run.plan.evaluator_id != current_user.id:
+        abort(404)
+    return objection
+
+
+def _visible_run(run_id: int) -> RankingRun:
+    """A run the visitor may read: public (preview, publicity, published) or their own."""
+    run = db.session.get(RankingRun, run_id)
+    if run is None:
+        abort(404)
+    if _public_run(run) is None and not _is_plan_owner(run.plan):
+        abort(404)
+    return run
+
+
+def _is_plan_owner(plan: EvaluationPlan) -> bool:
+    return (
+        current_user.is_authenticated
+        and current_user.role is Role.EVALUATOR
+        and plan.evaluator_id == current_user.id
+    )
+
+
+def _page_arg() -> int:
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+# --------------------------------------------------------------------------- plan form
+
+
+def _categories() -> list[ProductCategory]:
+    return list(db.session.scalars(select(ProductCategory).order_by(ProductCategory.code)))
+
+
+def _benchmarks() -> list[BenchmarkIndicator]:
+    """Benchmark indicators in force (the newest edition per category and code)."""
+    rows = db.session.scalars(
+        select(BenchmarkIndicator).order_by(
+            BenchmarkIndicator.category_id, BenchmarkIndicator.code, BenchmarkIndicator.valid_from
+        )
+    ).all()
+    newest: dict[tuple[int, str], BenchmarkIndicator] = {}
+    for row in rows:
+        newest[(row.category_id, row.code)] = row
+    return list(newest.values())
+
+
+def _prepare(form: PlanForm) -> list[BenchmarkIndicator]:
+    locale = str(get_locale())
+    cats = _categories()
+    benches = _benchmarks()
+    names = {c.id: c.label(locale) for c in cats}
+    form.set_choices(
+        [SelectChoice("", _("Choose a category"))]
+        + [SelectChoice(str(c.id), f"{c.label(locale)} ({c.code})") for c in cats],
+        [SelectChoice("", "—")]
+        + [
+            SelectChoice(
+                str(b.id),
+                f"{b.label(locale)} ({b.unit}, "
+                + (_("higher is better") if b.direction == "higher" else _("lower is better"))
+                + ")",
+                render_kw={"data-category": str(b.category_id)},
+                optgroup=names.get(b.category_id, ""),
+            )
+            for b in benches
+        ],
+    )
+    return benches
+
+
+def _render_plan_form(form: PlanForm, benches, plan=None, status: int = 200):
+    form.add_blank_rows()
+    return render_template(
+        "ranking/plan_form.html", form=form, plan=plan, benchmarks=benches
+    ), status
+
+
+def _plan_form_submit(form: PlanForm, benches, plan=None):
+    if not form.validate():
+        return _render_plan_form(form, benches, plan, 422)
+    data, positions = form.to_data()
+    try:
+        saved = (
+            operations.create_plan(current_user, data)
+            if plan is None
+            else operations.update_plan(plan, data, user=current_user)
+        )
+    except ValidationFailed as exc:
+        apply_errors(form, exc.errors, positions)
+        return _render_plan_form(form, benches, plan, 422)
+    flash(_("The evaluation plan is saved."), "success")
+    return redirect(url_for("ranking.plan_manage", plan_id=saved.id))
+
+
+# --------------------------------------------------------------------------- evaluator pages
+
+
+@bp.get("/my/plans")
+@evaluator_only
+def my_plans():
+    return render_template("ranking/my_plans.html", plans=list(queries.plans_of(current_user)))
+
+
+@bp.route("/my/plans/new", methods=["GET", "POST"])
+@evaluator_only
+def plan_new():
+    form = PlanForm()
+    benches = _prepare(form)
+    if not form.is_submitted():
+        if request.args.get("category_id", "").isdigit():
+            form.category_id.data = request.args["category_id"]
+        if not form.year.data:
+            form.year.data = date.today().year
+        return _render_plan_form(form, benches)
+    return _plan_form_submit(form, benches)
+
+
+@bp.route("/my/plans/<int:plan_id>/edit", methods=["GET", "POST"])
+@evaluator_only
+def plan_edit(plan_id: int):
+    plan = _own_plan(plan_id)
+    if request.method == "GET":
+        form = PlanForm(data=plan_form_data(plan))
+        benches = _prepare(form)
+        return _render_plan_form(form, benches, plan)
+    form = PlanForm()
+    benches = _prepare(form)
+    return _plan_form_submit(form, benches, plan)
+
+
+@bp.get("/my/plans/<int:plan_id>")
+@evaluator_only
+def plan_manage(plan_id: int):
+    return _render_plan_manage(_own_plan(plan_id))
+
+
+def _render_plan_manage(plan: EvaluationPlan, *, errors: list[str] | None = None,
+                        status: int = 200):
+    runs = db.session.scalars(
+        select(RankingRun)
+        .join(EvaluationPlan, EvaluationPlan.id == RankingRun.plan_id)
+        .where(EvaluationPlan.plan_key == plan.plan_key, RankingRun.kind == RunKind.OFFICIAL)
+        .order_by(RankingRun.created_at.desc(), RankingRun.id.desc())
+        .limit(50)
+    ).all()
+    preview = queries.current_run(plan.plan_key, RunKind.PREVIEW)
+    return render_template(
+        "ranking/plan_manage.html",
+        plan=plan,
+        runs=runs,
+        preview=preview,
+        jobs=queries.plan_jobs(plan),
+        action=ActionForm(),
+        errors=errors or [],
+    ), status
+
+
+def _messages(exc: ValidationFailed) -> list[str]:
+    return [m for messages in exc.errors.values() for m in messages]
+
+
+@bp.post("/my/plans/<int:plan_id>/activate")
+@evaluator_only
+def plan_activate(plan_id: int):
+    plan = _own_plan(plan_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        operations.activate_plan(plan, user=current_user)
+    except ValidationFailed as exc:
+        return _render_plan_manage(plan, errors=_messages(exc), status=422)
+    flash(_("The plan is active: preview leaderboards are regenerated as declarations change."),
+          "success")
+    return redirect(url_for("ranking.plan_manage", plan_id=plan.id))
+
+
+@bp.post("/my/plans/<int:plan_id>/run")
+@evaluator_only
+def plan_run(plan_id: int):
+    plan = _own_plan(plan_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        job = operations.start_official_run(plan, current_user)
+    except ValidationFailed as exc:
+        return _render_plan_manage(plan, errors=_messages(exc), status=422)
+    db.session.flush()
+    flash(_("The official ranking run is queued (job %(id)s).", id=job.id), "info")
+    return redirect(url_for("ranking.plan_manage", plan_id=plan.id, _anchor="jobs"))
+
+
+def _job_dict(job: OutboxJob) -> dict:
+    return {
+        "id": job.id,
+        "status": job.status,
+        "status_label": _label(JOB_STATUS_LABELS, job.status),
+        "progress": getattr(job, "progress", None),
+        "message": getattr(job, "progress_message", None) or "",
+        "created_at": job.created_at.isoformat() if job.created_at else None,
+        "finished": job.status in ("done", "failed"),
+    }
+
+
+@bp.get("/my/plans/<int:plan_id>/jobs.json")
+@evaluator_only
+def plan_jobs_json(plan_id: int):
+    """Job status and progress for the plan page's polling script."""
+    plan = _own_plan(plan_id)
+    jobs = [_job_dict(j) for j in queries.plan_jobs(plan)]
+    return jsonify({"jobs": jobs, "running": any(not j["finished"] for j in jobs)})
+
+
+@bp.get("/my/runs/<int:run_id>")
+@evaluator_only
+def run_manage(run_id: int):
+    run = _own_run(run_id)
+    return _render_run(run)
+
+
+def _render_run(run: RankingRun, *, status: int = 200, publicity_form=None, resolve_forms=None,
+                errors: list[str] | None = None):
+    board = build_board(run)
+    page, labels = composite_page(run, _page_arg())
+    leaders, removed, leader_labels = leaders_with_labels(run)
+    exclusions = queries.exclusions_of(run)
+    shown_exclusions = exclusions[:EXCLUSIONS_SHOWN]
+    objections = db.session.scalars(
+        select(Objection).where(Objection.run_id == run.id).order_by(Objection.created_at)
+    ).all()
+    resolve_forms = resolve_forms or {}
+    for o in objections:
+        resolve_forms.setdefault(o.id, ResolveForm(formdata=None, prefix=f"o{o.id}"))
+    return render_template(
+        "ranking/run_manage.html",
+        run=run,
+        plan=run.plan,
+        board=board,
+        page=page,
+        labels=labels,
+        leaders=leaders,
+        removed=removed,
+        leader_labels=leader_labels,
+        exclusions=shown_exclusions,
+        exclusion_total=len(exclusions),
+        exclusion_labels=entry_labels(shown_exclusions),
+        objections=objections,
+        resolve_forms=resolve_forms,
+        publicity_form=publicity_form or PublicityForm(formdata=None),
+        action=ActionForm(),
+        errors=errors or [],
+        open_objections=sum(1 for o in objections if o.status is ObjectionStatus.OPEN),
+    ), status
+
+
+@bp.post("/my/runs/<int:run_id>/publicity")
+@evaluator_only
+def run_publicity(run_id: int):
+    run = _own_run(run_id)
+    form = PublicityForm()
+    if not form.validate_on_submit():
+        return _render_run(run, status=422, publicity_form=form)
+    try:
+        operations.start_publicity(run, form.start.data, user=current_user)
+    except ValidationFailed as exc:
+        for key, messages in exc.errors.items():
+            target = form.start if key in ("start", "publicity_start") else None
+            if target is not None:
+                target.errors = list(target.errors) + messages
+        other = [m for k, ms in exc.errors.items() if k not in ("start", "publicity_start")
+                 for m in ms]
+        return _render_run(run, status=422, publicity_form=form, errors=other)
+    flash(_("The list is under publicity (公示) until %(end)s.",
+            end=run.publicity_end.isoformat() if run.publicity_end else ""), "success")
+    return redirect(url_for("ranking.run_manage", run_id=run.id))
+
+
+@bp.post("/my/objections/<int:objection_id>/resolve")
+@evaluator_only
+def objection_resolve(objection_id: int):
+    objection = _own_objection(objection_id)
+    run = objection.run
+    form = ResolveForm(prefix=f"o{objection.id}")
+    if not form.validate_on_submit():
+        return _render_run(run, status=422, resolve_forms={objection.id: form})
+    try:
+        operations.resolve_objection(
+            objection,
+            accept=form.decision.data == "accept",
+            response=form.response.data,
+            user=current_user,
+        )
+    except ValidationFailed as exc:
+        for messages in exc.errors.values():
+            form.response.errors = list(form.response.errors) + messages
+        return _render_run(run, status=422, resolve_forms={objection.id: form})
+    if form.decision.data == "accept":
+        flash(_("The objection is accepted; the ranking is run again."), "success")
+    else:
+        flash(_("The objection is rejected; the reason is recorded."), "success")
+    return redirect(url_for("ranking.run_manage", run_id=run.id, _anchor="objections"))
+
+
+@bp.post("/my/runs/<int:run_id>/publish")
+@evaluator_only
+def run_publish(run_id: int):
+    run = _own_run(run_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        operations.publish_run(run, current_user)
+    except ValidationFailed as exc:
+        return _render_run(run, status=422, errors=_messages(exc))
+    flash(_("The leader list is published; it can no longer change."), "success")
+    return redirect(url_for("ranking.leaderboard", plan_key=run.plan.plan_key))
+
+
+# --------------------------------------------------------------------------- public pages
+
+
+@bp.get("/leaderboards")
+def leaderboards():
+    plans = list(queries.public_plans())
+    current = _pointer_runs([p.plan_key for p in plans])
+    rows = []
+    for plan in plans:
+        official = _public_run(current.get((plan.plan_key, RunKind.OFFICIAL)))
+        preview = current.get((plan.plan_key, RunKind.PREVIEW))
+        rows.append((plan, official, preview))
+    return render_template("ranking/leaderboards.html", rows=rows)
+
+
+def _board_runs(plan_key: str) -> tuple[RankingRun | None, RankingRun | None]:
+    current = _pointer_runs([plan_key])
+    official = _public_run(current.get((plan_key, RunKind.OFFICIAL)))
+    preview = current.get((plan_key, RunKind.PREVIEW))
+    return official, preview
+
+
+@bp.get("/leaderboards/<plan_key>")
+def leaderboard(plan_key: str):
+    official, preview = _board_runs(plan_key)
+    if official is None and preview is None:
+        abort(404)
+    wanted = request.args.get("list")
+    if wanted == "preview" and preview is not None:
+        run = preview
+    elif wanted == "official" and official is not None:
+        run = official
+    else:
+        run = official or preview
+    board = build_board(run)
+    page, labels = composite_page(run, _page_arg())
+    leaders, removed, leader_labels = leaders_with_labels(run)
+    return render_template(
+        "ranking/leaderboard.html",
+        run=run,
+        plan=run.plan,
+        official=official,
+        preview=preview,
+        board=board,
+        page=page,
+        labels=labels,
+        leaders=leaders,
+        removed=removed,
+        leader_labels=leader_labels,
+        list_arg="preview" if run is preview and official is not None else None,
+    )
+
+
+@bp.get("/leaderboards/runs/<int:run_id>/indicators/<key>")
+def indicator_tiers(run_id: int, key: str):
+    """The full single-indicator ranking of a run, one tier at a time, paginated."""
+    run = _visible_run(run_id)
+    pi = next((p for p in run.plan.indicators if indicator_key(p) == key), None)
+    if pi is None:
+        abort(404)
+    tier = max(request.args.get("tier", 1, type=int) or 1, 1)
+    stmt = (
+        select(RunEntry)
+        .join(Enterprise, Enterprise.id == RunEntry.enterprise_id)
+        .where(RunEntry.run_id == run.id, RunEntry.eligible.is_(True))
+        .where(RunEntry.tiers[key].as_integer() == tier)
+        .order_by(Enterprise.name, RunEntry.id)
+    )
+    page = db.paginate(stmt, page=_page_arg(), per_page=TIER_PER_PAGE, error_out=False)
+    return render_template(
+        "ranking/indicator_tiers.html",
+        run=run,
+        plan=run.plan,
+        pi=pi,
+        key=key,
+        tier=tier,
+        page=page,
+        labels=entry_labels(page.items),
+        name=pi.benchmark.label(str(get_locale())) if pi.benchmark is not None else key,
+    )
+
+
+def _objection_limit() -> str:
+    return current_app.config.get("OBJECTION_RATE_LIMIT", "5 per minute")
+
+
+@bp.route("/leaderboards/runs/<int:run_id>/publicity", methods=["GET", "POST"])
+@limiter.limit(_objection_limit, methods=["POST"])
+def publicity(run_id: int):
+    """公示: the list under publicity and the public objection form."""
+    run = db.session.get(RankingRun, run_id)
+    if run is None or run.kind is not RunKind.OFFICIAL or run.status not in PUBLIC_RUN_STATUSES:
+        abort(404)
+    form = ObjectionForm()
+    entry = None
+    entry_arg = request.values.get("entry") or form.entry_id.data
+    if entry_arg and str(entry_arg).isdigit():
+        entry = db.session.get(RunEntry, int(entry_arg))
+        if entry is None or entry.run_id != run.id:
+            entry = None
+    if entry is not None:
+        form.entry_id.data = str(entry.id)
+    open_now = run.status is RunStatus.PUBLICITY and (
+        run.publicity_end is None or _today() <= run.publicity_end
+    )
+    status = 200
+    if request.method == "POST":
+        if not open_now:
+            form.text.errors = [_("The publicity period of this list is over; objections are "
+                                  "no longer accepted.")]
+            status = 422
+        elif form.validate_on_submit():
+            try:
+                operations.file_objection(
+                    run,
+                    name=form.name.data,
+                    contact=form.contact.data,
+                    text=form.text.data,
+                    entry_id=entry.id if entry is not None else None,
+                )
+            except ValidationFailed as exc:
+                for key, messages in exc.errors.items():
+                    target = getattr(form, key, None) if key != "entry_id" else None
+                    if target is None or not hasattr(target, "errors"):
+                        target = form.text
+                    target.errors = list(target.errors) + messages
+                status = 422
+            else:
+                flash(_("Your objection is filed; the evaluation body will answer it."), "success")
+                return redirect(url_for("ranking.publicity", run_id=run.id))
+        else:
+            status = 422
+    leaders, removed, leader_labels = leaders_with_labels(run)
+    page, labels = composite_page(run, _page_arg())
+    return render_template(
+        "ranking/publicity.html",
+        run=run,
+        plan=run.plan,
+        form=form,
+        entry=entry,
+        entry_label=entry_labels([entry]).get(entry.id) if entry is not None else None,
+        open_now=open_now,
+        leaders=leaders,
+        removed=removed,
+        leader_labels=leader_labels,
+        page=page,
+        labels=labels,
+    ), status
+
+
+def _today() -> date:
+    """Today in Beijing, as the operations judge publicity periods."""
+    return local_today()
+
+
+@bp.get("/leaderboards/runs/<int:run_id>/export.<any(csv, xlsx):fmt>")
+def run_export(run_id: int, fmt: str):
+    """The run as CSV (UTF-8 with BOM) or Excel: entries, values, tiers, composite, leaders,
+    exclusion reasons. Public runs for everyone (without the exclusion reasons); every run,
+    with the reasons, for its evaluation body."""
+    run = _visible_run(run_id)
+    header, rows = export.run_table(run, reasons=_is_plan_owner(run.plan))
+    if fmt == "csv":
+        body, mimetype = export.to_csv(header, rows), "text/csv; charset=utf-8"
+    else:
+        body = export.to_xlsx(header, rows, title=run.plan.title)
+        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{export.filename(run, fmt)}"'},
+    )
+
+
+# --------------------------------------------------------------------------- enterprise
+
+
+@bp.get("/my/rankings")
+@enterprise_only
+def my_positions():
+    positions = queries.positions_of(current_user.enterprise)
+    return render_template(
+        "ranking/my_positions.html",
+        positions=[(p.entry, p.run) for p in positions],
+        labels=entry_labels([p.entry for p in positions]),
+    )
+
+
+def svg(chart: charts.Chart) -> Markup:
+    """The chart's SVG, built from escaped parts by ranking.charts, as markup."""
+    return Markup(chart.svg)  # noqa: S704 - every text and attribute is escaped in charts.py
+
+
+bp.add_app_template_global(svg, "ranking_svg")
