@@ -165,7 +165,7 @@ class PlanForm(FlaskForm):
         validators=[InputRequired(), NumberRange(min=2000, max=2100)],
     )
     title = StringField(
-        _l("Title"), validators=[DataRequired(), Length(max=200)], filters=[_strip]
+        _l("Plan title"), validators=[DataRequired(), Length(max=200)], filters=[_strip]
     )
     indicators = FieldList(
         FormField(PlanIndicatorRow),

@@ -240,15 +240,23 @@ def plan_rule(plan: EvaluationPlan) -> scoring.LeaderRule:
     )
 
 
+def N_(message: str) -> str:  # noqa: N802 - pybabel's marker: extracted, translated later
+    return message
+
+
 _SPEC_MESSAGES = {
-    "cuts": "Tier cut points must be numbers, best first, strictly ordered in the indicator's "
-    "direction (%(direction)s) and each strictly better than the floor %(floor)s "
-    "(percentiles: strictly increasing, between 0 and 100). Found: %(detail)s",
-    "floor": "The floor must be a number (%(detail)s).",
-    "weight": "The weight must be a number greater than 0 (%(detail)s).",
-    "best_reference": "The best reference (the value scoring 1.0) must be strictly better than "
-    "the floor %(floor)s; it is required when the cuts are percentiles (%(detail)s).",
-    "cut_mode": "Choose fixed values or percentiles for the cut points (%(detail)s).",
+    "cuts": N_(
+        "Tier cut points must be numbers, best first, strictly ordered in the indicator's "
+        "direction (%(direction)s) and each strictly better than the floor %(floor)s "
+        "(percentiles: strictly increasing, between 0 and 100). Found: %(detail)s"
+    ),
+    "floor": N_("The floor must be a number (%(detail)s)."),
+    "weight": N_("The weight must be a number greater than 0 (%(detail)s)."),
+    "best_reference": N_(
+        "The best reference (the value scoring 1.0) must be strictly better than "
+        "the floor %(floor)s; it is required when the cuts are percentiles (%(detail)s)."
+    ),
+    "cut_mode": N_("Choose fixed values or percentiles for the cut points (%(detail)s)."),
 }
 
 

@@ -88,7 +88,7 @@ PLAN_STATUS_LABELS = {
 RUN_STATUS_LABELS = {
     "computed": _l("Computed"),
     "publicity": _l("Under publicity (公示)"),
-    "published": _l("Published"),
+    "published": _l("Published (list status)"),
     "superseded": _l("Superseded by a newer list version"),
     "discarded": _l("Discarded"),
 }
