@@ -11,8 +11,9 @@ from __future__ import annotations
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, post_load, pre_load, validate
+from marshmallow import Schema, fields, post_load, validate
 
+from core.schemas import TrimmedSchema
 from declare.models import DeclarationKind, DeclarationStatus, Disclosure
 
 KINDS = [k.value for k in DeclarationKind]
@@ -22,17 +23,7 @@ OPS = ["ge", "le", "eq", "range"]
 DECLARATION_STATUSES = [s.value for s in DeclarationStatus]
 
 
-def _strip_strings(data):
-    """Trim surrounding spaces of every top-level string value (numbers are left alone)."""
-    if isinstance(data, dict):
-        return {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
-    return data
-
-
-class _Trimmed(Schema):
-    @pre_load
-    def _trim(self, data, **kwargs):
-        return _strip_strings(data)
+_Trimmed = TrimmedSchema
 
 
 # --------------------------------------------------------------------------- load schemas

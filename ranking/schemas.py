@@ -10,24 +10,16 @@ positions.
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, pre_load, validate
+from marshmallow import Schema, fields, validate
 
+from core.schemas import TrimmedSchema
 from ranking.models import ObjectionStatus, PlanStatus, RunKind, RunStatus
 
 LEADER_KINDS = ["top_tier_all", "best_n", "best_share"]
 COMPOSITE_METHODS = ["anchored", "topsis"]
 
 
-def _strip_strings(data):
-    if isinstance(data, dict):
-        return {k: v.strip() if isinstance(v, str) else v for k, v in data.items()}
-    return data
-
-
-class _Trimmed(Schema):
-    @pre_load
-    def _trim(self, data, **kwargs):
-        return _strip_strings(data)
+_Trimmed = TrimmedSchema
 
 
 # --------------------------------------------------------------------------- load schemas
