@@ -1448,7 +1448,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_db:
         report.machine["postgresql"] = pg_version()
-        log_dir = Path(tempfile.mkdtemp(prefix="perf-workers-"))
+        log_dir = args.out.parent / "workers"
+        log_dir.mkdir(parents=True, exist_ok=True)
         app = None
         try:
             create_database()
