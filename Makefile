@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run install test demo-data worker perf lint
+.PHONY: run install test demo-data worker perf
 
 run: install demo-data
 	$(FLASK) run --host $(HOST) --port $(PORT)
@@ -29,3 +29,6 @@ test: install
 
 worker: install
 	$(FLASK) worker
+
+perf: install
+	$(PY) -m perf.run
