@@ -30,6 +30,8 @@ def create_app(config: dict | None = None) -> Flask:
     import declare.receivers  # noqa: F401
     import ranking.models  # noqa: F401
     import ranking.receivers  # noqa: F401
+    import supervision.models  # noqa: F401
+    import supervision.receivers  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -78,10 +80,24 @@ def _register_blueprints(app: Flask, api, csrf) -> None:
     from declare.views import bp as declare_bp
     from ranking.api import blp as ranking_api
     from ranking.views import bp as ranking_bp
+    from supervision.flag_api import blp as flags_api
+    from supervision.flag_views import bp as flags_bp
+    from supervision.inspection_api import blp as inspections_api
+    from supervision.inspection_views import bp as inspections_bp
+    from supervision.sampling_api import blp as sampling_api
+    from supervision.sampling_views import bp as sampling_bp
 
-    for bp in (core_bp, catalogue_bp, declare_bp, ranking_bp):
+    for bp in (core_bp, catalogue_bp, declare_bp, ranking_bp, flags_bp, sampling_bp, inspections_bp):
         app.register_blueprint(bp)
-    for blp in (core_api, catalogue_api, declare_api, ranking_api):
+    for blp in (
+        core_api,
+        catalogue_api,
+        declare_api,
+        ranking_api,
+        flags_api,
+        sampling_api,
+        inspections_api,
+    ):
         api.register_blueprint(blp)
         csrf.exempt(blp)  # bearer tokens only; see core.auth
 

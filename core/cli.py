@@ -23,9 +23,11 @@ def register(app) -> None:
     app.cli.add_command(jobs_group)
     from benchmarks.cli import register_cli as catalogue_cli
     from declare.cli import register_cli as declare_cli
+    from supervision.cli import register_cli as supervision_cli
 
     catalogue_cli(app)
     declare_cli(app)
+    supervision_cli(app)
 
 
 @click.command("setup-db")
