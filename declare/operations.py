@@ -71,6 +71,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from benchmarks.forms import number_error_message
@@ -178,17 +179,11 @@ def register_enterprise(
         if len((value or "").strip()) > limit:
             errors[field] = [_("At most %(n)d characters.", n=limit)]
     if code and db.session.scalar(select(Enterprise.id).where(Enterprise.uscc == code)):
-        errors["uscc"] = [
-            _(
-                "An account for the unified social credit code %(code)s already exists; "
-                "each enterprise has one account. Log in, or ask the platform to recover it.",
-                code=code,
-            )
-        ]
+        errors["uscc"] = [_uscc_taken(code)]
     if username and db.session.scalar(
         select(User.id).where(func.lower(User.username) == username.lower())
     ):
-        errors["username"] = [_("The user name %(name)s is taken; choose another.", name=username)]
+        errors["username"] = [_username_taken(username)]
     if errors:
         raise ValidationFailed(errors)
 
@@ -202,9 +197,28 @@ def register_enterprise(
     )
     user = User(username=username, role=Role.ENTERPRISE, display_name=name, enterprise=enterprise)
     user.set_password(password)
-    db.session.add_all([enterprise, user])
-    db.session.flush()
+    try:
+        # A savepoint: a registration racing this one for the same USCC or user name loses on
+        # the unique constraints and gets the same field error as the checks above give.
+        with db.session.begin_nested():
+            db.session.add_all([enterprise, user])
+    except IntegrityError:
+        if db.session.scalar(select(Enterprise.id).where(Enterprise.uscc == code)):
+            raise ValidationFailed({"uscc": [_uscc_taken(code)]}) from None
+        raise ValidationFailed({"username": [_username_taken(username)]}) from None
     return user
+
+
+def _uscc_taken(code: str) -> str:
+    return _(
+        "An account for the unified social credit code %(code)s already exists; "
+        "each enterprise has one account. Log in, or ask the platform to recover it.",
+        code=code,
+    )
+
+
+def _username_taken(username: str) -> str:
+    return _("The user name %(name)s is taken; choose another.", name=username)
 
 
 def uscc_taken(text: str) -> bool:

@@ -79,6 +79,39 @@ def test_second_registration_of_same_uscc_is_refused_however_typed(db):
     assert db.session.scalar(select(func.count(Enterprise.id))) == 1
 
 
+@pytest.mark.parametrize("field", ["uscc", "username"])
+def test_a_registration_losing_a_race_gets_the_field_error_not_a_crash(db, monkeypatch, field):
+    """Another request registers the same USCC (or user name) between our checks and our
+    insert: the unique constraint refuses ours, reported as the field error the checks give."""
+    code = "9144030071526726XG"
+    other_code = valid_uscc("440305")
+    set_password = User.set_password
+
+    def competitor_commits_first(self, password):
+        with db.engine.begin() as conn:  # a separate connection: the other request
+            enterprise_id = conn.execute(
+                Enterprise.__table__.insert().values(
+                    uscc=code if field == "uscc" else other_code, name="先到企业",
+                    region_code="440300", address="", contact_name="", contact_phone="",
+                )
+            ).inserted_primary_key[0]
+            conn.execute(
+                User.__table__.insert().values(
+                    username="first" if field == "username" else "someone",
+                    password_hash="x", role="ENTERPRISE", display_name="",
+                    enterprise_id=enterprise_id, is_active_account=True,
+                )
+            )
+        set_password(self, password)
+
+    monkeypatch.setattr(User, "set_password", competitor_commits_first)
+    with pytest.raises(ValidationFailed) as err:
+        register(uscc=code, username="first")
+    assert list(errors_of(err)) == [field]
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Enterprise.id))) == 1
+
+
 def test_registration_refusals_are_collected_by_field(db):
     register(username="taken")
     db.session.commit()
