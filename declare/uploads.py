@@ -5,6 +5,11 @@ file is a PDF when its first bytes are ``%PDF-`` (``filetype``) *and* pypdf can 
 size is counted while streaming, so a lying Content-Length cannot get a larger file onto the
 disk. Content is written to a temporary file in the upload directory and renamed into place
 (``ab/cd/<sha256>.pdf``) only once every check passed; a refusal leaves nothing behind.
+
+A file renamed into place belongs to the transaction that stores its ``Attachment`` row: when
+that transaction rolls back (a request refused after the upload was stored), the files it
+created are removed again (``_forget_files_of_rolled_back_transaction``), so no orphan stays
+on disk. A file that was already there (same content uploaded before) is never removed.
 """
 
 from __future__ import annotations
@@ -20,6 +25,8 @@ from typing import BinaryIO
 import filetype
 from flask import abort, current_app, send_file
 from flask_babel import gettext as _
+from sqlalchemy import event
+from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 
 from core.extensions import db
@@ -155,6 +162,20 @@ def _check_opens(path: str) -> None:
         raise UploadError("unreadable", _("The PDF has no pages."))
 
 
+_NEW_FILES = "declare.uploads.new_files"
+
+
+@event.listens_for(Session, "after_commit")
+def _keep_files_of_committed_transaction(session: Session) -> None:
+    session.info.pop(_NEW_FILES, None)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_files_of_rolled_back_transaction(session: Session) -> None:
+    for path in session.info.pop(_NEW_FILES, ()):
+        path.unlink(missing_ok=True)
+
+
 def store_pdf(file_storage: FileStorage, enterprise: Enterprise) -> Attachment:
     """Check and store an uploaded standard text; returns the new (flushed) Attachment.
 
@@ -184,6 +205,8 @@ def store_pdf(file_storage: FileStorage, enterprise: Enterprise) -> Attachment:
         final = attachment_path(sha256)
         final.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(tmp_path, 0o640)
+        if not final.exists():
+            db.session.info.setdefault(_NEW_FILES, []).append(final)
         os.replace(tmp_path, final)  # atomic; same content may already be there, that's fine
     finally:
         if os.path.exists(tmp_path):

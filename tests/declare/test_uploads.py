@@ -75,6 +75,23 @@ def test_same_content_is_stored_once_on_disk(app, db, draft):
     assert len(stored_files(app)) == 1
 
 
+def test_a_rolled_back_upload_leaves_no_file(app, db, draft):
+    """The request that stored the file was refused later: its new file goes with its row."""
+    operations.attach_text(draft, upload(pdf_bytes(pages=3)))
+    assert len(stored_files(app)) == 1
+    db.session.rollback()
+    assert stored_files(app) == [] and attachment_count(db) == 0
+
+
+def test_a_rollback_keeps_a_file_another_attachment_already_had(app, db, draft):
+    data = pdf_bytes()
+    operations.attach_text(draft, upload(data))
+    db.session.commit()
+    operations.attach_text(draft, upload(data, filename="again.pdf"))
+    db.session.rollback()
+    assert len(stored_files(app)) == 1 and attachment_count(db) == 1
+
+
 @pytest.mark.parametrize(
     "data,filename,mimetype,expected",
     [
