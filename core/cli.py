@@ -23,10 +23,12 @@ def register(app) -> None:
     app.cli.add_command(jobs_group)
     from benchmarks.cli import register_cli as catalogue_cli
     from declare.cli import register_cli as declare_cli
+    from ranking.cli import register_cli as ranking_cli
     from supervision.cli import register_cli as supervision_cli
 
     catalogue_cli(app)
     declare_cli(app)
+    ranking_cli(app)  # after declare's: adds the 领跑者 part to `flask demo load`
     supervision_cli(app)
 
 
@@ -87,8 +89,16 @@ def create_user(username, role, password, region, display_name):
 @click.command("worker")
 @click.argument("queues", nargs=-1)
 @click.option("--burst", is_flag=True, help="Exit when the queues are empty.")
+@click.option(
+    "--fork/--no-fork",
+    default=True,
+    show_default=True,
+    help="Run each job in a forked work horse (isolated: a crash or a leak ends with the job) "
+    "or in the worker process itself (no fork, database connections stay open between jobs: "
+    "for many short jobs, such as the ranking queue's preview regenerations).",
+)
 @with_appcontext
-def worker(queues, burst):
+def worker(queues, burst, fork):
     """Run an RQ worker (needs REDIS_URL). Start as many as you like, on any host.
 
     QUEUES default to all of them; a job's outbox row in the database says how it went.
@@ -106,8 +116,12 @@ def worker(queues, burst):
         raise click.UsageError("REDIS_URL is not set: jobs run inline, no worker needed")
     jobs.set_worker_app(current_app._get_current_object())
     db.session.remove()
-    db.engine.dispose()  # no connection is shared with the forked work horses
-    w = Worker([Queue(n, connection=conn) for n in names], connection=conn)
+    if fork:
+        db.engine.dispose()  # no connection is shared with the forked work horses
+        worker_class = Worker
+    else:
+        worker_class = jobs.in_process_worker_class()
+    w = worker_class([Queue(n, connection=conn) for n in names], connection=conn)
     w.work(burst=burst, with_scheduler=True)
 
 

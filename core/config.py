@@ -44,6 +44,8 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "LANGUAGES": ["zh", "en"],
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "OBJECTION_RATE_LIMIT": os.environ.get("OBJECTION_RATE_LIMIT", "5 per minute"),
+        # Public complaints (举报), per client address, on the page and the API.
+        "COMPLAINT_RATE_LIMIT": os.environ.get("COMPLAINT_RATE_LIMIT", "5 per minute;30 per day"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI")
         or os.environ.get("REDIS_URL")
         or "memory://",
@@ -54,6 +56,8 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         # Domain settings (configurable per DOMAIN.md).
         "REVIEW_REMINDER_YEARS": _int("REVIEW_REMINDER_YEARS", 3),
+        # Days to rectify after 不符合 when the sampling plan sets none (complaint checks).
+        "RECTIFICATION_DAYS": _int("RECTIFICATION_DAYS", 30),
         "API_TOKEN_DAYS": _int("API_TOKEN_DAYS", 90),
         "JOB_RETRY_INTERVALS": [
             int(x) for x in os.environ.get("JOB_RETRY_INTERVALS", "5,30,120").split(",") if x.strip()
@@ -62,6 +66,19 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         # 领跑者 previews: a burst of declaration changes within this many seconds makes one
         # regeneration job per plan (the job waits this long in RQ before it starts).
         "RANKING_DEBOUNCE_SECONDS": float(os.environ.get("RANKING_DEBOUNCE_SECONDS") or 2),
+        # Spot checks (双随机): floor of a plan's minimum sample ratio, years an enterprise drawn
+        # at random is excluded, abuse limit of the public redo.
+        "SAMPLING_MIN_RATIO": float(os.environ.get("SAMPLING_MIN_RATIO") or 0.05),
+        "SAMPLING_EXCLUDE_YEARS": _int("SAMPLING_EXCLUDE_YEARS", 3),
+        "SAMPLING_REDO_RATE_LIMIT": os.environ.get("SAMPLING_REDO_RATE_LIMIT", "10 per minute"),
+        # Risk flags: supervision.risk.RiskConfig fields (empty = defaults) and copy detection.
+        "SUPERVISION_RISK": {},
+        "SUPERVISION_SIMILARITY": {
+            "threshold": float(os.environ.get("SIMILARITY_THRESHOLD") or 0.85),
+            "min_table_shingles": _int("SIMILARITY_MIN_TABLE_SHINGLES", 60),
+            "min_text_shingles": _int("SIMILARITY_MIN_TEXT_SHINGLES", 200),
+            "max_text_pages": _int("SIMILARITY_MAX_TEXT_PAGES", 200),
+        },
         # flask-smorest / OpenAPI
         "API_TITLE": "企业标准信息公共服务 API",
         "API_VERSION": "v1",

@@ -447,6 +447,28 @@ def _worker_app():
     return _app
 
 
+def in_process_worker_class():
+    """An RQ worker class that runs each job in the worker process (``flask worker
+    --no-fork``), each in an app context of its own.
+
+    A forked work horse starts every job with new database connections, so PostgreSQL starts
+    a new backend with cold caches for it: for a short job that costs more than the job (the
+    ranking queue's preview regenerations, perf/README.md). Here the connection pool and the
+    imports stay warm from one job to the next. What is given up is the isolation of a fork:
+    a job that crashes the interpreter ends the worker (RQ retries the job once it counts as
+    abandoned, after its timeout), and memory a job leaks stays with the worker.
+    """
+    from rq import SimpleWorker
+
+    class InProcessWorker(SimpleWorker):
+        def execute_job(self, job, queue):
+            # A fresh app context per job: its own database session, removed at the end.
+            with _worker_app().app_context():
+                return super().execute_job(job, queue)
+
+    return InProcessWorker
+
+
 def _fresh_connections_after_fork() -> None:
     """RQ forks a work horse per job: never reuse the parent's pooled DB connections."""
     global _engine_pid

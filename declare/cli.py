@@ -1,13 +1,41 @@
-"""CLI of the declare package: ``flask demo load``."""
+"""CLI of the declare package: ``flask demo load``.
+
+The demo command loads declare's own data (enterprises, accounts, declarations), then every
+loader that packages to the right of declare registered with ``register_demo_loader`` at app
+creation (ranking adds its evaluation plan and leader list). declare never imports them: the
+registry is how they join in, like the signals of ``declare.signals``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
+from flask import current_app
 from flask.cli import with_appcontext
+
+DemoLoader = Callable[[int], dict]
+"""``loader(seed) -> counts``: flushes, never commits; idempotent (``{"already_loaded": True}``
+when its part is there); raises ``declare.demo.DemoError`` to abort the whole load."""
+
+_LOADERS_KEY = "demo_loaders"
 
 
 def register_cli(app) -> None:
     app.cli.add_command(demo_group)
+
+
+def register_demo_loader(app, name: str, loader: DemoLoader) -> None:
+    """Run ``loader`` after the declarations in ``flask demo load``, in the same transaction.
+
+    Loaders run in the order they were registered; registering a name again replaces its
+    loader (an app factory may run more than once in a process).
+    """
+    app.extensions.setdefault(_LOADERS_KEY, {})[name] = loader
+
+
+def demo_loaders(app) -> dict[str, DemoLoader]:
+    return dict(app.extensions.get(_LOADERS_KEY, {}))
 
 
 @click.group("demo")
@@ -22,7 +50,9 @@ def demo_load(seed: int):
     """Load demo enterprises, accounts and declarations; prints counts and the passwords.
 
     Loads the shipped seed catalogue first when it is missing (same as `flask catalogue
-    load`). Idempotent: does nothing when the demo data is already there.
+    load`), then the parts other packages registered (e.g. the 领跑者 rankings). Idempotent:
+    each part does nothing when its data is already there. One transaction: if any part
+    fails, nothing is written.
     """
     from core import jobs
     from core.audit import acting_as
@@ -31,7 +61,9 @@ def demo_load(seed: int):
 
     token = acting_as(None, "cli:demo load")  # the audit log names who wrote the rows
     try:
-        counts = demo.load_demo(seed)
+        parts = {"declarations": demo.load_demo(seed)}
+        for name, loader in demo_loaders(current_app).items():
+            parts[name] = loader(seed)
         db.session.commit()
     except demo.DemoError as exc:
         db.session.rollback()
@@ -41,12 +73,14 @@ def demo_load(seed: int):
         token.var.reset(token)
     jobs.dispatch_pending()  # e.g. flag references replaced since they were declared
 
-    if counts.get("already_loaded"):
-        click.echo("demo data already loaded: nothing to do")
-    else:
+    for name, counts in parts.items():
+        if counts.get("already_loaded"):
+            click.echo(f"{name}: demo data already loaded: nothing to do")
+            continue
         for key, value in counts.items():
             if key != "already_loaded":
-                click.echo(f"{key}: {value}")
+                label = key if name == "declarations" else f"{name}.{key}"
+                click.echo(f"{label}: {value}")
     click.echo("")
     click.echo("demo accounts (change or delete them on any shared installation):")
     for username, role, password, note in demo.demo_accounts():

@@ -6,6 +6,11 @@ test methods, the mandatory floor and 明示. Each publication runs on the day i
 (``_clock``), so the benchmarks and catalogue editions of that day judge it and ``as_of`` shows
 the history a regulator would have seen.
 
+Household gas water heaters (家用燃气快速热水器) are the category the 领跑者 demo ranks
+(``ranking/demo.py``): sixteen makers, one declaration each, with values dealt from a fixed
+deck of tiers so that every seed gives leaders, ties and entries excluded for 明示; one of
+them has a non-conforming spot-check result on record.
+
 Deterministic for a seed (``random.Random(seed)``); dates count back from today. The
 companies, brands and models are invented.
 """
@@ -37,7 +42,7 @@ from declare.validators import validate_uscc
 __all__ = ["DEMO_ENTERPRISE_PASSWORD", "DemoError", "demo_accounts", "load_demo"]
 
 DEMO_ENTERPRISE_PASSWORD = "demo-qiye-2026"
-"""Password of every demo enterprise account (ent01 … ent24)."""
+"""Password of every demo enterprise account (ent01, ent02, … one per company)."""
 
 # username, role, password, region, display name
 STAFF_ACCOUNTS: tuple[tuple[str, Role, str, str | None, str], ...] = (
@@ -60,7 +65,12 @@ def demo_accounts() -> list[tuple[str, str, str, str]]:
         for u, r, p, reg, name in STAFF_ACCOUNTS
     ]
     rows.append(
-        ("ent01…ent24", Role.ENTERPRISE.value, DEMO_ENTERPRISE_PASSWORD, "one per demo enterprise")
+        (
+            f"ent01…ent{len(COMPANIES):02d}",
+            Role.ENTERPRISE.value,
+            DEMO_ENTERPRISE_PASSWORD,
+            "one per demo enterprise",
+        )
     )
     return rows
 
@@ -105,6 +115,22 @@ _COMPANY_TABLE = """
 深圳宝泉五金卫浴有限公司 | 440306 | BQWJ | 宝泉 | faucet | 深圳市宝安区沙井街道新桥工业区 | 谢婷
 上海浦源水暖器材有限公司 | 310115 | PYSN | 浦源 | faucet | 上海市浦东新区航头镇航都路 18 号 | 韩冬
 重庆渝汇水暖科技有限公司 | 500112 | YHSN | 渝汇 | faucet | 重庆市渝北区龙兴镇兴业大道 6 号 | 曾伟
+佛山顺焰燃气具有限公司 | 440606 | SYRQ | 顺焰 | gas_water_heater | 佛山市顺德区容桂街道华口工业区 12 号 | 梁志明
+佛山南暖热水器有限公司 | 440605 | NNRS | 南暖 | gas_water_heater | 佛山市南海区狮山镇科技工业园 A 区 | 区嘉欣
+中山港炬电器有限公司 | 442000 | GJDQ | 港炬 | gas_water_heater | 中山市南头镇升辉北工业区 23 号 | 黄伟强
+广州番辉热能设备有限公司 | 440113 | FHRN | 番辉 | gas_water_heater | 广州市番禺区石碁镇金山大道 88 号 | 陈嘉豪
+宁波慈暖厨卫电器有限公司 | 330282 | CNCW | 慈暖 | gas_water_heater | 宁波市慈溪市周巷镇兴业北路 9 号 | 胡海燕
+嵊州越火厨具有限公司 | 330683 | YHCJ | 越火 | gas_water_heater | 嵊州市三江街道城东工业区 17 号 | 钱国平
+杭州西焰热水器有限公司 | 330106 | XYRS | 西焰 | gas_water_heater | 杭州市西湖区三墩镇振华路 200 号 | 沈佳
+苏州澄暖热能科技有限公司 | 320505 | CNRN | 澄暖 | gas_water_heater | 苏州市虎丘区狮山街道金山路 31 号 | 陆晓东
+上海浦炎燃气具有限公司 | 310115 | PYRQ | 浦炎 | gas_water_heater | 上海市浦东新区曹路镇民冬路 239 号 | 顾明
+北京京焰燃气具有限公司 | 110105 | JYRQ | 京焰 | gas_water_heater | 北京市朝阳区东坝乡驹子房路 6 号 | 赵建国
+青岛崂焰厨卫有限公司 | 370212 | LYCW | 崂焰 | gas_water_heater | 青岛市崂山区株洲路 20 号 | 于洋
+深圳宝焰热水器有限公司 | 440306 | BYRS | 宝焰 | gas_water_heater | 深圳市宝安区松岗街道燕川工业区 | 李晓玲
+武汉江焰热能科技有限公司 | 420111 | JYRN | 江焰 | gas_water_heater | 武汉市洪山区关山大道 355 号 | 刘斌
+成都蓉热燃气设备有限公司 | 510107 | RRRQ | 蓉热 | gas_water_heater | 成都市武侯区武科西二路 8 号 | 杨帆
+重庆渝焰燃气具有限公司 | 500112 | YYRQ | 渝焰 | gas_water_heater | 重庆市渝北区双凤桥街道空港大道 66 号 | 周敏
+重庆巴暖热水器有限公司 | 500108 | BNRS | 巴暖 | gas_water_heater | 重庆市南岸区茶园新区通江大道 19 号 | 谭静
 """
 
 COMPANIES: tuple[Company, ...] = tuple(
@@ -135,6 +161,9 @@ class KeyIndicator:
     baseline_label: str  # what the recommended value is called: 节能评价值 / 节水评价值
     test_method: Callable[[date], str]
     reasons: tuple[str, ...]
+    # Chance that a declaration of the "mid" tier reaches the "top" band on this indicator
+    # alone (e.g. a low-NOx burner in an otherwise ordinary water heater).
+    top_chance: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -148,6 +177,10 @@ class Line:
     references: Callable[[date], list[str]]
     catalogue_standard: str | None
     pdf_title: str
+    per_company: int = 3  # declarations of each company of the line
+    # Tiers dealt (shuffled) to the line's enterprise declarations instead of drawn one by one,
+    # so that the category ranked by the 领跑者 demo has leaders, ties and 明示 for every seed.
+    tier_deck: tuple[str, ...] = ()
 
 
 def _edition(day: date, switch: date, old: str, new: str) -> str:
@@ -181,6 +214,15 @@ def _heater_model(rng: random.Random, code: str, n: int) -> tuple[str, str]:
     return (
         f"F{vol}-{rng.choice([2, 3])}{n}{code[:1]}",
         f"额定容量 {vol} L，额定功率 {rng.choice([2000, 2200, 3000])} W",
+    )
+
+
+def _gas_heater_model(rng: random.Random, code: str, n: int) -> tuple[str, str]:
+    """JSQ = 强制排气式燃气快速热水器, then rated heat input (kW) - hot-water output (L/min)."""
+    rate, load = rng.choice([(12, 24), (13, 25), (14, 28), (16, 32)])
+    return (
+        f"JSQ{load}-{rate}{code[:2]}{n:02d}",
+        f"额定产热水能力 {rate} L/min，额定热负荷 {load} kW，强制排气式，天然气 12T",
     )
 
 
@@ -284,6 +326,30 @@ def _heater_extras(rng: random.Random) -> list[dict]:
             rng.choice([1.2, 1.5]),
             "MPa",
             "按企业标准 7.3 水压试验",
+        ),
+    ]
+
+
+def _gas_heater_extras(rng: random.Random) -> list[dict]:
+    return [
+        _extra(
+            "performance",
+            "烟气中 CO 含量（α=1）",
+            "le",
+            rng.choice([0.02, 0.03, 0.04]),
+            "%",
+            "按 GB 6932-2015 规定的试验方法",
+        ),
+        _text_extra(
+            "熄火保护装置", "具备，火焰熄灭后自动关闭燃气通路", "按 GB 6932-2015 规定的试验方法"
+        ),
+        _extra(
+            "performance",
+            "温度稳定时间",
+            "le",
+            rng.choice([20, 30, 45]),
+            "s",
+            "按企业标准 7.6 测量",
         ),
     ]
 
@@ -539,6 +605,68 @@ LINES: dict[str, Line] = {
         "QB/T 1334-2013",
         "Faucet",
     ),
+    "gas_water_heater": Line(
+        "gas_water_heater",
+        "家用燃气快速热水器",
+        ("强制排气式燃气快速热水器", "恒温燃气快速热水器", "零冷水燃气快速热水器"),
+        _gas_heater_model,
+        (
+            KeyIndicator(
+                "eta_rated",
+                "额定热负荷热效率 η1",
+                "%",
+                "ge",
+                # Condensing models reach grade 1; ordinary ones cluster at 89–93 %, so
+                # equal values (ties in a tier) are the rule, as on the real market.
+                top=(98.0, 102.4),
+                mid=(88.6, 93.4),
+                low=(86.6, 88.4),
+                decimals=0,
+                baseline_label="节能评价值",
+                test_method=lambda d: "按 GB 20665-2015 规定的试验方法",
+                reasons=(
+                    "本型号为面向老旧小区的经济型产品，换热器为常规铜翅片结构，未采用冷凝换热",
+                    "本型号面向高海拔地区，燃烧工况按低气压调整，额定热负荷下热效率较低",
+                ),
+            ),
+            KeyIndicator(
+                "eta_half",
+                "50% 额定热负荷热效率 η2",
+                "%",
+                "ge",
+                top=(94.0, 99.4),
+                mid=(85.0, 92.4),
+                low=(82.6, 84.4),
+                decimals=0,
+                baseline_label="节能评价值",
+                test_method=lambda d: "按 GB 20665-2015 规定的试验方法",
+                reasons=(
+                    "本型号为大流量（16 L/min）机型，部分负荷下燃烧器分段调节档位较少",
+                    "本型号采用比例阀单段燃烧，部分负荷热效率较低",
+                ),
+            ),
+            KeyIndicator(
+                "nox",
+                "烟气中 NOx 排放（α=1）",
+                "mg/kWh",
+                "le",
+                top=(30.0, 70.0),
+                mid=(72.0, 150.0),
+                low=(72.0, 150.0),  # no recommended value: nothing to state (明示) against
+                decimals=0,
+                baseline_label="",
+                test_method=lambda d: "按 GB 6932-2015 规定的试验方法",
+                reasons=(),
+                top_chance=0.35,
+            ),
+        ),
+        _gas_heater_extras,
+        lambda d: ["GB 6932-2015", "GB 20665-2015", *_COMMON_REFS],
+        "GB 6932-2015",
+        "Domestic gas instantaneous water heater",
+        per_company=1,
+        tier_deck=("top",) * 4 + ("mid",) * 9 + ("low",) * 3,
+    ),
 }
 
 # --------------------------------------------------------------------------- PDF texts
@@ -686,7 +814,10 @@ def load_demo(seed: int = 2026) -> dict:
     for line in LINES.values():
         for key in line.keys:
             if (line.category, key.code) not in benchmarks:
-                raise DemoError(f"the catalogue has no benchmark {line.category}/{key.code}")
+                raise DemoError(
+                    f"the catalogue has no benchmark {line.category}/{key.code}; "
+                    "run `flask catalogue load` to update it from the shipped seed"
+                )
     rng = random.Random(seed)
     today = queries.local_today()
 
@@ -695,6 +826,7 @@ def load_demo(seed: int = 2026) -> dict:
     plans = _plan(rng, today)
     builder = _Builder(rng, enterprises, categories, standards, benchmarks)
     builder.run(plans)
+    spot_checks = _spot_check(rng, plans, builder.declarations, today)
     db.session.flush()
 
     published = db.session.scalar(
@@ -713,6 +845,7 @@ def load_demo(seed: int = 2026) -> dict:
         "versions": builder.versions,
         "products": builder.products,
         "mingshi": mingshi_count(),
+        "spot_checks": spot_checks,
     }
 
 
@@ -768,15 +901,22 @@ def _plan(rng: random.Random, today: date) -> list[_Plan]:
     catalogue_kind = {0, 4, 9, 11, 13, 15, 21, 23}  # companies with one catalogue declaration
     plans: list[_Plan] = []
     for ci, company in enumerate(COMPANIES):
-        for k in range(3):
+        for k in range(LINES[company.line].per_company):
             kind = "catalogue" if (k == 2 and ci in catalogue_kind) else "enterprise"
             plans.append(_Plan(ci, kind, earliest + timedelta(days=rng.randint(0, span))))
     enterprise_plans = [p for p in plans if p.kind == "enterprise"]
+    decks = {code: list(line.tier_deck) for code, line in LINES.items() if line.tier_deck}
+    for deck in decks.values():
+        rng.shuffle(deck)
     # Value tiers: a few better than grade 1, most between grades, some below the
     # recommended value with 明示 (some of them near the mandatory floor).
     for p in enterprise_plans:
         roll = rng.random()
-        p.tier = "top" if roll < 0.15 else "low" if roll > 0.78 else "mid"
+        deck = decks.get(COMPANIES[p.company_index].line)
+        if deck:
+            p.tier = deck.pop()
+        else:
+            p.tier = "top" if roll < 0.15 else "low" if roll > 0.78 else "mid"
         p.disclosure = "indicators_only" if rng.random() < 0.25 else "full_text"
     revisable = [p for p in enterprise_plans if (today - p.publish_on).days > 400]
     rng.shuffle(revisable)
@@ -818,6 +958,7 @@ class _Builder:
         self.pdfs: dict[str, bytes] = {}
         self.sequences: dict[int, int] = {}
         self.models: set[str] = set()
+        self.declarations: dict[int, Declaration] = {}  # plan index → declaration
         self.versions = self.products = 0
 
     # -- events
@@ -840,7 +981,7 @@ class _Builder:
             if p.open_revision:
                 events.append((_moment(self.rng, today - timedelta(days=1)), n, "open_revision", p))
         events.sort(key=lambda e: (e[0], e[1]))
-        declarations: dict[int, Declaration] = {}
+        declarations = self.declarations
         for moment, n, action, p in events:
             with _clock(moment.astimezone(queries.local_zone())):
                 try:
@@ -930,6 +1071,10 @@ class _Builder:
         bench = db.session.get(BenchmarkIndicator, self.benchmarks[(line.category, key.code)])
         if tier == "low" and bench.valid_to is not None and day >= bench.valid_to:
             tier = "mid"  # no benchmark edition in force that day: nothing to state (明示) against
+        if tier == "low" and bench.recommended_value is None:
+            tier = "mid"  # only a mandatory limit: below it is refused, there is no "low"
+        if tier == "mid" and key.top_chance and self.rng.random() < key.top_chance:
+            tier = "top"
         band = {"top": key.top, "mid": key.mid, "low": key.low}[tier]
         value = _value(self.rng, band, key.decimals)
         mingshi = ""
@@ -1006,6 +1151,54 @@ class _Builder:
         operations.publish(draft)
         self.versions += 1
         self.products += len(draft.products)
+
+
+SPOT_CHECK_LINE = "gas_water_heater"
+
+
+def _spot_check(
+    rng: random.Random, plans: list[_Plan], declarations: dict[int, Declaration], today: date
+) -> int:
+    """One 双随机 spot check found a water heater below the efficiency its standard declares.
+
+    Recorded through ``operations.record_compliance`` (as supervision does) for the first
+    top-tier gas water heater in force long enough: the 领跑者 demo then shows that enterprise
+    excluded for a non-conforming inspection instead of leading. Returns the records made.
+    """
+    for n, p in enumerate(plans):
+        declaration = declarations.get(n)
+        if (
+            COMPANIES[p.company_index].line != SPOT_CHECK_LINE
+            or p.tier != "top"
+            or p.publish_on is None
+            or p.abolish_on is not None
+            or declaration is None
+            or (today - p.publish_on).days < 90
+        ):
+            continue
+        version = declaration.current_version
+        declared = next(
+            (i for i in version.indicators if i.benchmark_indicator_id is not None), None
+        )
+        if declared is None or declared.value is None:
+            continue
+        day = today - timedelta(days=rng.randint(20, min(200, (today - p.publish_on).days - 60)))
+        model = version.products[0].model
+        operations.record_compliance(
+            declaration.enterprise,
+            kind="inspection",
+            result="nonconforming",
+            occurred_on=day,
+            reference=f"市场监管双随机抽查〔{day.year}〕{rng.randint(10, 99)}号",
+            details=(
+                f"抽检样品 {model}：{declared.name}实测 {declared.value - rng.randint(4, 7):.0f} "
+                f"{declared.unit}，低于 {version.std_code} 声明的 {declared.value:.0f} "
+                f"{declared.unit}，判定不符合；已责令整改。"
+            ),
+            declaration=declaration,
+        )
+        return 1
+    return 0
 
 
 REVISION_NOTES = (

@@ -5,15 +5,20 @@ only enqueue jobs (``core.jobs.enqueue``), which the outbox runs after the commi
 rolled-back change never triggers anything.
 
 ``declaration_changed`` — a declaration was published (first version or revision) or ended
-(abolished or revoked)::
+(abolished or revoked), or the validity of what it cites changed (re-flagged)::
 
     declaration_changed.send(
         None,
         declaration_ids=[12],
         enterprise_ids=[3],
         category_ids=[1, 4],      # product categories of the new and the replaced version
-        status="published",       # or "ended"
+        status="published",       # or "ended", or "reflagged"
     )
+
+``status="reflagged"`` comes from ``declare.tasks.reflag_references``, once per batch, when
+ReferenceFlags of published declarations opened or cleared because the catalogue withdrew,
+replaced or restored a standard they cite or follow; it also carries ``standard_ids``. The
+declarations stay published: receivers re-check entry requirements and risk flags.
 
 ``compliance_changed`` — a compliance record (inspection result, violation, credit record) was
 added for an enterprise::
@@ -31,8 +36,8 @@ _signals = Namespace()
 
 declaration_changed = _signals.signal(
     "declaration-changed",
-    doc="A declaration was published or ended; kwargs: declaration_ids, enterprise_ids, "
-    "category_ids, status ('published' | 'ended').",
+    doc="A declaration was published, ended or re-flagged; kwargs: declaration_ids, "
+    "enterprise_ids, category_ids, status ('published' | 'ended' | 'reflagged').",
 )
 
 compliance_changed = _signals.signal(

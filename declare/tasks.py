@@ -13,8 +13,9 @@ from benchmarks.models import Standard, StandardStatus
 from benchmarks.queries import status_clause
 from core.extensions import db
 from core.models import AuditLog, utcnow
-from declare.models import ReferenceFlag
+from declare.models import Declaration, DeclarationVersion, Product, ReferenceFlag
 from declare.queries import declarations_citing, local_today
+from declare.signals import declaration_changed
 
 __all__ = ["reflag_all", "reflag_references"]
 
@@ -47,6 +48,10 @@ def reflag_references(standard_ids: list[int]) -> dict[str, int]:
     standards whose cause went away (standard back in force, replacement dropped, reason
     changed, version no longer in force) are cleared. Set-based: one select of standards, one
     of affected versions, one of open flags, then bulk insert/update. Returns counts.
+
+    When any flag opened or cleared, ``declare.signals.declaration_changed`` is sent once for
+    the whole batch (status ``"reflagged"``), so ranking previews and supervision's risk flags
+    catch up now rather than at the declaration's next change.
     """
     ids = sorted({int(i) for i in standard_ids or ()})
     if not ids:
@@ -77,6 +82,7 @@ def reflag_references(standard_ids: list[int]) -> dict[str, int]:
             )
 
     to_clear: list[int] = []
+    changed_versions: set[int] = set()
     for key, flags in open_flags.items():
         kept = False
         for flag_id, reason, replaced_by in flags:
@@ -84,6 +90,7 @@ def reflag_references(standard_ids: list[int]) -> dict[str, int]:
                 kept = True  # the oldest matching flag stays open; duplicates are cleared
             else:
                 to_clear.append(flag_id)
+                changed_versions.add(key[0])
     to_open = [
         {
             "version_id": version_id,
@@ -103,7 +110,46 @@ def reflag_references(standard_ids: list[int]) -> dict[str, int]:
         db.session.execute(insert(ReferenceFlag), to_open)
     if to_open or to_clear:
         _audit_summary(ids, len(to_open), len(to_clear), now)
+        changed_versions.update(row["version_id"] for row in to_open)
+        _send_changed(sorted(changed_versions), ids)
     return {"opened": len(to_open), "cleared": len(to_clear)}
+
+
+def _send_changed(version_ids: list[int], standard_ids: list[int]) -> None:
+    """One ``declaration_changed`` for every declaration whose reference flags changed.
+
+    The declarations stay published (status ``"reflagged"``, not ``"published"``: nothing was
+    published); what changed is whether what they cite is valid, an entry requirement of the
+    rankings and a risk flag of supervision. Receivers get the declarations, their enterprises
+    and the product categories of the flagged versions (one select per chunk of versions),
+    and the standards that caused it (``standard_ids``).
+    """
+    declarations: set[int] = set()
+    enterprises: set[int] = set()
+    categories: set[int] = set()
+    for chunk in _chunks(version_ids):
+        rows = db.session.execute(
+            select(Declaration.id, Declaration.enterprise_id, Product.category_id)
+            .select_from(DeclarationVersion)
+            .join(Declaration, Declaration.id == DeclarationVersion.declaration_id)
+            .outerjoin(Product, Product.version_id == DeclarationVersion.id)
+            .where(DeclarationVersion.id.in_(chunk))
+            .distinct()
+        )
+        for declaration_id, enterprise_id, category_id in rows:
+            declarations.add(declaration_id)
+            enterprises.add(enterprise_id)
+            if category_id is not None:
+                categories.add(category_id)
+    if declarations:
+        declaration_changed.send(
+            None,
+            declaration_ids=sorted(declarations),
+            enterprise_ids=sorted(enterprises),
+            category_ids=sorted(categories),
+            status="reflagged",
+            standard_ids=list(standard_ids),
+        )
 
 
 def _audit_summary(standard_ids: list[int], opened: int, cleared: int, now) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import io
 import json
 import math
 import os
@@ -272,7 +271,7 @@ def measure_compute(ds: Dataset, report: Report, repeat: int) -> None:
     b = bench(lambda: [scoring.rank(fr, sp, ru, me) for fr, sp, ru, me in per_cat],
               max(1, repeat // 2))
     report.add(Row("rank_per_plan", f"rank() once per category plan ({len(per_cat)} calls), as "
-                   "the regeneration does", size, b["median"], stat_text(b), extra=b,
+                   "the per-plan jobs do", size, b["median"], stat_text(b), extra=b,
                    note="informational"))
 
     # 6a. pandas groupby-rank on the same values (direction applied by sign, dense ranks).
@@ -893,6 +892,38 @@ def scoring_timer():
             mod.rank = original
 
 
+@contextmanager
+def stage_timer():
+    """Time spent reading and writing inside the regeneration, which mostly bypasses
+    SQLAlchemy (db_timer does not see it): ``ranking.eligibility.read`` (the aggregated
+    reads, on several connections for many plans, their unpacking into numpy and every
+    entry requirement) and ``ranking.operations._insert_entries`` (encoding the entries and
+    streaming them through COPY, which overlap)."""
+    from ranking import eligibility, operations
+
+    acc = {"read_seconds": 0.0, "write_seconds": 0.0, "read_calls": 0, "write_calls": 0}
+    wrapped = [(eligibility, "read", "read"), (operations, "_insert_entries", "write")]
+    originals = [(mod, name, getattr(mod, name)) for mod, name, _ in wrapped]
+
+    def timing(fn, kind):
+        def timed(*a, **kw):
+            t0 = time.perf_counter()
+            try:
+                return fn(*a, **kw)
+            finally:
+                acc[f"{kind}_seconds"] += time.perf_counter() - t0
+                acc[f"{kind}_calls"] += 1
+        return timed
+
+    for (mod, name, kind), (_, _, fn) in zip(wrapped, originals):
+        setattr(mod, name, timing(fn, kind))
+    try:
+        yield acc
+    finally:
+        for mod, name, fn in originals:
+            setattr(mod, name, fn)
+
+
 def regeneration_function():
     try:
         from ranking import tasks
@@ -935,6 +966,39 @@ def bump_values(declaration_ids, step: int) -> None:
         )
 
 
+def timed_job(app, body: Callable[[], object]) -> dict:
+    """Run ``body`` then commit, as a worker runs a job, in one app context: wall time and
+    its split into SQL through SQLAlchemy, COPY streams (with their parsing) and rank()."""
+    from core import jobs
+    from core.extensions import db
+
+    with app.app_context():
+        with db_timer(db.engine) as dbt, stage_timer() as stt, scoring_timer() as sct:
+            t0 = time.perf_counter()
+            out = body()
+            t1 = time.perf_counter()
+            db.session.commit()
+            total = time.perf_counter() - t0
+        jobs.discard_pending()  # jobs it enqueued (the prune): the harness runs that itself
+        db.session.remove()
+    staged = stt["read_seconds"] + stt["write_seconds"] + sct["seconds"]
+    return {"seconds": total, "commit_seconds": total - (t1 - t0),
+            "db_seconds": dbt["seconds"], "statements": dbt["statements"],
+            "read_sql_seconds": dbt["read_seconds"], "write_sql_seconds": dbt["write_seconds"],
+            "reads_seconds": stt["read_seconds"], "writes_seconds": stt["write_seconds"],
+            "score_seconds": sct["seconds"], "score_calls": sct["calls"],
+            "python_seconds": (t1 - t0) - staged,
+            "result_size": len(out) if hasattr(out, "__len__") else None}
+
+
+def split_text(p: dict) -> str:
+    return (f"read {fmt_s(p['reads_seconds'])} (SQL, unpacking, entry requirements), "
+            f"write {fmt_s(p['writes_seconds'])} (entry encoding and COPY, overlapped), rank() "
+            f"{fmt_s(p['score_seconds'])} ({p['score_calls']} calls), the rest "
+            f"{fmt_s(p['python_seconds'])} (hashes, exclusion texts, {p['statements']} "
+            f"statements), commit {fmt_s(p['commit_seconds'])}")
+
+
 def measure_full_regeneration(ds: Dataset, app, loaded: Loaded, report: Report, repeat: int) -> None:
     from sqlalchemy import func, select
 
@@ -943,42 +1007,54 @@ def measure_full_regeneration(ds: Dataset, app, loaded: Loaded, report: Report, 
 
     size = f"{ds.n:,} declarations, {ds.n_categories} plans"
     row = report.add(Row("full_regeneration", "full regeneration on PostgreSQL: read, score, "
-                         "write snapshot, switch pointer, every category plan (one process, "
-                         "plan by plan)", size, goal=GOALS["full_regeneration"]))
-    fn, why = regeneration_function()
-    if fn is None:
-        row.error = why
+                         "write every category plan's snapshot, switch every pointer (one job, "
+                         "one transaction: ranking.tasks.regenerate_all_previews)", size,
+                         goal=GOALS["full_regeneration"]))
+    try:
+        from ranking import tasks
+
+        everything = tasks.regenerate_all_previews
+    except (ImportError, AttributeError) as exc:
+        row.error = f"ranking.tasks.regenerate_all_previews is not available ({exc})"
         return
+    per_plan, _ = regeneration_function()
     plan_ids = [int(p) for p in loaded.plan_ids]
 
-    def one_pass() -> dict:
-        with app.app_context():
-            with db_timer(db.engine) as dbt, scoring_timer() as sct:
-                t0 = time.perf_counter()
-                for pid in plan_ids:
-                    fn(pid)
-                    db.session.commit()
-                total = time.perf_counter() - t0
-            db.session.remove()
-        return {"seconds": total, "db_seconds": dbt["seconds"], "statements": dbt["statements"],
-                "read_sql_seconds": dbt["read_seconds"], "write_sql_seconds": dbt["write_seconds"],
-                "score_seconds": sct["seconds"], "score_calls": sct["calls"]}
+    def pruned() -> dict:
+        # The service keeps PREVIEW_KEEP previews per plan, so in the steady state each full
+        # regeneration is followed by the deletion of one full set of older snapshots. The
+        # harness keeps one, so that every timed prune deletes exactly such a set.
+        from ranking import operations
+
+        kept = operations.PREVIEW_KEEP
+        operations.PREVIEW_KEEP = 1
+        try:
+            return timed_job(app, lambda: [operations.prune_previews(keep=1)])
+        finally:
+            operations.PREVIEW_KEEP = kept
+
+    def one_plan(pid: int) -> None:  # a job each: its own transaction
+        per_plan(pid)
+        db.session.commit()
 
     bumps = bump_rows(ds)
     try:
-        log("3. full regeneration: warm-up pass (creates every preview)")
-        warm = one_pass()
-        if warm["seconds"] > 300 and repeat > 1:
-            repeat = 1  # a pass this long: one timed pass (stated in the table)
-        passes = []
+        log("3. full regeneration: warm-up (creates every preview)")
+        warm = timed_job(app, everything)
+        passes, prunes = [], []
         for i in range(repeat):
             bump_values(bumps, i)
             log(f"3. full regeneration: pass {i + 1}/{repeat}")
-            passes.append(one_pass())
-        unchanged = None
-        if warm["seconds"] <= 300:
-            log("3. full regeneration: one more pass with nothing changed")
-            unchanged = one_pass()
+            passes.append(timed_job(app, everything))
+            prunes.append(pruned())
+        log("3. full regeneration: one more pass with nothing changed")
+        unchanged = timed_job(app, everything)
+        plan_by_plan = None
+        if per_plan is not None:
+            bump_values(bumps, repeat)
+            log(f"3. the same, plan by plan ({len(plan_ids)} jobs' bodies in one process)")
+            plan_by_plan = timed_job(app, lambda: [one_plan(pid) for pid in plan_ids])
+            plan_by_plan["prune"] = pruned()
     except Exception as exc:  # their code may not be finished: report, do not crash the run
         row.error = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         report.info["full_regeneration_traceback"] = traceback.format_exc()
@@ -986,28 +1062,33 @@ def measure_full_regeneration(ds: Dataset, app, loaded: Loaded, report: Report, 
     secs = [p["seconds"] for p in passes]
     med = statistics.median(secs)
     mid = passes[secs.index(min(secs, key=lambda s: abs(s - med)))]
+    prune_med = statistics.median(p["seconds"] for p in prunes)
     with app.app_context():
         entries = db.session.scalar(select(func.count()).select_from(RunEntry))
         db.session.remove()
     row.seconds = med
-    row.stat = (f"median of {len(secs)} passes after a warm-up pass (best {fmt_s(min(secs))})"
-                if len(secs) > 1 else
-                f"one timed pass after a warm-up pass of {fmt_s(warm['seconds'])} (passes over "
-                "5 min get one timed pass)")
-    row.note = (f"SQL reads {fmt_s(mid['read_sql_seconds'])}, SQL writes "
-                f"{fmt_s(mid['write_sql_seconds'])} ({mid['statements']} statements), "
-                f"rank() {fmt_s(mid['score_seconds'])}, rest (Python around them) "
-                f"{fmt_s(mid['seconds'] - mid['db_seconds'] - mid['score_seconds'])}; "
-                f"{len(plan_ids)} plans, {fmt_s(med / len(plan_ids))} per plan")
-    row.extra.update({"warmup": warm, "passes": passes, "unchanged_pass": unchanged,
+    row.stat = (f"median of {len(secs)} passes after a warm-up pass of {fmt_s(warm['seconds'])} "
+                f"(best {fmt_s(min(secs))})")
+    row.note = (f"{split_text(mid)}; {mid['result_size']} plans, all their entries written; "
+                f"the separate job that prunes the set of snapshots it replaced "
+                f"{fmt_s(prune_med)} more")
+    row.extra.update({"warmup": warm, "passes": passes, "prunes": prunes,
+                      "unchanged_pass": unchanged, "plan_by_plan": plan_by_plan,
                       "run_entries_after": entries})
-    if unchanged is not None:
-        report.add(Row("regeneration_unchanged", "full regeneration when nothing changed: "
-                       "read, score, inputs hash equal to the current preview, nothing written",
-                       size, unchanged["seconds"], "one pass",
-                       note=(f"SQL reads {fmt_s(unchanged['read_sql_seconds'])}, rank() "
-                             f"{fmt_s(unchanged['score_seconds'])}; informational"),
-                       extra=unchanged))
+    report.add(Row("regeneration_unchanged", "full regeneration when nothing changed: "
+                   "read, score, inputs hash equal to the current preview, nothing written",
+                   size, unchanged["seconds"], "one pass",
+                   note=f"{split_text(unchanged)}; informational", extra=unchanged))
+    if plan_by_plan is not None:
+        report.add(Row("regeneration_per_plan", "full regeneration plan by plan: "
+                       "ranking.tasks.regenerate_preview for every plan in turn (the per-plan "
+                       "jobs' bodies, a commit after each)", size, plan_by_plan["seconds"],
+                       "one pass",
+                       note=(f"{split_text(plan_by_plan)}; "
+                             f"{fmt_s(plan_by_plan['seconds'] / len(plan_ids))} per plan; "
+                             f"pruning {fmt_s(plan_by_plan['prune']['seconds'])} more; "
+                             "informational"),
+                       extra=plan_by_plan))
 
 
 # ============================================================================ workers (4, 5)
@@ -1028,9 +1109,15 @@ def worker_env() -> dict:
     return env
 
 
+#: How the harness starts the ranking workers: as the README recommends for the ranking
+#: queue (``--no-fork``: database connections stay open between jobs), or with ``--fork``.
+WORKER_FORK = False
+
+
 @contextmanager
 def workers(count: int, log_dir: Path):
-    """``count`` real ``flask --app wsgi worker ranking`` processes (stopped by pid at the end)."""
+    """``count`` real ``flask --app wsgi worker ranking [--no-fork]`` processes (stopped by pid
+    at the end)."""
     from redis import Redis
     from rq import Worker
 
@@ -1039,7 +1126,8 @@ def workers(count: int, log_dir: Path):
     try:
         for i in range(count):
             out = open(log_dir / f"worker-{i}.log", "w")  # noqa: SIM115
-            p = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", "worker", "ranking"],
+            command = ["worker", "ranking", "--fork" if WORKER_FORK else "--no-fork"]
+            p = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", *command],
                                  cwd=str(ROOT), env=worker_env(), stdout=out, stderr=subprocess.STDOUT,
                                  start_new_session=True)
             p.log_file = out  # type: ignore[attr-defined]
@@ -1123,7 +1211,9 @@ def measure_category_p95(ds: Dataset, app, loaded: Loaded, report: Report, runs:
     row.stat = (f"p95 of {len(latencies)} (median {fmt_s(statistics.median(latencies))}, "
                 f"max {fmt_s(max(latencies))})")
     if works:
-        row.note = (f"of which the job itself (RQ started→ended, in the forked work horse) "
+        where = ("in the forked work horse" if WORKER_FORK else
+                 "in the worker process: flask worker --no-fork")
+        row.note = (f"of which the job itself (RQ started→ended, {where}) "
                     f"median {fmt_s(statistics.median(works))}, p95 {fmt_s(p95(works))}")
     row.extra.update({"latencies": latencies, "job_seconds": works, "plan_id": plan_id,
                       "category_size": int(ds.category_size[c])})
@@ -1243,6 +1333,10 @@ def publish_series(app, cands, seed: int, debounce: float | None) -> dict:
     watcher.start()
     commits: dict[int, float] = {}
     failures = []
+    import psycopg
+
+    with psycopg.connect(conninfo(PERF_DB)) as conn:
+        series_start = conn.execute("SELECT now()").fetchone()[0]
     with app.app_context():
         if debounce is not None:
             app.config["RANKING_DEBOUNCE_SECONDS"] = debounce
@@ -1268,9 +1362,15 @@ def publish_series(app, cands, seed: int, debounce: float | None) -> dict:
     watcher.stop.set()
     watcher.join(timeout=5)
     lat = [watcher.seen[v] - t for v, t in commits.items() if v in watcher.seen]
+    with psycopg.connect(conninfo(PERF_DB)) as conn:  # leading edge: how many jobs waited
+        jobs_made, delayed = conn.execute(
+            "SELECT count(*), count(not_before) FROM outbox_jobs "
+            "WHERE func = 'ranking.tasks.regenerate_preview' AND created_at >= %s",
+            (series_start,)).fetchone()
     return {"latencies": lat, "debounce_seconds": used, "not_visible": len(commits) - len(lat),
             "publish_failures": failures, "publish_span_seconds": span,
-            "watcher_error": watcher.error}
+            "watcher_error": watcher.error, "preview_jobs": jobs_made,
+            "delayed_jobs": delayed}
 
 
 def measure_freshness(ds: Dataset, app, loaded: Loaded, report: Report, samples: int, seed: int) -> None:
@@ -1307,9 +1407,10 @@ def measure_freshness(ds: Dataset, app, loaded: Loaded, report: Report, samples:
         d = res["debounce_seconds"]
         target.seconds = p95(lat)
         target.stat = f"p95 of {len(lat)} (median {fmt_s(statistics.median(lat))}, max {fmt_s(max(lat))})"
-        target.note = (f"RANKING_DEBOUNCE_SECONDS = {d:g} s of it is the debounce by design; "
-                       f"beyond it p95 {fmt_s(p95([x - d for x in lat]))}" if d else
-                       "no debounce")
+        target.note = (f"RANKING_DEBOUNCE_SECONDS = {d:g} s, leading edge: a change runs at "
+                       f"once unless its plan's last job started less than {d:g} s before; "
+                       f"{res['delayed_jobs']} of {res['preview_jobs']} preview jobs waited "
+                       "for the end of such a window" if d else "no debounce")
         if res["not_visible"]:
             target.note += f"; {res['not_visible']} change(s) never became visible"
         if res["publish_failures"]:
@@ -1349,6 +1450,7 @@ def render(report: Report) -> str:
                   "rank_grouped": "(i)", "rank_per_plan": "(ii)", "full_regeneration": "3",
                   "category_p95": "4", "freshness_p95": "5", "pandas": "6a", "pymcdm": "6b",
                   "pg_window": "6c", "regeneration_unchanged": "(iii)",
+                  "regeneration_per_plan": "(v)",
                   "freshness_no_debounce": "(iv)"}.get(r.key, "")
         if r.error:
             result = f"not measured: {r.error}"
@@ -1422,6 +1524,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--no-db", action="store_true", help="only the in-memory figures (1, 2, 6a, 6b)")
     p.add_argument("--keep-db", action="store_true",
                    help=f"leave the {PERF_DB!r} database for inspection (the next run recreates it)")
+    p.add_argument("--fork-workers", action="store_true",
+                   help="start the workers of 4 and 5 with --fork (a work horse per job) instead "
+                        "of --no-fork")
+    p.add_argument("--only-ranking", action="store_true",
+                   help="skip the figures of other modules (perf/supervision.py)")
     p.add_argument("--out", type=Path, default=OUT_DIR / "results.json")
     args = p.parse_args(argv)
     if args.quick:
@@ -1435,7 +1542,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global WORKER_FORK
     args = parse_args(argv)
+    WORKER_FORK = args.fork_workers
     command = "python -m perf.run " + " ".join(sys.argv[1:] if argv is None else argv)
     report = Report(machine=machine_info(), args={**{k: str(v) for k, v in vars(args).items()},
                                                   "command": command.strip()})
@@ -1486,16 +1595,47 @@ def main(argv: list[str] | None = None) -> int:
             if not args.keep_db:
                 drop_database()
             flush_redis()
+    if not args.only_ranking:
+        run_extensions(args, report, ds)
     report.machine["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     order = ["compute", "composite_anchored", "composite_topsis", "full_regeneration",
              "category_p95", "freshness_p95", "pandas", "pymcdm", "pg_window", "rank_grouped",
-             "rank_per_plan", "regeneration_unchanged", "freshness_no_debounce"]
+             "rank_per_plan", "regeneration_unchanged", "freshness_no_debounce",
+             "regeneration_per_plan"]
     report.rows.sort(key=lambda r: order.index(r.key) if r.key in order else 99)
     text = render(report)
     print(text)
     write_json(report, args.out)
     log(f"wrote {args.out}")
     return 0
+
+
+def run_extensions(args: argparse.Namespace, report: Report, ds: Dataset) -> None:
+    """Figures of other parts of the service, measured in the same run on the same data: a
+    module ``perf/supervision.py`` with ``measure(args, report)`` adds its rows (and may take
+    the generated dataset as ``ds``). A failure there is reported, never fatal."""
+    import importlib
+    import inspect
+
+    try:
+        module = importlib.import_module("perf.supervision")
+    except ModuleNotFoundError as exc:
+        if exc.name != "perf.supervision":
+            report.info["supervision_error"] = f"{type(exc).__name__}: {exc}"
+        return
+    measure = getattr(module, "measure", None)
+    if measure is None:
+        return
+    log("supervision figures (perf/supervision.py)")
+    try:
+        if "ds" in inspect.signature(measure).parameters:
+            measure(args, report, ds=ds)
+        else:
+            measure(args, report)
+    except Exception as exc:  # noqa: BLE001  (their figures fail alone)
+        report.info["supervision_error"] = f"{type(exc).__name__}: {exc}"
+        report.info["supervision_traceback"] = traceback.format_exc()
+        log(f"perf/supervision.py failed: {exc}")
 
 
 def flush_redis() -> None:

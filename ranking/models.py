@@ -149,7 +149,18 @@ class RankingRun(db.Model):
 
 
 class RunEntry(db.Model):
-    """A declaration in a run: eligible with its tiers and score, or excluded with reasons."""
+    """A declaration in a run: eligible with its tiers and score, or excluded with reasons.
+
+    Entries are written in bulk (a full regeneration writes millions) and never changed, so
+    their columns carry no foreign-key constraint: PostgreSQL checks a constraint once per
+    row, by locking the referenced row (a row lock is a write); with the five constraints
+    writing a snapshot was 4-5× slower, with ``run_id``'s alone still 1.7× (perf/README.md).
+    What the constraints guarded holds by construction: ``declaration_id``, ``version_id``,
+    ``enterprise_id`` and ``product_id`` are the ids the run read in its own transaction, of
+    rows that are never deleted (published history); ``run_id`` is the run written in the
+    same transaction, and a run is only deleted together with its entries
+    (``operations.prune_previews``).
+    """
 
     __tablename__ = "run_entries"
     __table_args__ = (
@@ -158,10 +169,10 @@ class RunEntry(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    run_id: Mapped[int] = mapped_column(ForeignKey("ranking_runs.id"))
-    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"))
-    version_id: Mapped[int] = mapped_column(ForeignKey("declaration_versions.id"))
-    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"))
+    run_id: Mapped[int] = mapped_column(Integer)  # ranking_runs.id
+    declaration_id: Mapped[int] = mapped_column(Integer)  # declarations.id
+    version_id: Mapped[int] = mapped_column(Integer)  # declaration_versions.id
+    enterprise_id: Mapped[int] = mapped_column(Integer)  # enterprises.id
     eligible: Mapped[bool] = mapped_column(Boolean)
     exclusion_reasons: Mapped[list] = mapped_column(JSON, default=list)  # [{"code", "detail"}]
     values: Mapped[dict] = mapped_column(JSON, default=dict)  # plan indicator key -> value
@@ -170,10 +181,12 @@ class RunEntry(db.Model):
     composite_rank: Mapped[int | None] = mapped_column(Integer)
     is_leader: Mapped[bool] = mapped_column(Boolean, default=False)
     stars: Mapped[int] = mapped_column(Integer, default=0)
-    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"))  # the label's model
+    product_id: Mapped[int | None] = mapped_column(Integer)  # products.id: the label's model
     removed_reason: Mapped[str] = mapped_column(Text, default="")  # dynamic management
 
-    run: Mapped[RankingRun] = relationship()
+    run: Mapped[RankingRun] = relationship(
+        primaryjoin="RunEntry.run_id == RankingRun.id", foreign_keys="RunEntry.run_id"
+    )
 
 
 class LeaderboardPointer(db.Model):
@@ -204,7 +217,8 @@ class Objection(db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("ranking_runs.id"), index=True)
-    entry_id: Mapped[int | None] = mapped_column(ForeignKey("run_entries.id"))
+    # Indexed: deleting old preview entries checks, per entry, that no objection refers to it.
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("run_entries.id"), index=True)
     name: Mapped[str] = mapped_column(String(120))
     contact: Mapped[str] = mapped_column(String(120))
     text: Mapped[str] = mapped_column(Text)

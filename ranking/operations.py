@@ -45,6 +45,11 @@ Details callers rely on (added by the implementation; all extra parameters are o
 - ``build_run(plan, kind, user=None) -> RankingRun`` computes a run now (used by the jobs;
   previews switch the (plan_key, "preview") pointer in the same transaction). A preview whose
   inputs hash equals the current preview's is not written again (idempotent).
+  ``build_previews(plans)`` does the same for many plans in one transaction (one read, grouped
+  scoring, one COPY stream, every pointer switched together). Old previews are dropped by a
+  job of their own (``enqueue_prune``/``prune_previews``), never inside a regeneration.
+- ``enqueue_preview(plan)`` debounces on the leading edge (``RANKING_DEBOUNCE_SECONDS``): the
+  first change runs at once, changes within the window join one trailing job.
 - Run data: ``RunEntry.values`` / ``tiers`` are keyed by the indicator key = the benchmark code
   (``PlanIndicator.benchmark_code``). ``RankingRun.indicator_status[key]`` =
   {"ranked": bool, "reason": None | "all_equal" | "no_eligible", "name", "unit", "direction",
@@ -62,6 +67,7 @@ Details callers rely on (added by the implementation; all extra parameters are o
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import math
@@ -75,7 +81,8 @@ import numpy as np
 import pandas as pd
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import case, delete, func, insert, literal, select
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import case, delete, func, insert, literal, select, text
 from werkzeug.exceptions import Forbidden
 
 from benchmarks.models import BenchmarkIndicator, ProductCategory
@@ -100,20 +107,24 @@ from ranking.models import (
 
 __all__ = [
     "activate_plan",
+    "build_previews",
     "build_run",
     "compute",
     "create_plan",
     "enqueue_dynamic_management",
     "enqueue_preview",
+    "enqueue_prune",
     "file_objection",
     "plan_data",
     "plan_rule",
     "plan_specs",
+    "prune_previews",
     "publish_run",
     "record_removal",
     "resolve_objection",
     "start_official_run",
     "start_publicity",
+    "status_word",
     "update_plan",
 ]
 
@@ -122,7 +133,7 @@ MIN_CORE_INDICATORS = 3
 PUBLICITY_DAYS = (1, 60)
 YEARS = (2000, 2100)
 MAX_WINDOW_DAYS = 3650
-ENTRY_CHUNK = 2000  # rows per executemany of run entries
+ENTRY_CHUNK = 2_000  # rows per chunk of the COPY stream (PostgreSQL) or per executemany
 PREVIEW_KEEP = 3  # preview runs kept per plan (the current one and two before it)
 FLOOR_KINDS = ("mandatory", "recommended")
 CUT_MODES = ("values", "percentiles")
@@ -179,6 +190,28 @@ def _require_owner(plan: EvaluationPlan, user: User | None) -> None:
 
 def _refuse(message: str, field: str = GENERAL) -> ValidationFailed:
     return ValidationFailed({field: [message]})
+
+
+#: Plan, run and objection statuses as words inside a sentence ("this one is active"), so a
+#: translated message never shows the stored English value.
+STATUS_WORDS = {
+    "draft": _l("draft"),
+    "active": _l("active"),
+    "superseded": _l("superseded"),
+    "computed": _l("computed"),
+    "publicity": _l("in publicity"),
+    "published": _l("published"),
+    "discarded": _l("discarded"),
+    "open": _l("open"),
+    "accepted": _l("accepted"),
+    "rejected": _l("rejected"),
+}
+
+
+def status_word(status) -> str:
+    """The translated word of a PlanStatus, RunStatus or ObjectionStatus."""
+    value = getattr(status, "value", status)
+    return str(STATUS_WORDS.get(value, value))
 
 
 def _direction_words(direction: str) -> str:
@@ -709,7 +742,7 @@ def activate_plan(plan: EvaluationPlan, *, user: User | None = None) -> Evaluati
     _require_owner(plan, user)
     if plan.status is not PlanStatus.DRAFT:
         raise _refuse(_("Only a draft plan can be activated; this one is %(status)s.",
-                        status=plan.status.value))
+                        status=status_word(plan.status)))
     _clean_plan(plan_data(plan))  # the catalogue may have changed since it was saved
     plan.status = PlanStatus.ACTIVE
     db.session.flush()
@@ -718,14 +751,44 @@ def activate_plan(plan: EvaluationPlan, *, user: User | None = None) -> Evaluati
 
 
 def enqueue_preview(plan: EvaluationPlan) -> OutboxJob:
-    """One debounced preview regeneration per plan (after the commit, on the ranking queue)."""
+    """One preview regeneration per plan (after the commit, on the ranking queue), debounced
+    on the leading edge with a window of ``RANKING_DEBOUNCE_SECONDS``.
+
+    The first change after a quiet window runs at once: a lone publication is visible as
+    soon as its regeneration has run, not a window later. A change while a job waits joins
+    it (the job reads the data when it starts). A change less than a window after the plan's
+    last job was due (enqueued, or scheduled) while that job has already started gets one
+    trailing job, due a window after it, which the following changes join: a burst makes
+    one job per window (its first change at once), never one per change.
+    """
+    key = f"ranking:preview:{plan.plan_key}"
+    window = float(current_app.config.get("RANKING_DEBOUNCE_SECONDS", 2))
     return jobs.enqueue(
         "ranking.tasks.regenerate_preview",
         plan.id,
         queue="ranking",
-        dedupe_key=f"ranking:preview:{plan.plan_key}",
-        delay=float(current_app.config.get("RANKING_DEBOUNCE_SECONDS", 2)),
+        dedupe_key=key,
+        delay=_debounce_delay(key, window),
     )
+
+
+def _debounce_delay(dedupe_key: str, window: float) -> float | None:
+    """Seconds until the next job of this key may start: None (at once) when the last one
+    was due a window ago or more (or there is none), else the rest of that window."""
+    if window <= 0:
+        return None
+    with db.session.no_autoflush:
+        last = db.session.execute(
+            select(OutboxJob.created_at, OutboxJob.not_before)
+            .where(OutboxJob.dedupe_key == dedupe_key)
+            .order_by(OutboxJob.id.desc())
+            .limit(1)
+        ).first()
+    if last is None:
+        return None
+    due = last.not_before or last.created_at
+    wait = (due - utcnow()).total_seconds() + window
+    return wait if wait > 0 else None
 
 
 def enqueue_dynamic_management(plan: EvaluationPlan) -> OutboxJob:
@@ -755,6 +818,24 @@ def start_official_run(plan: EvaluationPlan, user: User) -> OutboxJob:
 
 
 # --------------------------------------------------------------------------- runs
+
+#: Columns of a run entry as the snapshot writer sends them (COPY / executemany).
+ENTRY_COLUMNS = (
+    "run_id", "declaration_id", "version_id", "enterprise_id", "eligible",
+    "exclusion_reasons", "values", "tiers", "composite", "composite_rank", "is_leader",
+    "stars", "product_id", "removed_reason",
+)
+
+
+def _entry_sql(dialect) -> tuple[str, str]:
+    """(COPY statement, INSERT statement) for the entry columns, quoted for ``dialect``
+    ("values" is a reserved word)."""
+    quote = dialect.identifier_preparer.quote
+    table = quote(RunEntry.__tablename__)
+    names = ", ".join(quote(c) for c in ENTRY_COLUMNS)
+    marks = ", ".join("?" * len(ENTRY_COLUMNS))
+    return (f"COPY {table} ({names}) FROM STDIN",
+            f"INSERT INTO {table} ({names}) VALUES ({marks})")
 
 
 def _pointer(plan_key: str, kind: RunKind, *, lock: bool = False) -> LeaderboardPointer | None:
@@ -786,6 +867,44 @@ def _switch(plan_key: str, kind: RunKind, run: RankingRun) -> bool:
     return True
 
 
+def _switch_previews(written: list[tuple[EvaluationPlan, RankingRun]]) -> None:
+    """``_switch`` for many previews at once: the pointers locked and the runs they point to
+    read in one statement each, whatever the number of plans."""
+    keys = sorted({plan.plan_key for plan, _ in written})
+    pointers = {
+        p.plan_key: p
+        for p in db.session.scalars(
+            select(LeaderboardPointer)
+            .where(LeaderboardPointer.plan_key.in_(keys),
+                   LeaderboardPointer.kind == RunKind.PREVIEW)
+            .order_by(LeaderboardPointer.id)
+            .with_for_update()
+        )
+    }
+    old_ids = [p.run_id for p in pointers.values()]
+    old_runs = {
+        r.id: r
+        for r in db.session.scalars(select(RankingRun).where(RankingRun.id.in_(old_ids)))
+    } if old_ids else {}
+    now = utcnow()
+    for plan, run in written:
+        pointer = pointers.get(plan.plan_key)
+        if pointer is None:
+            pointers[plan.plan_key] = pointer = LeaderboardPointer(
+                plan_key=plan.plan_key, kind=RunKind.PREVIEW, run_id=run.id
+            )
+            db.session.add(pointer)
+            continue
+        old = old_runs.get(pointer.run_id)
+        if old is not None and old.as_of > run.as_of:
+            run.status = RunStatus.SUPERSEDED
+            continue
+        if old is not None and old.status is RunStatus.COMPUTED:
+            old.status = RunStatus.SUPERSEDED
+        pointer.run_id = run.id
+        pointer.switched_at = now
+
+
 def _plan_key_runs(plan_key: str):
     return (
         select(RankingRun.id)
@@ -794,36 +913,174 @@ def _plan_key_runs(plan_key: str):
     )
 
 
-def _prune_previews(plan_key: str, keep: int = PREVIEW_KEEP) -> None:
-    """Drop old preview snapshots (never the current one): previews regenerate often."""
+def prune_previews(plan_keys: Iterable[str] | None = None, keep: int = PREVIEW_KEEP) -> int:
+    """Drop old preview snapshots (never a current one) of the given plans (None: of every
+    plan): previews regenerate often. Returns how many runs were dropped.
+
+    A job of its own (``enqueue_prune``), not part of the regeneration: deleting thousands of
+    entries (and PostgreSQL's per-row check of the objections that could reference them)
+    would otherwise sit between a publication and its visibility.
+    """
+    newest_first = func.row_number().over(
+        partition_by=EvaluationPlan.plan_key, order_by=RankingRun.id.desc()
+    )
+    ranked = (
+        select(RankingRun.id.label("id"), newest_first.label("n"))
+        .join(EvaluationPlan, EvaluationPlan.id == RankingRun.plan_id)
+        .where(RankingRun.kind == RunKind.PREVIEW)
+    )
+    if plan_keys is not None:
+        ranked = ranked.where(EvaluationPlan.plan_key.in_(sorted(set(plan_keys))))
+    ranked = ranked.subquery("ranked")
     ids = list(
         db.session.scalars(
-            _plan_key_runs(plan_key)
-            .where(RankingRun.kind == RunKind.PREVIEW)
-            .order_by(RankingRun.id.desc())
-            .offset(keep)
+            select(ranked.c.id)
+            .where(ranked.c.n > keep, ranked.c.id.not_in(select(LeaderboardPointer.run_id)))
+            .order_by(ranked.c.id)
         )
     )
-    current = _pointer(plan_key, RunKind.PREVIEW)
-    ids = [i for i in ids if current is None or i != current.run_id]
-    if ids:
-        db.session.execute(delete(RunEntry.__table__).where(RunEntry.run_id.in_(ids)))
-        db.session.execute(delete(RankingRun.__table__).where(RankingRun.id.in_(ids)))
-        for run in [r for r in db.session.identity_map.values() if isinstance(r, RankingRun)]:
-            if run.id in ids:
-                db.session.expunge(run)
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        db.session.execute(delete(RunEntry.__table__).where(RunEntry.run_id.in_(chunk)))
+        db.session.execute(delete(RankingRun.__table__).where(RankingRun.id.in_(chunk)))
+    gone = set(ids)
+    for run in [r for r in db.session.identity_map.values() if isinstance(r, RankingRun)]:
+        if run.id in gone:
+            db.session.expunge(run)
+    return len(ids)
 
 
-def _none_if_nan(x: float) -> float | None:
-    return None if x is None or (isinstance(x, float) and math.isnan(x)) else float(x)
+def _previews_to_prune(plan_keys: Iterable[str], keep: int = PREVIEW_KEEP) -> bool:
+    """Whether one of these plans holds more than ``keep`` preview runs."""
+    counts = (
+        select(func.count(RankingRun.id).label("n"))
+        .join(EvaluationPlan, EvaluationPlan.id == RankingRun.plan_id)
+        .where(RankingRun.kind == RunKind.PREVIEW,
+               EvaluationPlan.plan_key.in_(sorted(set(plan_keys))))
+        .group_by(EvaluationPlan.plan_key)
+        .subquery("preview_counts")
+    )
+    return (db.session.scalar(select(func.max(counts.c.n))) or 0) > keep
 
 
-def _indicator_status(
-    plan: EvaluationPlan, specs, result: scoring.RankingResult, n_eligible: int
-) -> dict:
+def enqueue_prune(plan_key: str | None = None) -> OutboxJob:
+    """Prune old previews soon (debounced: one job per plan, or one for all, per window)."""
+    args = (plan_key,) if plan_key is not None else ()
+    return jobs.enqueue(
+        "ranking.tasks.prune_previews",
+        *args,
+        queue="ranking",
+        dedupe_key=f"ranking:prune:{plan_key or '*'}",
+        delay=float(current_app.config.get("RANKING_PRUNE_DELAY_SECONDS", 30)),
+    )
+
+
+# -- reading and scoring -------------------------------------------------------------------
+
+
+class _PlanRows:
+    """One plan's rows in a ``Candidates`` read: where they are, which are eligible, the
+    plan's scoring specs and the hash of its inputs."""
+
+    def __init__(self, plan: EvaluationPlan, cand: eligibility.Candidates, reasons: np.ndarray):
+        self.plan = plan
+        self.start, self.stop = cand.bounds[plan.id]
+        self.specs = plan_specs(plan)
+        self.rule = plan_rule(plan)
+        self.keys = [s.key for s in self.specs]
+        rows = np.arange(self.start, self.stop)
+        self.eligible = rows[~cand.excluded[self.start : self.stop]]
+        self.digest = self._digest(cand, reasons)
+
+    @property
+    def count(self) -> int:
+        return self.stop - self.start
+
+    def matrix(self, cand: eligibility.Candidates, index=None) -> pd.DataFrame:
+        """The eligible rows' values (index: row numbers, or the given labels)."""
+        return pd.DataFrame(
+            cand.values[self.eligible][:, : len(self.keys)],
+            index=self.eligible if index is None else index,
+            columns=self.keys,
+        )
+
+    def _digest(self, cand: eligibility.Candidates, reasons: np.ndarray) -> str:
+        """The run's inputs hash: the eligible matrix, specs, rule and method (scoring's
+        own canonical hash) plus, as one SHA-256 of their bytes, every candidate's
+        declaration, version, label product and values and every exclusion with its reasons."""
+        a, b = self.start, self.stop
+        entries = hashlib.sha256()
+        for column in (cand.declaration_id, cand.version_id, cand.product_id):
+            entries.update(np.ascontiguousarray(column[a:b], dtype="<i8").tobytes())
+        values = np.ascontiguousarray(cand.values[a:b, : len(self.keys)], dtype="<f8") + 0.0
+        entries.update(np.where(np.isnan(values), np.nan, values).tobytes())
+        excluded = a + np.flatnonzero(cand.excluded[a:b])
+        entries.update("\0".join(reasons[excluded].tolist()).encode("utf-8"))
+        extra = {
+            "plan_id": self.plan.id,
+            "plan_version": self.plan.version_no,
+            "entry_rules": eligibility.entry_rules_of(self.plan),
+            "entries": entries.hexdigest(),
+        }
+        matrix = self.matrix(cand, index=pd.Index(cand.declaration_id[self.eligible]))
+        return scoring.inputs_hash(matrix, self.specs, self.rule, self.plan.composite_method,
+                                   extra)
+
+
+class _Scores:
+    """Tiers, composite, ranks, leaders and stars of every eligible row of a read, filled
+    plan group by plan group (rows of excluded entries keep zeros and NaN)."""
+
+    def __init__(self, cand: eligibility.Candidates):
+        n, width = cand.n, max(cand.width, 1)
+        self.tiers = np.zeros((n, width), dtype=np.int64)
+        self.composite = np.full(n, np.nan)
+        self.rank = np.zeros(n, dtype=np.int64)
+        self.leader = np.zeros(n, dtype=bool)
+        self.stars = np.zeros(n, dtype=np.int64)
+        self.ranked: dict[int, dict[str, bool]] = {}
+
+
+def _score(cand: eligibility.Candidates, members: list[_PlanRows]) -> _Scores:
+    """Rank the plans' eligible rows: one ``scoring.rank`` call per group of plans with the
+    same specs, leader rule and method (grouped by plan), so many plans cost a few calls."""
+    scores = _Scores(cand)
+    groups: dict[tuple, list[_PlanRows]] = {}
+    for pr in members:
+        groups.setdefault((tuple(pr.specs), pr.rule, pr.plan.composite_method), []).append(pr)
+    for (specs, rule, method), group in groups.items():
+        rows = np.concatenate([pr.eligible for pr in group])
+        keys = [s.key for s in specs]
+        matrix = pd.DataFrame(cand.values[rows][:, : len(keys)], index=rows, columns=keys)
+        if len(group) == 1:
+            result = scoring.rank(matrix, list(specs), rule, method=method)
+        else:
+            labels = pd.Series(cand.plan_idx[rows], index=rows)
+            result = scoring.rank(matrix, list(specs), rule, method=method, groups=labels)
+        at = result.tiers.index.to_numpy()
+        scores.tiers[at, : len(keys)] = result.tiers.to_numpy()
+        scores.composite[at] = result.composite.to_numpy()
+        scores.rank[at] = result.composite_rank.to_numpy()
+        scores.leader[at] = result.leaders.to_numpy()
+        scores.stars[at] = result.stars.to_numpy()
+        plan_of_row = cand.plan_idx[at]
+        for pr in group:
+            mine = plan_of_row == cand.index_of[pr.plan.id]
+            flags = {}
+            for key in keys:
+                r = result.ranked[key]
+                flags[key] = bool(r) if isinstance(r, (bool, np.bool_)) else bool(
+                    np.all(np.asarray(r)[mine])
+                )
+            scores.ranked[pr.plan.id] = flags
+    return scores
+
+
+def _indicator_status(pr: _PlanRows, scores: _Scores, ranges: dict) -> dict:
     status = {}
-    for pi, spec in zip(plan.indicators, specs):
-        ranked = bool(np.all(result.ranked[spec.key])) if n_eligible else False
+    n_eligible = len(pr.eligible)
+    for pi, spec in zip(pr.plan.indicators, pr.specs):
+        ranked = bool(scores.ranked.get(pr.plan.id, {}).get(spec.key)) if n_eligible else False
         status[spec.key] = {
             "ranked": ranked,
             "reason": None if ranked else ("all_equal" if n_eligible else "no_eligible"),
@@ -835,79 +1092,264 @@ def _indicator_status(
             "cuts": list(spec.cuts),
             "weight": spec.weight,
             "best_reference": spec.best_reference,
-            "tier_ranges": {},
+            "tier_ranges": ranges.get(spec.key, {}),
         }
     return status
 
 
-def _tier_ranges(matrix: pd.DataFrame, tiers: pd.DataFrame, key: str) -> dict:
-    """{tier: [lowest, highest value]} of the eligible entries (chart bands)."""
-    if matrix.empty:
-        return {}
-    frame = pd.DataFrame({"tier": tiers[key], "value": matrix[key].reindex(tiers.index)})
-    frame = frame[frame["tier"] > 0]
-    grouped = frame.groupby("tier")["value"].agg(["min", "max"])
-    return {str(int(t)): [float(lo), float(hi)] for t, (lo, hi) in grouped.iterrows()}
-
-
-def _entry_rows(
-    run_id: int, snap: eligibility.Snapshot, result: scoring.RankingResult
-) -> list[dict]:
-    """One row per candidate, sorted by declaration id: eligible ones with tiers and scores,
-    excluded ones with their reasons."""
-    cand = snap.candidates
-    keys = snap.keys
-    values = np.column_stack([cand[k].to_numpy(dtype="float64") for k in keys]) if keys else None
-    eligible_ids = set(snap.matrix.index.tolist())
-    tiers = result.tiers
-    tier_values = {k: tiers[k].to_dict() for k in keys} if len(tiers) else {k: {} for k in keys}
-    composite = result.composite.to_dict()
-    comp_rank = result.composite_rank.to_dict()
-    leaders = result.leaders.to_dict()
-    stars = result.stars.to_dict()
-    reasons = snap.exclusions["reasons"].to_dict() if len(snap.exclusions) else {}
-    rows = []
-    for pos, (decl_id, version_id, enterprise_id, product_id) in enumerate(
-        zip(
-            cand.index.tolist(),
-            cand["version_id"].tolist(),
-            cand["enterprise_id"].tolist(),
-            cand["product_id"].tolist(),
-        )
-    ):
-        vals = {k: _none_if_nan(float(values[pos, j])) for j, k in enumerate(keys)}
-        ok = decl_id in eligible_ids
-        product = None if product_id is None or pd.isna(product_id) else int(product_id)
-        rank = int(comp_rank.get(decl_id, 0)) if ok else None
-        rows.append(
-            {
-                "run_id": run_id,
-                "declaration_id": int(decl_id),
-                "version_id": int(version_id),
-                "enterprise_id": int(enterprise_id),
-                "eligible": ok,
-                "exclusion_reasons": [] if ok else list(reasons.get(decl_id, [])),
-                "values": vals,
-                "tiers": {k: int(tier_values[k][decl_id]) for k in keys} if ok else {},
-                "composite": _none_if_nan(composite.get(decl_id)) if ok else None,
-                "composite_rank": rank if rank else None,
-                "is_leader": bool(leaders.get(decl_id, False)) and product is not None,
-                "stars": int(stars.get(decl_id, 0)) if ok else 0,
-                "product_id": product,
-                "removed_reason": "",
+def _tier_ranges(
+    cand: eligibility.Candidates, scores: _Scores, members: list[_PlanRows]
+) -> dict[int, dict[str, dict]]:
+    """{plan id: {key: {tier: [lowest, highest value]}}} of the eligible entries (chart
+    bands), for every plan at once: one scatter-min/max per indicator column."""
+    out: dict[int, dict[str, dict]] = {pr.plan.id: {} for pr in members}
+    rows = np.concatenate([pr.eligible for pr in members]) if members else np.zeros(0, int)
+    if not len(rows):
+        return out
+    plan_i = cand.plan_idx[rows]
+    width = max(len(pr.keys) for pr in members)
+    for j in range(width):
+        tiers = scores.tiers[rows, j]
+        values = cand.values[rows, j]
+        ok = tiers > 0
+        top = int(tiers.max(initial=0)) + 1
+        slot = plan_i[ok] * top + tiers[ok]
+        size = len(cand.plans) * top
+        lo = np.full(size, np.inf)
+        hi = np.full(size, -np.inf)
+        np.fmin.at(lo, slot, values[ok])
+        np.fmax.at(hi, slot, values[ok])
+        seen = np.bincount(slot, minlength=size) > 0
+        for pr in members:
+            if j >= len(pr.keys):
+                continue
+            base = cand.index_of[pr.plan.id] * top
+            out[pr.plan.id][pr.keys[j]] = {
+                str(t): [float(lo[base + t]), float(hi[base + t])]
+                for t in range(1, top)
+                if seen[base + t]
             }
-        )
-    return rows
+    return out
 
 
-def _insert_chunk(rows: list[dict]) -> None:
-    db.session.execute(insert(RunEntry.__table__), rows)
+# -- writing entries -----------------------------------------------------------------------
+
+_STR = np.dtypes.StringDType()
+_NULL = "\\N"  # NULL in COPY's text format
+_SMALL_INTS = np.array([str(i) for i in range(256)], dtype=object)
 
 
-def _insert_entries(rows: list[dict]) -> None:
-    """Core executemany in chunks (never ORM objects for thousands of rows)."""
-    for start in range(0, len(rows), ENTRY_CHUNK):
-        _insert_chunk(rows[start : start + ENTRY_CHUNK])
+def _float_text(x: np.ndarray) -> np.ndarray:
+    """Each float as a decimal that reads back as exactly the same float (NaN: "nan").
+
+    The declared values are short decimals (4.6, 38.0): for those the text is built with
+    integer arithmetic, vectorised (``k / 10**d == x`` means ``x`` is the double nearest to
+    the decimal ``k·10^-d``, so the text reads back as ``x``); the others (composite scores)
+    go through ``repr``, the shortest exact form.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    out = np.full(len(x), "nan", dtype=_STR)
+    todo = np.isfinite(x)
+    for d in range(7):
+        if not todo.any():
+            break
+        scale = 10.0**d
+        hit = todo & (np.abs(x) < 2.0**53 / scale)  # k = x·10^d is an exact integer double
+        k = np.zeros(len(x))
+        k[hit] = np.rint(x[hit] * scale)
+        hit[hit] = (k[hit] / scale) == x[hit]
+        if hit.any():
+            n = np.abs(k[hit]).astype(np.int64)
+            sign = np.where(np.signbit(x[hit]), "-", "").astype(_STR)
+            whole = (n // 10**d).astype(_STR)
+            frac = np.strings.zfill((n % 10**d).astype(_STR), d) if d else "0"
+            out[hit] = np.strings.add(np.strings.add(np.strings.add(sign, whole), "."), frac)
+            todo &= ~hit
+    rest = np.flatnonzero(todo)
+    if len(rest):
+        out[rest] = [repr(v) for v in x[rest].tolist()]
+    return out
+
+
+def _number_texts(x: np.ndarray, null: str) -> np.ndarray:
+    """``_float_text`` of each value (``null`` for NaN) as an object array, formatting each
+    distinct value once: declared values repeat (they are rounded to what the standard
+    prints), so a column of millions has a few thousand of them."""
+    codes, uniques = pd.factorize(np.asarray(x, dtype=np.float64), use_na_sentinel=True)
+    texts = np.append(_float_text(np.asarray(uniques, dtype=np.float64)).astype(object), null)
+    return texts[np.where(codes >= 0, codes, len(texts) - 1)]
+
+
+def _int_texts(a: np.ndarray, null: str | None = None) -> np.ndarray:
+    """Integers as text (object array); with ``null``, that text where the value is <= 0."""
+    a = np.asarray(a, dtype=np.int64)
+    if len(a) and 0 <= a.min() and a.max() < len(_SMALL_INTS):
+        out = _SMALL_INTS[a]
+    else:
+        out = np.array(list(map(str, a.tolist())), dtype=object)
+    if null is not None:
+        out = np.where(a > 0, out, null)
+    return out
+
+
+class _EntryColumns:
+    """The run entries of the written plans (rows in plan, declaration order), encoded for
+    the writer: COPY text lines on PostgreSQL, parameter tuples elsewhere.
+
+    Numbers are turned into text column-wise (each distinct value once); each line is then
+    one ``%`` formatting with a template per plan, which carries the plan's indicator keys:
+    the JSON of values and tiers is part of the line template, not built separately.
+    """
+
+    def __init__(self, cand, scores: _Scores, written: list[tuple[_PlanRows, int]],
+                 reasons: np.ndarray):
+        self.spans = []  # (first, stop, keys) of each plan's rows in this object's order
+        first = 0
+        for pr, _run_id in written:
+            self.spans.append((first, first + pr.count, pr.keys))
+            first += pr.count
+        rows = np.concatenate([np.arange(pr.start, pr.stop) for pr, _ in written]) \
+            if written else np.zeros(0, dtype=np.int64)
+        self.n = len(rows)
+        run_of_plan = np.zeros(len(cand.plans), dtype=np.int64)
+        for pr, run_id in written:
+            run_of_plan[cand.index_of[pr.plan.id]] = run_id
+        ok = ~cand.excluded[rows]
+        self.eligible = ok
+        self.run_id = run_of_plan[cand.plan_idx[rows]]
+        self.declaration_id = cand.declaration_id[rows]
+        self.version_id = cand.version_id[rows]
+        self.enterprise_id = cand.enterprise_id[rows]
+        self.product_id = cand.product_id[rows]
+        self.composite = np.where(ok, scores.composite[rows], np.nan)
+        self.rank = np.where(ok, scores.rank[rows], 0)
+        self.leader = ok & scores.leader[rows] & (self.product_id > 0)
+        self.stars = np.where(ok, scores.stars[rows], 0)
+        self.reasons = reasons[rows]
+        width = max((len(keys) for _, _, keys in self.spans), default=0)
+        self.values = cand.values[rows, :width]
+        self.tiers = scores.tiers[rows, :width]
+
+    def __len__(self) -> int:
+        return self.n
+
+    def _plan_slices(self, a: int, b: int):
+        for first, stop, keys in self.spans:
+            lo, hi = max(first, a), min(stop, b)
+            if lo < hi:
+                yield lo, hi, keys
+
+    def copy_lines(self, a: int, b: int) -> list[str]:
+        """COPY text lines of rows a..b (NULL as \\N). Only JSON text can hold a backslash
+        (keys, reasons); JSON holds no tab, newline or other control character, so doubling
+        those backslashes is all the escaping COPY's text format needs."""
+        lines = np.empty(b - a, dtype=object)
+        for lo, hi, keys in self._plan_slices(a, b):
+            k = len(keys)
+            quoted = [json.dumps(key, ensure_ascii=False).replace("\\", "\\\\")
+                      .replace("%", "%%") for key in keys]
+            obj = "{" + ", ".join(f"{q}: %s" for q in quoted) + "}"
+            head = "%s\t%s\t%s\t%s\t"
+            ok_line = head + "t\t[]\t" + obj + "\t" + obj + "\t%s\t%s\t%s\t%s\t%s\t\n"
+            out_line = head + "f\t%s\t" + obj + "\t{}\t\\N\t\\N\tf\t0\t%s\t\n"
+            s = slice(lo, hi)
+            ok = self.eligible[s]
+            ids = [self.run_id[s].tolist(), self.declaration_id[s].tolist(),
+                   self.version_id[s].tolist(), self.enterprise_id[s].tolist()]
+            values = [_number_texts(self.values[s, j], "null") for j in range(k)]
+            product = _int_texts(self.product_id[s], _NULL)
+            at = np.flatnonzero(ok)
+            if len(at):
+                cols = [np.asarray(c)[at].tolist() for c in ids]
+                cols += [v[at].tolist() for v in values]
+                cols += [_int_texts(self.tiers[s][at, j]).tolist() for j in range(k)]
+                cols += [_number_texts(self.composite[s][at], _NULL).tolist(),
+                         _int_texts(self.rank[s][at], _NULL).tolist(),
+                         np.where(self.leader[s][at], "t", "f").tolist(),
+                         _int_texts(self.stars[s][at]).tolist(), product[at].tolist()]
+                lines[at + lo - a] = [ok_line % t for t in zip(*cols)]
+            at = np.flatnonzero(~ok)
+            if len(at):
+                reasons = self.reasons[s][at].tolist()
+                if "\\" in "".join(reasons):
+                    reasons = [t.replace("\\", "\\\\") for t in reasons]
+                cols = [np.asarray(c)[at].tolist() for c in ids] + [reasons]
+                cols += [v[at].tolist() for v in values] + [product[at].tolist()]
+                lines[at + lo - a] = [out_line % t for t in zip(*cols)]
+        return lines.tolist()
+
+    def tuples(self, a: int, b: int) -> list[tuple]:
+        """Rows a..b as DB-API parameters (executemany), the JSON columns as text."""
+        out: list[tuple] = []
+        for lo, hi, keys in self._plan_slices(a, b):
+            obj = "{" + ", ".join(
+                f"{json.dumps(key, ensure_ascii=False).replace('%', '%%')}: %s" for key in keys
+            ) + "}"
+            s = slice(lo, hi)
+            values = [_number_texts(self.values[s, j], "null").tolist() for j in range(len(keys))]
+            tiers = [_int_texts(self.tiers[s, j]).tolist() for j in range(len(keys))]
+            for i, ok in enumerate(self.eligible[s].tolist()):
+                r = lo + i
+                composite = float(self.composite[r])
+                out.append((
+                    int(self.run_id[r]), int(self.declaration_id[r]), int(self.version_id[r]),
+                    int(self.enterprise_id[r]), ok, self.reasons[r] if not ok else "[]",
+                    obj % tuple(v[i] for v in values),
+                    obj % tuple(t[i] for t in tiers) if ok else "{}",
+                    None if math.isnan(composite) else composite,
+                    int(self.rank[r]) or None, bool(self.leader[r]), int(self.stars[r]),
+                    int(self.product_id[r]) if self.product_id[r] > 0 else None, "",
+                ))
+        return out
+
+
+#: The COPY the current ``_insert_entries`` streams into (PostgreSQL), None elsewhere.
+_entry_stream: contextvars.ContextVar = contextvars.ContextVar("entry_stream", default=None)
+
+
+def _insert_chunk(rows: list) -> None:
+    """Write one chunk of entries inside the session's transaction: into the open COPY on
+    PostgreSQL (``rows`` are its text lines), one executemany elsewhere (parameter tuples)."""
+    stream = _entry_stream.get()
+    if stream is not None:
+        stream.write("".join(rows))
+        return
+    conn = db.session.connection()
+    conn.exec_driver_sql(_entry_sql(conn.dialect)[1], rows)
+
+
+def _insert_entries(entries: _EntryColumns) -> None:
+    """All entries in chunks of ``ENTRY_CHUNK`` rows (never ORM objects: a category holds
+    thousands of declarations, a full regeneration millions).
+
+    On PostgreSQL one COPY streams every chunk; psycopg's queued writer sends them from a
+    thread of its own, so PostgreSQL inserts a chunk while the next one is being encoded
+    (two cores: the encoding costs little more than the insert alone). A failure aborts the
+    COPY and, with it, the transaction: nothing of the snapshot stays.
+    """
+    conn = db.session.connection()
+    bounds = [(a, min(a + ENTRY_CHUNK, len(entries))) for a in range(0, len(entries), ENTRY_CHUNK)]
+    if conn.dialect.name != "postgresql":
+        for a, b in bounds:
+            _insert_chunk(entries.tuples(a, b))
+        return
+    from psycopg.copy import QueuedLibpqWriter
+
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(
+        _entry_sql(conn.dialect)[0], writer=QueuedLibpqWriter(cur)
+    ) as copy:
+        token = _entry_stream.set(copy)
+        try:
+            for a, b in bounds:
+                _insert_chunk(entries.copy_lines(a, b))
+        finally:
+            _entry_stream.reset(token)
+
+
+def _reason_texts(cand: eligibility.Candidates) -> np.ndarray:
+    """The exclusion reasons of every row as the JSON the entry stores ("[]": eligible)."""
+    return cand.reason_texts
 
 
 def _next_list_version(plan_key: str) -> int:
@@ -925,34 +1367,41 @@ def _next_list_version(plan_key: str) -> int:
     return (last or 0) + 1
 
 
+def _tune_read() -> None:
+    """On PostgreSQL: no JIT for this transaction's reads. The candidate reads are simple
+    scans and joins whose estimated cost passes ``jit_above_cost`` on large data; compiling
+    them took longer than running them (~0.5 s per plan, measured with EXPLAIN ANALYZE)."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SET LOCAL jit = off"))
+
+
 def compute(plan: EvaluationPlan, *, as_of=None):
     """Read and score a plan without writing: (snapshot, specs, rule, result, inputs hash)."""
-    snap = eligibility.snapshot(plan, as_of=as_of)
-    specs = plan_specs(plan)
-    rule = plan_rule(plan)
-    method = plan.composite_method
-    result = scoring.rank(snap.matrix, specs, rule, method=method)
-    cand = snap.candidates
-    eligible = cand.loc[snap.matrix.index]
-    extra = {
-        "plan_id": plan.id,
-        "plan_version": plan.version_no,
-        "entry_rules": eligibility.entry_rules_of(plan),
-        "eligible": [
-            [int(d), int(v), None if pd.isna(p) else int(p)]
-            for d, v, p in zip(
-                eligible.index.tolist(),
-                eligible["version_id"].tolist(),
-                eligible["product_id"].tolist(),
-            )
-        ],
-        "exclusions": [
-            [int(d), int(cand.at[d, "version_id"]), reasons]
-            for d, reasons in snap.exclusions["reasons"].items()
-        ],
-    }
-    digest = scoring.inputs_hash(snap.matrix, specs, rule, method, extra)
-    return snap, specs, rule, result, digest
+    cand = eligibility.read([plan], as_of=as_of)
+    pr = _PlanRows(plan, cand, _reason_texts(cand))
+    snap = cand.snapshot(plan)
+    result = scoring.rank(pr.matrix(cand, index=snap.matrix.index), pr.specs, pr.rule,
+                          method=plan.composite_method)
+    return snap, pr.specs, pr.rule, result, pr.digest
+
+
+def _new_run(pr: _PlanRows, cand, kind: RunKind, status: dict, user: User | None, *,
+             list_version: int = 1, previous: RankingRun | None = None,
+             change_reason: str = "") -> RankingRun:
+    return RankingRun(
+        plan_id=pr.plan.id,
+        kind=kind,
+        status=RunStatus.COMPUTED,
+        list_version=list_version,
+        previous_run_id=previous.id if previous is not None else None,
+        change_reason=change_reason,
+        inputs_hash=pr.digest,
+        as_of=cand.as_of,
+        entry_count=pr.count,
+        eligible_count=len(pr.eligible),
+        indicator_status=status,
+        created_by_id=user.id if user is not None else None,
+    )
 
 
 def build_run(
@@ -971,46 +1420,96 @@ def build_run(
     """
     kind = RunKind(kind)
     jobs.report_progress(0.05, _("Reading the declarations"))
-    snap, specs, rule, result, digest = compute(plan)
+    _tune_read()
+    cand = eligibility.read([plan])
+    reasons = _reason_texts(cand)
+    pr = _PlanRows(plan, cand, reasons)
     if kind is RunKind.PREVIEW:
         pointer = _pointer(plan.plan_key, RunKind.PREVIEW)
         if pointer is not None:
             current = db.session.get(RankingRun, pointer.run_id)
-            if current is not None and current.plan_id == plan.id and current.inputs_hash == digest:
+            if current is not None and current.plan_id == plan.id and current.inputs_hash == pr.digest:
                 jobs.report_progress(0.95, _("Unchanged since the last preview"))
                 return current
-    jobs.report_progress(0.5, _("Writing %(n)d entries", n=len(snap.candidates)))
-    n_eligible = len(snap.matrix)
-    status = _indicator_status(plan, specs, result, n_eligible)
-    for spec in specs:
-        status[spec.key]["tier_ranges"] = _tier_ranges(snap.matrix, result.tiers, spec.key)
+    scores = _score(cand, [pr])
+    jobs.report_progress(0.5, _("Writing %(n)d entries", n=pr.count))
+    status = _indicator_status(pr, scores, _tier_ranges(cand, scores, [pr])[plan.id])
     if kind is RunKind.OFFICIAL:
         list_version = previous.list_version + 1 if previous else _next_list_version(plan.plan_key)
     else:
         list_version = 1
-    run = RankingRun(
-        plan_id=plan.id,
-        kind=kind,
-        status=RunStatus.COMPUTED,
-        list_version=list_version,
-        previous_run_id=previous.id if previous is not None else None,
-        change_reason=change_reason,
-        inputs_hash=digest,
-        as_of=snap.as_of,
-        entry_count=len(snap.candidates),
-        eligible_count=n_eligible,
-        indicator_status=status,
-        created_by_id=user.id if user is not None else None,
-    )
+    run = _new_run(pr, cand, kind, status, user, list_version=list_version, previous=previous,
+                   change_reason=change_reason)
     db.session.add(run)
     db.session.flush()
-    _insert_entries(_entry_rows(run.id, snap, result))
+    _insert_entries(_EntryColumns(cand, scores, [(pr, run.id)], reasons))
     if kind is RunKind.PREVIEW:
         _switch(plan.plan_key, RunKind.PREVIEW, run)
         db.session.flush()
-        _prune_previews(plan.plan_key)
+        if _previews_to_prune([plan.plan_key]):
+            enqueue_prune(plan.plan_key)
     db.session.flush()
     return run
+
+
+def build_previews(plans: Iterable[EvaluationPlan]) -> dict[int, RankingRun]:
+    """Regenerate the previews of many plans in this transaction (e.g. all active plans).
+
+    The same result as ``build_run(plan, "preview")`` for each plan, at a fraction of the
+    cost: one read of every plan's candidates, one ``scoring.rank`` call per group of plans
+    with the same specs, one stream of COPY chunks for every entry, every pointer locked and
+    switched together (readers see all old or all new leaderboards: one transaction). A plan
+    whose inputs did not change writes nothing. Returns {plan id: its current preview}.
+    """
+    plans = sorted({p.id: p for p in plans}.values(), key=lambda p: p.id)
+    if not plans:
+        return {}
+    jobs.report_progress(0.05, _("Reading the declarations"))
+    _tune_read()
+    cand = eligibility.read(plans)
+    reasons = _reason_texts(cand)
+    members = [_PlanRows(plan, cand, reasons) for plan in plans]
+    current = {
+        plan_key: (run_id, plan_id, digest)
+        for plan_key, run_id, plan_id, digest in db.session.execute(
+            select(LeaderboardPointer.plan_key, RankingRun.id, RankingRun.plan_id,
+                   RankingRun.inputs_hash)
+            .join(RankingRun, RankingRun.id == LeaderboardPointer.run_id)
+            .where(LeaderboardPointer.kind == RunKind.PREVIEW,
+                   LeaderboardPointer.plan_key.in_(sorted({p.plan_key for p in plans})))
+        )
+    }
+    out: dict[int, RankingRun] = {}
+    changed = []
+    for pr in members:
+        now = current.get(pr.plan.plan_key)
+        if now is not None and now[1] == pr.plan.id and now[2] == pr.digest:
+            out[pr.plan.id] = db.session.get(RankingRun, now[0])
+        else:
+            changed.append(pr)
+    if not changed:
+        jobs.report_progress(0.95, _("Unchanged since the last preview"))
+        return out
+    scores = _score(cand, changed)
+    ranges = _tier_ranges(cand, scores, changed)
+    total = sum(pr.count for pr in changed)
+    jobs.report_progress(0.5, _("Writing %(n)d entries", n=total))
+    runs = [
+        _new_run(pr, cand, RunKind.PREVIEW, _indicator_status(pr, scores, ranges[pr.plan.id]),
+                 None)
+        for pr in changed
+    ]
+    db.session.add_all(runs)
+    db.session.flush()
+    _insert_entries(
+        _EntryColumns(cand, scores, [(pr, run.id) for pr, run in zip(changed, runs)], reasons)
+    )
+    _switch_previews([(pr.plan, run) for pr, run in zip(changed, runs)])
+    db.session.flush()
+    if _previews_to_prune(pr.plan.plan_key for pr in changed):
+        enqueue_prune(None)
+    out.update({pr.plan.id: run for pr, run in zip(changed, runs)})
+    return out
 
 
 # --------------------------------------------------------------------------- lifecycle
@@ -1022,7 +1521,7 @@ def _official_run(run: RankingRun, *states: RunStatus) -> None:
                         "publicised and published."))
     if states and run.status not in states:
         raise _refuse(_("This run is %(status)s; that step is not possible now.",
-                        status=run.status.value))
+                        status=status_word(run.status)))
 
 
 def start_publicity(
@@ -1143,7 +1642,8 @@ def resolve_objection(
     run = objection.run
     _require_owner(run.plan, user)
     if objection.status is not ObjectionStatus.OPEN:
-        raise _refuse(_("This objection was already %(status)s.", status=objection.status.value))
+        raise _refuse(_("This objection was already %(status)s.",
+                        status=status_word(objection.status)))
     _official_run(run, RunStatus.PUBLICITY)
     response = _text(response)
     if not accept and not response:

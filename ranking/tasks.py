@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from core.extensions import db
 from core.jobs import report_progress
@@ -33,7 +34,13 @@ from ranking.models import (
     RunStatus,
 )
 
-__all__ = ["apply_dynamic_management", "official_run", "regenerate_preview"]
+__all__ = [
+    "apply_dynamic_management",
+    "official_run",
+    "prune_previews",
+    "regenerate_all_previews",
+    "regenerate_preview",
+]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +73,27 @@ def regenerate_preview(plan_id: int) -> int | None:
         return None
     run = operations.build_run(plan, RunKind.PREVIEW)
     return run.id
+
+
+def regenerate_all_previews() -> dict[int, int]:
+    """Regenerate the preview of every active plan in one job and one transaction (after a
+    catalogue change, a restore, or to rebuild every leaderboard): one read of all candidates,
+    grouped scoring, one COPY stream, every pointer switched together. Plans whose inputs did
+    not change write nothing. Returns {plan id: current preview run id}."""
+    plans = db.session.scalars(
+        select(EvaluationPlan)
+        .where(EvaluationPlan.status == PlanStatus.ACTIVE)
+        .options(selectinload(EvaluationPlan.indicators))
+        .order_by(EvaluationPlan.id)
+    ).all()
+    runs = operations.build_previews(plans)
+    return {plan_id: run.id for plan_id, run in runs.items()}
+
+
+def prune_previews(plan_key: str | None = None) -> int:
+    """Drop old preview snapshots of one plan (or of every plan); see
+    ``operations.prune_previews``. Returns how many runs were dropped."""
+    return operations.prune_previews(None if plan_key is None else [plan_key])
 
 
 def official_run(plan_id: int, user_id: int) -> int | None:

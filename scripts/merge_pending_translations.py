@@ -1,4 +1,5 @@
-"""Fill translations/zh/LC_MESSAGES/messages.po from translations/pending/*.po, then delete them.
+"""Fill translations/zh/LC_MESSAGES/messages.po from translations/pending/*.po (or the pending
+files named as arguments), then delete them.
 
 Parallel work writes new translations to its own pending file (docs/CONVENTIONS.md) so nobody
 edits the shared catalogue at the same time. Run after ``scripts/i18n.sh`` has added the new
@@ -22,7 +23,7 @@ def main() -> int:
     with PO.open("rb") as fh:
         catalog = read_po(fh)
     filled, unused = 0, []
-    files = sorted(PENDING.glob("*.po"))
+    files = [Path(a) for a in sys.argv[1:]] or sorted(PENDING.glob("*.po"))
     for path in files:
         with path.open("rb") as fh:
             pending = read_po(fh)

@@ -133,6 +133,7 @@ class Draw(db.Model):
     """One reproducible draw: seed, recorded population, parameters, hash, result (immutable)."""
 
     __tablename__ = "draws"
+    __table_args__ = (Index("ix_draws_drawn_at", "drawn_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("sampling_plans.id"), index=True)
@@ -150,6 +151,10 @@ class Draw(db.Model):
     drawn_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     drawn_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     publicised_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The inspector pool the assignment was drawn from, as ``sampling.assign_inspectors`` took
+    # it: {"per_object": k, "inspectors": [{"id", "tied_enterprise_ids"}]} (region ties
+    # expanded), so the inspector draw can be redone from the seed like the sample.
+    inspector_pool: Mapped[dict] = mapped_column(JSON, default=dict)
 
     plan: Mapped[SamplingPlan] = relationship(back_populates="draws")
     items: Mapped[list[DrawItem]] = relationship(back_populates="draw", order_by="DrawItem.position")
@@ -165,7 +170,10 @@ class DrawItem(db.Model):
     """A sampled object (a published declaration) with why it is there and its π."""
 
     __tablename__ = "draw_items"
-    __table_args__ = (UniqueConstraint("draw_id", "declaration_id"),)
+    __table_args__ = (
+        UniqueConstraint("draw_id", "declaration_id"),
+        Index("ix_draw_items_region_reason", "region_code", "reason"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     draw_id: Mapped[int] = mapped_column(ForeignKey("draws.id"))

@@ -88,13 +88,20 @@ cheap at 2,000,000 declarations in hundreds of categories it is used as a second
 IsolationForest was measured and rejected for this: its fit costs about 1.3 ms per tree, i.e.
 30-60 ms per category even on 256 samples, and scoring all rows about 2.5 µs per row for 25
 trees: 15-30 s for 500 categories, beyond the 15 s budget. LOF on ≤ 256 rows fits and scores
-in a few ms; the categories are scored on ``n_jobs`` threads.
+in a few ms. With ``n_jobs`` > 1 the other checks run on a second thread while the calling
+thread runs this one (the model's KD-tree queries release the GIL). The model itself is never
+run from two threads at once: scikit-learn hands the process-wide ``warnings.filters`` to its
+joblib calls and resets them inside each call, which races between threads (spurious
+"``sklearn.utils.parallel.delayed`` should be used with ..." warnings, and errors where
+warnings are errors).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -209,7 +216,7 @@ class RiskConfig:
     model: str = "lof"  # "lof" | "none"
     model_min_declarations: int = 30
     model_fit_rows: int = 256
-    n_jobs: int = 2  # threads for the per-category model fits (KD-tree queries release the GIL)
+    n_jobs: int = 2  # > 1: the other checks run on a second thread alongside the model
     model_neighbors: int = 20
     model_screen_z: float = 2.5
     model_screen_rms: float = 2.0
@@ -303,19 +310,29 @@ def describe(
     if gettext is not None:
         template = gettext(template)
     params: dict[str, str] = {}
-    for name in _FIELDS.findall(template):
+    for name, splits in _template_fields(template):
         if name in evidence:
             params[name] = _fmt(evidence[name])
             continue
-        for split in range(len(name)):
-            if name[split] != "_":
-                continue
-            head, sub = name[:split], name[split + 1 :]
+        for head, sub in splits:
             nested = evidence.get(head)
             if isinstance(nested, Mapping) and sub in nested:
                 params[name] = _fmt(nested[sub])
                 break
     return template % _Defaulting(params)
+
+
+@functools.lru_cache(maxsize=256)
+def _template_fields(template: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    """The template's field names, each with its ``(head, sub)`` readings as a nested field
+    (split at each "_", leftmost first): parsed once per template, not once per flag."""
+    out = []
+    for name in _FIELDS.findall(template):
+        splits = tuple(
+            (name[:i], name[i + 1 :]) for i in range(len(name)) if name[i] == "_"
+        )
+        out.append((name, splits))
+    return tuple(out)
 
 
 class _Defaulting(dict):
@@ -380,8 +397,12 @@ class _Frame:
                 codes = col.cat.codes.to_numpy().astype(np.int64)
                 uniques = np.asarray(col.cat.categories, dtype=object)
             else:
-                codes, uniq = pd.factorize(col, use_na_sentinel=True)
-                uniques = np.asarray(uniq, dtype=object)
+                compact = _compact_int_labels(col)
+                if compact is not None:
+                    codes, uniques = compact
+                else:
+                    codes, uniq = pd.factorize(col, use_na_sentinel=True)
+                    uniques = np.asarray(uniq, dtype=object)
             self._cache[key] = (codes, uniques)
         return self._cache[key]
 
@@ -405,10 +426,71 @@ class _Frame:
         return lut[codes]
 
     def values(self, name: str, idx: np.ndarray) -> list[Any]:
-        """Python values of ``name`` at row positions ``idx`` (None for missing)."""
+        """Python values of ``name`` at row positions ``idx`` (None for missing).
+
+        A categorical column is cleaned once per category and looked up by code, a numpy
+        column converted with ``tolist``: the same values as cleaning row by row, without a
+        Python call per row (flags at 10^7 rows come by the hundred thousand)."""
         if name not in self.df.columns:
             return [None] * len(idx)
-        return [_clean(v) for v in self.df[name].iloc[idx].tolist()]
+        col = self.df[name]
+        if isinstance(col.dtype, pd.CategoricalDtype):
+            lut = self._category_values(name)
+            return [lut[c] for c in col.cat.codes.to_numpy()[idx].tolist()]  # -1 → None
+        if isinstance(col.dtype, np.dtype) and col.dtype.kind in "biu":
+            return col.to_numpy()[idx].tolist()
+        if isinstance(col.dtype, np.dtype) and col.dtype.kind == "f":
+            return [None if v != v else v for v in col.to_numpy()[idx].tolist()]
+        return [_clean(v) for v in col.iloc[idx].tolist()]
+
+    def _category_values(self, name: str) -> list[Any]:
+        """The cleaned categories of a categorical column, then None (for code -1)."""
+        key = f"categories:{name}"
+        if key not in self._cache:
+            cats = self.df[name].cat.categories.tolist()
+            self._cache[key] = [_clean(v) for v in cats] + [None]
+        return self._cache[key]
+
+    def key_texts(self, name: str) -> list[str] | None:
+        """``_key_text`` of each category of a categorical column ("" where blank), then ""
+        for code -1; None for other columns."""
+        if not isinstance(self.df[name].dtype, pd.CategoricalDtype):
+            return None
+        key = f"key_texts:{name}"
+        if key not in self._cache:
+            self._cache[key] = [
+                "" if _is_blank(v) else _key_text(v) for v in self._category_values(name)
+            ]
+        return self._cache[key]
+
+
+def _compact_int_labels(col: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """``pd.factorize``'s codes and uniques (first-appearance order) of integer ids in a
+    compact range, through a lookup array instead of a hash table (the category ids of 10^7
+    indicator rows); None when the column is not such a column."""
+    if not (isinstance(col.dtype, np.dtype) and col.dtype.kind in "iu"):
+        return None
+    values = col.to_numpy()
+    n = len(values)
+    if n == 0 or (col.dtype.kind == "u" and col.dtype.itemsize == 8 and values.max() >= 2**63):
+        return None
+    vmin, vmax = int(values.min()), int(values.max())
+    span = vmax - vmin + 1
+    if span > 4 * n + 65_536:
+        return None
+    slot = values.astype(np.int64) - vmin
+    distinct = int(np.count_nonzero(np.bincount(slot, minlength=span)))
+    # first appearances: ids usually all show up early, so look at a growing prefix
+    m = min(n, 65_536)
+    while True:
+        seen, first = np.unique(slot[:m], return_index=True)
+        if len(seen) == distinct or m == n:
+            break
+        m = min(n, m * 8)
+    in_order = seen[np.argsort(first)]
+    lookup = np.full(span, -1, dtype=np.int64)
+    lookup[in_order] = np.arange(distinct)
+    return lookup[slot], np.asarray(in_order + vmin, dtype=object)
 
 
 def _is_blank(value: Any) -> bool:
@@ -443,8 +525,14 @@ def _worse(value: np.ndarray, limit: np.ndarray, sign: np.ndarray) -> np.ndarray
     """``value`` worse than ``limit`` beyond benchmarks.compare.REL_TOL; NaN → False."""
     with np.errstate(invalid="ignore"):
         diff = value - limit
-        close = np.abs(diff) <= 1e-9 * np.maximum(np.abs(value), np.abs(limit))
-        return (sign * diff < 0) & ~close
+        worse = sign * diff < 0
+        # the tolerance is looked at only where the value is worse (a few rows in 10^7)
+        idx = np.flatnonzero(worse)
+        if idx.size:
+            v, lim = value[idx], limit[idx]
+            close = np.abs(diff[idx]) <= 1e-9 * np.maximum(np.abs(v), np.abs(lim))
+            worse[idx[close]] = False
+        return worse
 
 
 def _first_per_version(fr: _Frame, idx: np.ndarray) -> np.ndarray:
@@ -459,6 +547,11 @@ def _indicator_keys(fr: _Frame, idx: np.ndarray) -> list[str]:
     keys = [""] * len(idx)
     for name in ("benchmark_code", "indicator_name", "indicator_id"):
         if not fr.has(name):
+            continue
+        texts = fr.key_texts(name)
+        if texts is not None:  # categorical: one key text per category
+            codes = fr.df[name].cat.codes.to_numpy()[idx].tolist()
+            keys = [k or texts[c] for k, c in zip(keys, codes)]
             continue
         for i, v in enumerate(fr.values(name, idx)):
             if not keys[i] and not _is_blank(v):
@@ -505,6 +598,28 @@ class _Part:
 def _with_reason(code: str, evidence: dict[str, Any]) -> dict[str, Any]:
     evidence["reason"] = describe(code, evidence)
     return evidence
+
+
+class _Reasons:
+    """``_with_reason`` for checks whose evidence repeats (one indicator without a test method
+    in 10^5 declarations): the sentence is made once per distinct evidence, keyed by the
+    fields' types and values (so 1, 1.0 and True never share a sentence), and each flag still
+    gets its own evidence dict."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+        self.memo: dict[tuple, str] = {}
+
+    def __call__(self, evidence: dict[str, Any]) -> dict[str, Any]:
+        key = tuple((k, type(v), v) for k, v in evidence.items())
+        try:
+            reason = self.memo.get(key)
+        except TypeError:  # an unhashable value: no memo for this one
+            return _with_reason(self.code, evidence)
+        if reason is None:
+            reason = self.memo[key] = describe(self.code, evidence)
+        evidence["reason"] = reason
+        return evidence
 
 
 # --------------------------------------------------------------------------- the checks
@@ -596,8 +711,9 @@ def _test_method_check(fr: _Frame, cfg: RiskConfig, skipped: dict[str, str]) -> 
     idx = np.flatnonzero(_is_indicator(fr) & fr.blank("test_method"))
     keys = _indicator_keys(fr, idx)
     names = fr.values("indicator_name", idx)
+    reason = _Reasons(code)
     evidence = [
-        _with_reason(code, {"indicator": keys[i], "indicator_name": names[i], "test_method": ""})
+        reason({"indicator": keys[i], "indicator_name": names[i], "test_method": ""})
         for i in range(len(idx))
     ]
     return [_Part(fr, idx, code, cfg.severity[code], keys, evidence)]
@@ -657,9 +773,17 @@ def _declaration_checks(fr: _Frame, cfg: RiskConfig, skipped: dict[str, str]) ->
         col = fr.df["withdrawn_references"]
         idx = _first_per_version(fr, np.flatnonzero(col.notna().to_numpy()))
         rows, keys, evidence = [], [], []
+        reason = _Reasons(code)
+        parsed: dict[str, list[tuple[str, str | None]]] = {}  # one parse per distinct text
         for pos, value in zip(idx.tolist(), col.iloc[idx].tolist()):
             seen = set()
-            for std, replaced_by in _parse_refs(value, pos):
+            if isinstance(value, str):
+                if value not in parsed:
+                    parsed[value] = _parse_refs(value, pos)
+                refs = parsed[value]
+            else:
+                refs = _parse_refs(value, pos)
+            for std, replaced_by in refs:
                 if std in seen:
                     continue
                 seen.add(std)
@@ -668,7 +792,7 @@ def _declaration_checks(fr: _Frame, cfg: RiskConfig, skipped: dict[str, str]) ->
                 status = "replaced" if replaced_by else "withdrawn"
                 ev = {"standard": std, "replaced_by": replaced_by, "status": status,
                       "reason_id": f"reference_{status}"}  # fmt: skip
-                evidence.append(_with_reason(code, ev))
+                evidence.append(reason(ev))
         parts.append(
             _Part(fr, np.asarray(rows, dtype=np.int64), code, cfg.severity[code], keys, evidence)
         )
@@ -683,7 +807,8 @@ def _declaration_checks(fr: _Frame, cfg: RiskConfig, skipped: dict[str, str]) ->
         sev = [
             cfg.raised(code) if c >= cfg.complaints_high else cfg.severity[code] for c in counts
         ]
-        evidence = [_with_reason(code, {"open_complaints": c}) for c in counts]
+        reason = _Reasons(code)
+        evidence = [reason({"open_complaints": c}) for c in counts]
         parts.append(_Part(fr, idx, code, sev, [""] * len(idx), evidence))
 
     code = "leader"
@@ -691,7 +816,8 @@ def _declaration_checks(fr: _Frame, cfg: RiskConfig, skipped: dict[str, str]) ->
         skipped[code] = "needs is_leader"
     else:
         idx = _first_per_version(fr, np.flatnonzero(fr.bools("is_leader")))
-        evidence = [_with_reason(code, {"leader": True}) for _ in range(len(idx))]
+        reason = _Reasons(code)
+        evidence = [reason({"leader": True}) for _ in range(len(idx))]
         parts.append(_Part(fr, idx, code, cfg.severity[code], [""] * len(idx), evidence))
     return parts
 
@@ -719,31 +845,71 @@ def _robust_z(
     distance from the median to the nearest other value of the group: values are printed to
     a precision (0.1 W, 1 lm/W), and when most of a group ties on the median (MAD = 0) a value
     one printed step away is ordinary, not an outlier. For continuous values ``step`` is far
-    below the MAD and changes nothing. The median, the MAD and the step are groupby-transforms
-    (one vectorised pass each, no Python loop per group).
+    below the MAD and changes nothing. The rows are put in group order once (a stable counting
+    sort); the median and the MAD are then partial sorts of each group's slice, the step a
+    minimum over the slices of the tied groups only: a few thousand slice operations, no pass
+    over 10^7 hashed group labels.
     """
-    series = pd.Series(value, copy=False)
-    median = series.groupby(gid, sort=False).transform("median").to_numpy()
-    dev = value - median
-    absdev = np.abs(dev)
-    by_group = pd.Series(absdev, copy=False).groupby(gid, sort=False)
-    mad = by_group.transform("median").to_numpy()
-    tied = absdev <= 1e-9 * np.abs(median)
     group_size = np.bincount(gid, minlength=ngroups)
+    # Rows grouped by a stable counting sort of the group number, so each group is one
+    # contiguous slice: its median is a partial sort (np.partition) of that slice, as
+    # pandas' groupby median computes it (the middle value, or the mean of the two middle
+    # ones), without hashing 10^7 group labels. Everything per group is computed in that
+    # order (one gather of the values), then read back per row through the group number.
+    order = np.argsort(gid.astype(np.uint16) if ngroups <= 65_536 else gid, kind="stable")
+    bounds = np.concatenate(([0], np.cumsum(group_size)))
+    in_order = value[order]
+    median_g = _segment_medians(in_order.copy(), bounds)
+    median_in_order = np.repeat(median_g, group_size)
+    absdev = np.abs(in_order - median_in_order)
+    tied = absdev <= 1e-9 * np.abs(median_in_order)
+    tied_upto = np.concatenate(([0], np.cumsum(tied)))
+    tied_count = tied_upto[bounds[1:]] - tied_upto[bounds[:-1]]
     # The step can exceed the MAD only where at least half of the group ties on the median
     # (2·ties >= n); elsewhere the MAD is already at least the step, so look only there.
-    many_ties = (2 * np.bincount(gid, weights=tied, minlength=ngroups) >= group_size)[gid]
-    scale = mad.copy()
-    if many_ties.any():
-        sub = np.flatnonzero(many_ties)
-        off = pd.Series(np.where(tied[sub], np.nan, absdev[sub]), copy=False)
-        step = off.groupby(gid[sub], sort=False).transform("min").to_numpy()  # NaN: all equal
-        scale[sub] = np.fmax(mad[sub], step)
+    many_ties = (2 * tied_count >= group_size) & (group_size > 0)
+    step_g = np.full(ngroups, np.nan)  # NaN: every value of the group is tied
+    for g in np.flatnonzero(many_ties).tolist():
+        lo, hi = bounds[g], bounds[g + 1]
+        off = absdev[lo:hi][~tied[lo:hi]]
+        if off.size:
+            step_g[g] = off.min()
+    mad_g = _segment_medians(absdev, bounds)  # partitions ``absdev`` in place: last use
+    scale_g = np.where(many_ties, np.fmax(mad_g, step_g), mad_g)
+    median = median_g[gid]
+    scale = scale_g[gid]
     size = group_size[gid]
+    # z = 0.6745 (x - median) / scale where scale > 0, else 0: in place, no temporaries
+    z = np.subtract(value, median)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(scale > 0, 0.6745 * dev / scale, 0.0)
+        np.multiply(z, 0.6745, out=z)
+        np.divide(z, scale, out=z)
+    z[~(scale > 0)] = 0.0
     z[size < min_size] = np.nan
     return z, median, scale, size
+
+
+def _segment_medians(sorted_values: np.ndarray, bounds: np.ndarray) -> np.ndarray:
+    """The median of each slice ``sorted_values[bounds[g]:bounds[g+1]]`` (NaN when empty).
+
+    The slices are partitioned in place (the caller passes a copy): the middle element for an
+    odd size, ``(a + b) / 2`` of the two middle ones for an even size, exactly as
+    ``groupby(...).median()`` gives it.
+    """
+    out = np.full(len(bounds) - 1, np.nan)
+    for g, (lo, hi) in enumerate(zip(bounds[:-1].tolist(), bounds[1:].tolist())):
+        size = hi - lo
+        if size == 0:
+            continue
+        seg = sorted_values[lo:hi]
+        half = size // 2
+        if size % 2:
+            seg.partition(half)
+            out[g] = seg[half]
+        else:
+            seg.partition((half - 1, half))
+            out[g] = (seg[half - 1] + seg[half]) / 2
+    return out
 
 
 def _pairs(ver: np.ndarray, cat_codes: np.ndarray, ncat: int) -> tuple[np.ndarray, int]:
@@ -781,11 +947,19 @@ def _pairs(ver: np.ndarray, cat_codes: np.ndarray, ncat: int) -> tuple[np.ndarra
 def _lof_scores(
     train: np.ndarray, query: np.ndarray, neighbors: int
 ) -> np.ndarray:
+    from sklearn import config_context
     from sklearn.neighbors import LocalOutlierFactor
 
-    model = LocalOutlierFactor(n_neighbors=min(neighbors, len(train) - 1), novelty=True)
-    model.fit(train)
-    return -model.score_samples(query)
+    # The inputs are finite float32 z-scores built here: sklearn's per-call input and
+    # parameter validation (a tenth of a call on 256 rows, 500 calls) adds nothing. One
+    # thread at a time (see the module docstring).
+    with _SKLEARN_LOCK, config_context(assume_finite=True, skip_parameter_validation=True):
+        model = LocalOutlierFactor(n_neighbors=min(neighbors, len(train) - 1), novelty=True)
+        model.fit(train)
+        return -model.score_samples(query)
+
+
+_SKLEARN_LOCK = threading.Lock()
 
 
 def _implausible_check(
@@ -801,9 +975,10 @@ def _implausible_check(
     rows = np.flatnonzero((cat_all >= 0) & (ind_all >= 0) & np.isfinite(value_all))
     if len(rows) == 0:
         return []
-    value = value_all[rows]
-    cat = cat_all[rows]
-    ind = ind_all[rows]
+    if len(rows) == fr.n:  # every row takes part (the usual case): no copies
+        value, cat, ind, ver = value_all, cat_all, ind_all, fr.ver
+    else:
+        value, cat, ind, ver = value_all[rows], cat_all[rows], ind_all[rows], fr.ver[rows]
     ncat, nind = len(cat_uniques), len(ind_uniques)
 
     # group = (category, indicator), numbered densely
@@ -829,7 +1004,7 @@ def _implausible_check(
     g_local[g_order] = np.arange(ngroups) - first_of_cat
     local = g_local[gid]
     kmax = int(g_local.max()) + 1
-    pair, npairs = _pairs(fr.ver[rows], cat, ncat)
+    pair, npairs = _pairs(ver, cat, ncat)
     zf = np.nan_to_num(z, nan=0.0).astype(np.float32)
     matrix = np.zeros((npairs, kmax), dtype=np.float32)
     matrix[pair, local] = zf
@@ -837,7 +1012,7 @@ def _implausible_check(
     pair_cat = np.zeros(npairs, dtype=np.int64)
     pair_cat[pair] = cat
     pair_ver = np.zeros(npairs, dtype=fr.ver.dtype)
-    pair_ver[pair] = fr.ver[rows]
+    pair_ver[pair] = ver
     cat_k = np.bincount(g_cat, minlength=ncat)  # indicators per category
 
     lof = np.full(npairs, np.nan)
@@ -849,7 +1024,9 @@ def _implausible_check(
         with np.errstate(invalid="ignore", divide="ignore"):
             rms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix) / np.maximum(declared, 1))
         screened = (maxabs >= cfg.model_screen_z) | (rms >= cfg.model_screen_rms)
-        order = np.argsort(pair_cat, kind="stable")
+        # a stable sort of small integers: radix sort on 16 bits
+        order = np.argsort(pair_cat.astype(np.uint16) if ncat <= 65_536 else pair_cat,
+                           kind="stable")
         bounds = np.searchsorted(pair_cat[order], np.arange(ncat + 1))
         per_cat = np.bincount(pair_cat, minlength=ncat)
         screened_cats = np.unique(pair_cat[screened])
@@ -880,18 +1057,8 @@ def _implausible_check(
                 continue
             tasks.append((query, train, matrix[query, :k_c]))
 
-        def score(task: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-            query, train, features = task
+        for query, train, features in tasks:
             lof[query] = _lof_scores(train, features, cfg.model_neighbors)
-
-        if cfg.n_jobs > 1 and len(tasks) > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            with ThreadPoolExecutor(max_workers=cfg.n_jobs) as pool_:
-                list(pool_.map(score, tasks))  # each writes its own rows of ``lof``
-        else:
-            for task in tasks:
-                score(task)
     notes["model"] = {_key_text(cat_uniques[c]): note for c, note in sorted(cat_note.items())}
     outlier = lof >= cfg.model_threshold  # NaN → False
 
@@ -903,8 +1070,13 @@ def _implausible_check(
     # the most unusual value of each model-only declaration
     best_local = np.full(npairs, -1, dtype=np.int64)
     best_local[model_only] = np.abs(matrix[model_only]).argmax(axis=1)
-    target = np.flatnonzero(best_local[pair] == local)
-    target = target[~pd.Series(pair[target]).duplicated().to_numpy()]
+    target = np.zeros(0, dtype=np.int64)
+    if len(model_only):  # look only at the rows of model-only declarations
+        is_model_only = np.zeros(npairs, dtype=bool)
+        is_model_only[model_only] = True
+        candidates = np.flatnonzero(is_model_only[pair])
+        target = candidates[best_local[pair[candidates]] == local[candidates]]
+        target = target[~pd.Series(pair[target]).duplicated().to_numpy()]
     picked = np.concatenate([sel, target])
     is_model = np.concatenate([np.zeros(len(sel), bool), np.ones(len(target), bool)])
     if len(picked) == 0:
@@ -981,12 +1153,43 @@ def compute_flags(
     """
     cfg = RiskConfig.coerce(config)
     fr = _Frame(frame)
-    skipped: dict[str, str] = {}
     notes: dict[str, Any] = {}
-    parts = _limit_checks(fr, cfg, skipped)
-    parts += _test_method_check(fr, cfg, skipped)
-    parts += _implausible_check(fr, cfg, skipped, notes)
-    parts += _declaration_checks(fr, cfg, skipped)
+    checks: list[tuple[Callable[..., list[_Part]], tuple]] = [
+        (_limit_checks, ()),
+        (_test_method_check, ()),
+        (_implausible_check, (notes,)),
+        (_declaration_checks, ()),
+    ]
+    # (parts, skipped) or the exception of each check, in this order
+    outcomes: list[Any] = [None] * len(checks)
+
+    def run(i: int) -> None:
+        check, extra = checks[i]
+        skipped: dict[str, str] = {}
+        try:
+            outcomes[i] = (check(fr, cfg, skipped, *extra), skipped)
+        except BaseException as error:  # noqa: BLE001 - raised below, in the checks' order
+            outcomes[i] = error
+
+    if cfg.n_jobs > 1:
+        # The implausible-value check (its outlier model spends most of its time in KD-tree
+        # queries, outside the GIL) runs here, the three others on a second thread.
+        others = threading.Thread(target=lambda: [run(i) for i in (0, 1, 3)], daemon=True)
+        others.start()
+        run(2)
+        others.join()
+    else:
+        for i in range(len(checks)):
+            run(i)
+            if isinstance(outcomes[i], BaseException):
+                break
+    parts: list[_Part] = []
+    skipped: dict[str, str] = {}
+    for outcome in outcomes:  # the first failing check's error, as if run one after another
+        if isinstance(outcome, BaseException):
+            raise outcome
+        parts += outcome[0]
+        skipped.update(outcome[1])
     out = _assemble(parts)
     out.attrs["skipped_checks"] = skipped
     out.attrs["model_notes"] = notes.get("model", {})

@@ -1,9 +1,620 @@
-"""JSON API of supervision: Sampling plans and draws (/api/v1/supervision/sampling)."""
+"""JSON API of spot-check sampling (双随机): plans, draws, their reproduction, inspector pools
+(/api/v1/supervision/sampling).
+
+Thin: parse with a load schema, call ``supervision.draws``, dump with the schema of the
+audience. Bearer tokens only (core.auth). A regulator sees and acts on the plans and draws of
+the regions it covers and on its own inspector pool; anything else answers 404 (ids reveal
+nothing), and other roles get 403 on regulator endpoints. Refused input answers 422 with the
+field that is wrong.
+
+Public, no token needed: the publicised sample lists (抽查名单公示) with their items, strata,
+recorded population and redo. ``GET``/``POST /draws/{id}/redo`` recomputes a draw from the seed
+and the recorded population (or from a population file and parameters the caller uploads) and
+says whether the sample is identical. Before a draw is publicised only its regulators see it.
+"""
 
 from __future__ import annotations
 
+import json
+from http import HTTPStatus
+
+from flask import Response, request
+from flask import abort as flask_abort
+from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
+from marshmallow import Schema, fields, validate
+from sqlalchemy import func, select
+from werkzeug.exceptions import HTTPException
+
+from core.auth import api_roles_required, api_user
+from core.errors import ValidationFailed
+from core.extensions import db, limiter
+from core.models import Role
+from core.schemas import TrimmedSchema
+from supervision import draws
+from supervision.models import Draw, SamplingPlan
+from supervision.sampling_views import (
+    ALLOCATIONS,
+    STRATIFICATIONS,
+    draw_items,
+    exclusion_rows,
+    population_filename,
+    redo_limit,
+)
 
 blp = Blueprint(
-    "api_sampling", __name__, url_prefix="/api/v1/supervision/sampling", description="Sampling plans and draws"
+    "api_sampling",
+    __name__,
+    url_prefix="/api/v1/supervision/sampling",
+    description="Spot-check sampling (双随机): plans, reproducible draws with their recorded "
+    "population, publicised sample lists, redo, inspector pools",
 )
+
+
+def _documented(*codes: int):
+    def deco(func):
+        for code in codes:
+            func = blp.alt_response(code, response=HTTPStatus(code).name)(func)
+        return func
+
+    return deco
+
+
+def regulator_only(func):
+    return api_roles_required(Role.REGULATOR)(_documented(401, 403)(func))
+
+
+def public_or_token(func):
+    return blp.doc(security=[{}, {"bearer": []}])(func)
+
+
+def abort(code: int, message: str):
+    try:
+        flask_abort(code, description=message)
+    except HTTPException as err:
+        err.data = {"message": message}
+        raise
+
+
+# --------------------------------------------------------------------------- schemas
+
+
+class SamplingPlanIn(TrimmedSchema):
+    """A sampling plan (抽查计划). Rules are checked by the operation (422 names the field)."""
+
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    region_code = fields.String(
+        metadata={"description": "6-digit 行政区划 code inside the caller's region "
+                  "(default: the caller's region)"}
+    )
+    category_ids = fields.List(
+        fields.Integer(strict=True), metadata={"description": "empty: every category"}
+    )
+    period_start = fields.Date(required=True)
+    period_end = fields.Date(
+        required=True,
+        metadata={"description": "the population is the declarations in force on this day"},
+    )
+    size_ratio = fields.Float(
+        allow_none=True,
+        metadata={"description": "fraction of the population, min_ratio..1, rounded up; or "
+                  "give size_count; neither = the minimum ratio"},
+    )
+    size_count = fields.Integer(
+        strict=True, allow_none=True,
+        metadata={"description": "number of objects (raised to the minimum ratio if smaller)"},
+    )
+    min_ratio = fields.Float(metadata={"description": "at least SAMPLING_MIN_RATIO (0.05)"})
+    stratification = fields.String(validate=validate.OneOf(STRATIFICATIONS))
+    allocation = fields.String(validate=validate.OneOf(ALLOCATIONS))
+    exclude_drawn_years = fields.Integer(
+        strict=True, metadata={"description": "enterprises drawn in the last N years are "
+                               "excluded (0..10, default 3)"}
+    )
+    risk_factor = fields.Float(
+        metadata={"description": "weight = 1 + risk_factor x risk score (>= 0, default 1)"}
+    )
+    max_inclusion = fields.Float(
+        metadata={"description": "highest inclusion probability (0, 1], default 0.9"}
+    )
+    inspectors_per_object = fields.Integer(strict=True, metadata={"description": "2..10"})
+    rectification_days = fields.Integer(strict=True, metadata={"description": "1..365"})
+
+
+class SamplingPlanPatchIn(SamplingPlanIn):
+    """Some rules of a plan (used with ``partial=True``): the others keep their values."""
+
+
+class SamplingPlanOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    regulator_id = fields.Integer()
+    region_code = fields.String()
+    category_ids = fields.List(fields.Integer())
+    period_start = fields.Date()
+    period_end = fields.Date()
+    size_ratio = fields.Float(allow_none=True)
+    size_count = fields.Integer(allow_none=True)
+    min_ratio = fields.Float()
+    stratification = fields.Function(lambda p: p.stratification.value)
+    allocation = fields.String()
+    exclude_drawn_years = fields.Integer()
+    risk_factor = fields.Float()
+    max_inclusion = fields.Float()
+    inspectors_per_object = fields.Integer()
+    rectification_days = fields.Integer()
+    created_at = fields.AwareDateTime()
+
+
+class SamplingDrawIn(TrimmedSchema):
+    seed = fields.Raw(
+        allow_none=True,
+        metadata={"type": "string", "description": "a whole number 0..2^128-1 (JSON number or "
+                  "decimal string); or give seed_text"},
+    )
+    seed_text = fields.String(
+        allow_none=True,
+        metadata={"description": "a public text the seed is derived from, e.g. a lottery "
+                  "result: SHA-256 of the normalised UTF-8 text, first 16 bytes"},
+    )
+    complaint_declaration_ids = fields.List(
+        fields.Integer(strict=True), load_default=list,
+        metadata={"description": "declarations checked outside the random draw (举报触发)"},
+    )
+    complaint_ids = fields.List(
+        fields.Integer(strict=True), load_default=list,
+        metadata={"description": "open complaints of the region whose objects are checked "
+                  "outside the random draw"},
+    )
+
+
+class SamplingDrawOut(Schema):
+    id = fields.Integer()
+    number = fields.String()
+    plan_id = fields.Integer()
+    plan_name = fields.Function(lambda d: d.plan.name)
+    region_code = fields.Function(lambda d: d.plan.region_code)
+    status = fields.Function(lambda d: d.status.value)
+    seed = fields.String(metadata={"description": "the 128-bit integer seed (decimal)"})
+    seed_source = fields.String(metadata={"description": "the public text it came from"})
+    method = fields.String()
+    params = fields.Dict(metadata={"description": "exactly what supervision.sampling.redo takes"})
+    population_hash = fields.String()
+    population_size = fields.Integer()
+    excluded_count = fields.Integer()
+    sample_size = fields.Integer()
+    drawn_at = fields.AwareDateTime()
+    publicised_at = fields.AwareDateTime(allow_none=True)
+
+
+class SamplingItemOut(Schema):
+    position = fields.Integer()
+    declaration_id = fields.Integer()
+    version_id = fields.Integer()
+    enterprise_id = fields.Integer()
+    enterprise = fields.String()
+    uscc = fields.String()
+    standard_code = fields.String()
+    region_code = fields.String()
+    stratum = fields.String()
+    reason = fields.String(metadata={"description": "random | risk_weighted | complaint"})
+    reason_label = fields.String()
+    inclusion_probability = fields.Float()
+    risk_score = fields.Float(metadata={"description": "regulators only"})
+    inspection_id = fields.Integer(allow_none=True, metadata={"description": "regulators only"})
+    inspector_ids = fields.List(fields.Integer(), metadata={"description": "regulators only"})
+
+
+class SamplingExclusionOut(Schema):
+    declaration_id = fields.Integer()
+    enterprise = fields.String()
+    stratum = fields.String()
+    reason = fields.String(metadata={"description": "as recorded in the population"})
+    reason_text = fields.String()
+
+
+class SamplingAllocationOut(Schema):
+    stratum = fields.String()
+    population = fields.Integer(metadata={"description": "the random frame of the stratum"})
+    sample = fields.Integer(metadata={"description": "drawn at random"})
+    excluded = fields.Integer()
+    complaint = fields.Integer()
+
+
+class SamplingRedoSampleOut(Schema):
+    position = fields.Integer()
+    id = fields.Integer()
+    stratum = fields.String()
+    reason = fields.String()
+    pi = fields.Float()
+
+
+class SamplingRedoOut(Schema):
+    draw_number = fields.String()
+    identical = fields.Boolean()
+    recorded_hash = fields.String()
+    population_hash = fields.String(allow_none=True)
+    hash_matches = fields.Boolean()
+    error = fields.String()
+    only_stored = fields.List(fields.Integer())
+    only_redone = fields.List(fields.Integer())
+    changed = fields.List(fields.Dict())
+    order_differs = fields.Boolean()
+    sample = fields.List(fields.Nested(SamplingRedoSampleOut))
+
+
+class SamplingRedoUploadIn(Schema):
+    population = Upload(
+        metadata={"description": "a population CSV (plain or gzip'd); default: the recorded one"}
+    )
+    params = Upload(metadata={"description": "the draw parameters (JSON); default: the recorded"})
+
+
+class SamplingInspectorIn(TrimmedSchema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    name = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    organisation = fields.String(validate=validate.Length(max=200))
+    speciality = fields.String(validate=validate.Length(max=200))
+    tied_enterprise_ids = fields.List(
+        fields.Integer(strict=True),
+        metadata={"description": "enterprises the inspector is recused from"},
+    )
+    tied_usccs = fields.List(
+        fields.String(),
+        metadata={"description": "the same, by unified social credit code (replaces the ids)"},
+    )
+    tied_region_codes = fields.List(
+        fields.String(),
+        metadata={"description": "行政区划 codes whose enterprises the inspector is recused from"},
+    )
+    active = fields.Boolean()
+
+
+class SamplingInspectorPatchIn(SamplingInspectorIn):
+    """Some details of an inspector (used with ``partial=True``)."""
+
+
+class SamplingInspectorOut(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    name = fields.String()
+    organisation = fields.String()
+    speciality = fields.String()
+    tied_enterprise_ids = fields.List(fields.Integer())
+    tied_region_codes = fields.List(fields.String())
+    active = fields.Boolean()
+    created_at = fields.AwareDateTime()
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def _plan(plan_id: int) -> SamplingPlan:
+    plan = draws.plan_for(api_user(), plan_id)
+    if plan is None:
+        abort(404, _("Sampling plan %(id)d not found.", id=plan_id))
+    return plan
+
+
+def _own_draw(draw_id: int) -> Draw:
+    found = draws.draw_for(api_user(), draw_id)
+    if found is None:
+        abort(404, _("Draw %(id)d not found.", id=draw_id))
+    return found
+
+
+def _visible_draw(draw_id: int) -> tuple[Draw, bool]:
+    """(draw, the caller is one of its regulators): public draws for anyone."""
+    mine = draws.draw_for(api_user(), draw_id)
+    if mine is not None:
+        return mine, True
+    public = draws.public_draw(draw_id)
+    if public is None:
+        abort(404, _("Draw %(id)d not found.", id=draw_id))
+    return public, False
+
+
+def _page(items: list, pagination_parameters) -> list:
+    pagination_parameters.item_count = len(items)
+    page, size = pagination_parameters.page, pagination_parameters.page_size
+    return items[(page - 1) * size : page * size]
+
+
+# --------------------------------------------------------------------------- plans
+
+
+@blp.route("/plans")
+class Plans(MethodView):
+    @regulator_only
+    @blp.response(200, SamplingPlanOut(many=True))
+    @blp.paginate(page_size=20, max_page_size=100)
+    def get(self, pagination_parameters):
+        """The plans of the regions the calling regulator covers, newest first."""
+        return _page(draws.plans_for(api_user()), pagination_parameters)
+
+    @regulator_only
+    @blp.arguments(SamplingPlanIn)
+    @blp.response(201, SamplingPlanOut)
+    @_documented(422)
+    def post(self, data):
+        """Make a sampling plan: scope (region inside yours, categories, period), size (a
+        ratio of at least the minimum, rounded up, or a count), strata, exclusions, how much
+        risk raises the inclusion probability, inspectors per object."""
+        return draws.create_plan(api_user(), data)
+
+
+@blp.route("/plans/<int:plan_id>")
+class PlanResource(MethodView):
+    @regulator_only
+    @blp.response(200, SamplingPlanOut)
+    @_documented(404)
+    def get(self, plan_id: int):
+        """One plan of the caller's region."""
+        return _plan(plan_id)
+
+    @regulator_only
+    @blp.arguments(SamplingPlanIn)
+    @blp.response(200, SamplingPlanOut)
+    @_documented(404, 422)
+    def put(self, data, plan_id: int):
+        """Replace a plan's rules (only while no sample was drawn with it); fields left out
+        take their defaults."""
+        return draws.update_plan(_plan(plan_id), data, user=api_user(), replace=True)
+
+    @regulator_only
+    @blp.arguments(SamplingPlanPatchIn(partial=True))
+    @blp.response(200, SamplingPlanOut)
+    @_documented(404, 422)
+    def patch(self, data, plan_id: int):
+        """Change some rules of a plan (the others keep their values)."""
+        return draws.update_plan(_plan(plan_id), data, user=api_user())
+
+
+@blp.route("/plans/<int:plan_id>/draws")
+class PlanDraws(MethodView):
+    @regulator_only
+    @blp.response(200, SamplingDrawOut(many=True))
+    @_documented(404)
+    def get(self, plan_id: int):
+        """The draws made with a plan, newest first."""
+        return draws.draws_for(_plan(plan_id))
+
+    @regulator_only
+    @blp.arguments(SamplingDrawIn)
+    @blp.response(201, SamplingDrawOut)
+    @_documented(404, 422)
+    def post(self, data, plan_id: int):
+        """Draw a sample now, with a seed (a number, or a public text such as a lottery
+        result), record it with its population, and assign inspectors at random.
+
+        Synchronous (see ``supervision.draws``: about a second of CPU for a region of
+        50,000 declarations).
+        """
+        return draws.create_draw(
+            _plan(plan_id),
+            api_user(),
+            seed=data.get("seed"),
+            seed_text=data.get("seed_text"),
+            complaint_declaration_ids=data.get("complaint_declaration_ids") or [],
+            complaint_ids=data.get("complaint_ids") or [],
+        )
+
+
+# --------------------------------------------------------------------------- draws
+
+
+@blp.route("/draws", methods=["GET"])
+@blp.doc(security=[])
+@blp.response(200, SamplingDrawOut(many=True))
+@blp.paginate(page_size=20, max_page_size=100)
+def public_draws(pagination_parameters):
+    """Publicised sample lists (抽查名单公示), newest first; no token needed."""
+    base = select(Draw).where(Draw.status.in_(draws.PUBLIC_STATUSES))
+    pagination_parameters.item_count = db.session.scalar(
+        select(func.count()).select_from(base.subquery())
+    )
+    page, size = pagination_parameters.page, pagination_parameters.page_size
+    return db.session.scalars(
+        base.order_by(Draw.publicised_at.desc(), Draw.id.desc())
+        .limit(size)
+        .offset((page - 1) * size)
+    ).all()
+
+
+@blp.route("/draws/<int:draw_id>", methods=["GET"])
+@public_or_token
+@blp.response(200, SamplingDrawOut)
+@_documented(404)
+def get_draw(draw_id: int):
+    """A draw: its seed, method, parameters, population hash and sizes. Public once its sample
+    list is publicised; before that, its regulators only."""
+    return _visible_draw(draw_id)[0]
+
+
+@blp.route("/draws/<int:draw_id>/items", methods=["GET"])
+@public_or_token
+@blp.response(200, SamplingItemOut(many=True))
+@blp.paginate(page_size=100, max_page_size=1000)
+@_documented(404)
+def get_items(pagination_parameters, draw_id: int):
+    """The sampled objects in draw order, each with why it is there (random, risk-weighted,
+    complaint-triggered), its stratum and inclusion probability. Risk scores, inspections and
+    inspectors are given to the draw's regulators only."""
+    found, mine = _visible_draw(draw_id)
+    page, size = pagination_parameters.page, pagination_parameters.page_size
+    items = draw_items(found, page=page, per_page=size)
+    pagination_parameters.item_count = items.total
+    out = []
+    for row in items.rows:
+        entry = dict(row)
+        if not mine:
+            for key in ("risk_score", "inspection_id", "inspector_ids"):
+                entry.pop(key, None)
+        out.append(entry)
+    return out
+
+
+@blp.route("/draws/<int:draw_id>/exclusions", methods=["GET"])
+@public_or_token
+@blp.response(200, SamplingExclusionOut(many=True))
+@blp.paginate(page_size=100, max_page_size=1000)
+@_documented(404)
+def get_exclusions(pagination_parameters, draw_id: int):
+    """The objects excluded before the draw, each with its recorded reason (drawn in an
+    earlier draw within the exclusion window: which draw, when)."""
+    found, _mine = _visible_draw(draw_id)
+    page, size = pagination_parameters.page, pagination_parameters.page_size
+    total, rows = exclusion_rows(found, page=page, per_page=size)
+    pagination_parameters.item_count = total
+    return rows
+
+
+@blp.route("/draws/<int:draw_id>/allocation", methods=["GET"])
+@public_or_token
+@blp.response(200, SamplingAllocationOut(many=True))
+@_documented(404)
+def get_allocation(draw_id: int):
+    """Per stratum: the random frame, the sample drawn from it, the excluded and the
+    complaint-triggered objects."""
+    found, _mine = _visible_draw(draw_id)
+    return draws.allocation_of(found).to_dict(orient="records")
+
+
+@blp.route("/draws/<int:draw_id>/population", methods=["GET"])
+@public_or_token
+@blp.response(200, description="gzip'd canonical CSV: id,stratum,weight,risk,excluded,"
+              "exclusion_reason,forced")
+@_documented(404)
+def get_population(draw_id: int):
+    """The recorded population, byte for byte (its SHA-256 population hash is in the draw)."""
+    found, _mine = _visible_draw(draw_id)
+    return Response(
+        found.population_csv_gz,
+        mimetype="application/gzip",
+        headers={"Content-Disposition": f'attachment; filename="{population_filename(found)}"'},
+    )
+
+
+@blp.route("/draws/<int:draw_id>/publicise", methods=["POST"])
+@regulator_only
+@blp.response(200, SamplingDrawOut)
+@_documented(404, 422)
+def publicise(draw_id: int):
+    """Publicise the sample list (抽查名单公示): the items, the seed, the recorded population
+    and the redo become public."""
+    return draws.publicise_draw(_own_draw(draw_id), api_user())
+
+
+def _uploaded_params(files) -> dict | None:
+    upload = files.get("params")
+    text = upload.read().decode("utf-8-sig", "replace") if upload else request.form.get("params")
+    if not text:
+        return None
+    try:
+        params = json.loads(text)
+    except ValueError as exc:
+        raise ValidationFailed({"params": [_("The parameters are not JSON: %(detail)s",
+                                             detail=str(exc))]}) from None
+    if not isinstance(params, dict):
+        raise ValidationFailed({"params": [_("The parameters are a JSON object, as recorded "
+                                             "with the draw.")]})
+    return params
+
+
+def _uploaded_population(files):
+    upload = files.get("population")
+    if not upload:
+        return None
+    try:
+        return draws.read_population(upload.read())
+    except ValueError as exc:
+        raise ValidationFailed({"population": [_("The population file cannot be read: "
+                                                 "%(detail)s", detail=str(exc))]}) from None
+
+
+@blp.route("/draws/<int:draw_id>/redo")
+class Redo(MethodView):
+    decorators = (limiter.limit(redo_limit),)
+
+    @public_or_token
+    @blp.response(200, SamplingRedoOut)
+    @_documented(404, 429)
+    def get(self, draw_id: int):
+        """Redo the draw from its recorded seed, parameters and population and compare with
+        the stored sample: ``identical`` true, or what differs. Anyone may call it once the
+        sample list is publicised."""
+        found, _mine = _visible_draw(draw_id)
+        return draws.redo_draw(found).to_dict()
+
+    @public_or_token
+    @blp.arguments(SamplingRedoUploadIn, location="files")
+    @blp.response(200, SamplingRedoOut)
+    @_documented(404, 422, 429)
+    def post(self, files, draw_id: int):
+        """The same, with your own copy of the population (multipart file ``population``,
+        CSV or CSV.gz) and/or parameters (file or form field ``params``, JSON)."""
+        found, _mine = _visible_draw(draw_id)
+        population = _uploaded_population(files)
+        params = _uploaded_params(files)
+        return draws.redo_draw(found, population=population, params=params).to_dict()
+
+
+# --------------------------------------------------------------------------- inspectors
+
+
+def _inspector(inspector_id: int):
+    found = draws.inspector_for(api_user(), inspector_id)
+    if found is None:
+        abort(404, _("Inspector %(id)d not found.", id=inspector_id))
+    return found
+
+
+@blp.route("/inspectors")
+class Inspectors(MethodView):
+    @regulator_only
+    @blp.response(200, SamplingInspectorOut(many=True))
+    def get(self):
+        """The calling regulator's inspector pool (执法检查人员库), by staff number."""
+        return draws.inspectors_of(api_user())
+
+    @regulator_only
+    @blp.arguments(SamplingInspectorIn)
+    @blp.response(201, SamplingInspectorOut)
+    @_documented(422)
+    def post(self, data):
+        """Add an inspector with the enterprises and regions they are recused from."""
+        return draws.create_inspector(api_user(), data)
+
+
+@blp.route("/inspectors/<int:inspector_id>")
+class InspectorResource(MethodView):
+    @regulator_only
+    @blp.response(200, SamplingInspectorOut)
+    @_documented(404)
+    def get(self, inspector_id: int):
+        """One inspector of the caller's pool."""
+        return _inspector(inspector_id)
+
+    @regulator_only
+    @blp.arguments(SamplingInspectorIn)
+    @blp.response(200, SamplingInspectorOut)
+    @_documented(404, 422)
+    def put(self, data, inspector_id: int):
+        """Replace an inspector's details and ties (later draws use them); fields left out
+        take their defaults."""
+        return draws.update_inspector(_inspector(inspector_id), data, user=api_user(),
+                                      replace=True)
+
+    @regulator_only
+    @blp.arguments(SamplingInspectorPatchIn(partial=True))
+    @blp.response(200, SamplingInspectorOut)
+    @_documented(404, 422)
+    def patch(self, data, inspector_id: int):
+        """Change some of an inspector's details; ``active: false`` takes them out of the
+        pool drawn from (inspectors are never deleted: inspections name them)."""
+        return draws.update_inspector(_inspector(inspector_id), data, user=api_user())
+
+
+__all__ = ["blp"]

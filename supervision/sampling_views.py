@@ -1,7 +1,812 @@
-"""HTML pages of supervision: Sampling plans and draws (owned by one slice; see docs/CONVENTIONS.md)."""
+"""HTML pages of spot-check sampling (双随机): a regulator's plans, draws and inspector pool,
+and the public sample lists (抽查名单公示) with their reproduction.
+
+Thin on purpose: parse a form → call ``supervision.draws`` → render or redirect. Refused input
+re-renders the form with status 422 and the message on the field (the request's after_request
+hook rolls back whatever an operation had flushed). A regulator sees the plans and draws of
+the regions it covers and its own inspector pool: anything else answers 404; enterprises and
+evaluation bodies get 403 on regulator pages. A publicised draw is public: its sample list, its
+recorded population and its redo page need no login.
+
+Lists read a fixed number of statements whatever their size: the items of a draw come one
+page at a time with enterprise, standard and inspection in one join; the exclusions and the
+per-stratum allocation come from the recorded population (one row read, decompressed).
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import math
+from dataclasses import dataclass
+from xml.sax.saxutils import escape, quoteattr
+
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from markupsafe import Markup
+from sqlalchemy import func, select
+from wtforms import (
+    BooleanField,
+    Field,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional
+
+from benchmarks.models import ProductCategory, Standard
+from core.auth import roles_required
+from core.errors import ValidationFailed
+from core.extensions import db, limiter
+from core.models import Role
+from declare.forms import DayField, NumberField
+from declare.models import Declaration, DeclarationVersion, Enterprise
+from ranking.charts import fmt, nice_ticks
+from supervision import draws
+from supervision.models import (
+    Draw,
+    DrawItem,
+    DrawStatus,
+    Inspection,
+    Inspector,
+    SamplingPlan,
+)
 
 bp = Blueprint("sampling", __name__, url_prefix="/supervision/sampling")
+
+regulator_only = roles_required(Role.REGULATOR)
+
+ITEMS_PER_PAGE = 100
+EXCLUSIONS_SHOWN = 200
+CHART_STRATA = 30  # strata drawn in the chart; the table lists all of them
+STRATUM_LABEL = 22  # characters of a stratum key shown left of its bars (the table has all)
+STRATIFICATIONS = list(draws.STRATA)
+ALLOCATIONS = list(draws.ALLOCATIONS)
+
+REASON_LABELS = {
+    "random": _l("Random"),
+    "risk_weighted": _l("Risk-weighted"),
+    "complaint": _l("Complaint-triggered (举报)"),
+}
+STRATIFICATION_CHOICES = [
+    SelectChoice("none", _l("No strata")),
+    SelectChoice("region", _l("By region (county)")),
+    SelectChoice("category", _l("By product category")),
+    SelectChoice("region_category", _l("By region and product category")),
+]
+ALLOCATION_CHOICES = [
+    SelectChoice("proportional", _l("Proportional to the stratum's size")),
+    SelectChoice("equal", _l("Equal for every stratum")),
+]
+DRAW_STATUS_LABELS = {
+    "drawn": _l("Drawn (not yet public)"),
+    "publicised": _l("Sample list publicised (公示)"),
+    "closed": _l("Closed"),
+}
+
+
+def _label(table: dict, value) -> str:
+    value = getattr(value, "value", value)
+    return str(table[value]) if value in table else str(value or "")
+
+
+def reason_label(reason) -> str:
+    return _label(REASON_LABELS, reason)
+
+
+def exclusion_text(reason: str) -> str:
+    """A recorded exclusion reason in the reader's language."""
+    parts = draws.exclusion_parts(reason)
+    if parts is None:
+        return reason
+    return _("The enterprise was drawn in draw %(number)s on %(day)s, within the exclusion "
+             "window.", number=parts["number"], day=parts["day"])
+
+
+def percent(value: float | None) -> str:
+    return "" if value is None else f"{value * 100:.2f} %"
+
+
+@bp.context_processor
+def _helpers() -> dict:
+    return {
+        "reason_label": reason_label,
+        "exclusion_text": exclusion_text,
+        "draw_status_label": lambda s: _label(DRAW_STATUS_LABELS, s),
+        "strata_label": lambda s: _label({c.value: c.label for c in STRATIFICATION_CHOICES}, s),
+        "allocation_label": lambda s: _label({c.value: c.label for c in ALLOCATION_CHOICES}, s),
+        "percent": percent,
+        "fmt": fmt,
+        "DrawStatus": DrawStatus,
+        "locale": str(get_locale()),
+    }
+
+
+# --------------------------------------------------------------------------- forms
+
+
+def _strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+class PlanForm(FlaskForm):
+    """抽查计划: scope, size, strata, exclusions, risk weight, inspectors."""
+
+    name = StringField(_l("Plan name"), validators=[DataRequired(), Length(max=200)],
+                       filters=[_strip])
+    region_code = StringField(_l("Region (行政区划 code)"), validators=[Length(max=6)],
+                              filters=[_strip])
+    category_ids = SelectMultipleField(_l("Product categories (none chosen: all)"), choices=[],
+                                       validate_choice=False)
+    period_start = DayField(_l("Period starts"), validators=[Optional()])
+    period_end = DayField(_l("Period ends (declarations in force on this day)"),
+                          validators=[Optional()])
+    size_ratio = NumberField(_l("Sample ratio (e.g. 0.1 for one tenth)"))
+    size_count = NumberField(_l("Or a number of objects"))
+    min_ratio = NumberField(_l("Minimum sample ratio"))
+    stratification = SelectField(_l("Strata"), choices=STRATIFICATION_CHOICES, default="none")
+    allocation = SelectField(_l("Sample shared among strata"), choices=ALLOCATION_CHOICES,
+                             default="proportional")
+    exclude_drawn_years = NumberField(_l("Exclude enterprises drawn in the last (years)"))
+    risk_factor = NumberField(_l("Risk factor (0: risk does not count)"))
+    max_inclusion = NumberField(_l("Highest inclusion probability"))
+    inspectors_per_object = NumberField(_l("Inspectors per object"))
+    rectification_days = NumberField(_l("Rectification deadline (days)"))
+
+    NUMBERS = ("size_ratio", "size_count", "min_ratio", "exclude_drawn_years", "risk_factor",
+               "max_inclusion", "inspectors_per_object", "rectification_days")
+
+    def to_data(self) -> dict:
+        data = {
+            "name": self.name.data or "",
+            "region_code": self.region_code.data or "",
+            "category_ids": list(self.category_ids.data or []),
+            "period_start": self.period_start.data,
+            "period_end": self.period_end.data,
+            "stratification": self.stratification.data,
+            "allocation": self.allocation.data,
+        }
+        for name in self.NUMBERS:
+            data[name] = getattr(self, name).data
+        return data
+
+
+def plan_form_data(plan: SamplingPlan) -> dict:
+    data = draws.plan_data(plan)
+    data["category_ids"] = [str(c) for c in data["category_ids"]]
+    return data
+
+
+class DrawForm(FlaskForm):
+    """The seed of a draw and the complaint-triggered objects checked with it."""
+
+    seed = StringField(_l("Seed (a whole number)"), validators=[Length(max=40)],
+                       filters=[_strip])
+    seed_text = TextAreaField(
+        _l("Or a public seed text, e.g. a lottery result"),
+        validators=[Length(max=draws.MAX_SEED_TEXT)], filters=[_strip], render_kw={"rows": 2},
+    )
+    complaint_declaration_ids = StringField(
+        _l("Complaint-triggered declarations (ids, separated by commas)"), filters=[_strip]
+    )
+    complaint_ids = StringField(_l("Complaints to check (ids, separated by commas)"),
+                                filters=[_strip])
+
+
+class InspectorForm(FlaskForm):
+    """A member of the inspector pool (执法检查人员库) with the ties they are recused for."""
+
+    code = StringField(_l("Staff number"), validators=[DataRequired(), Length(max=40)],
+                       filters=[_strip])
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)], filters=[_strip])
+    organisation = StringField(_l("Organisation"), validators=[Length(max=200)],
+                               filters=[_strip])
+    speciality = StringField(_l("Speciality"), validators=[Length(max=200)], filters=[_strip])
+    tied_usccs = TextAreaField(
+        _l("Recused from enterprises (unified social credit codes)"), filters=[_strip],
+        render_kw={"rows": 2},
+    )
+    tied_region_codes = StringField(_l("Recused from regions (行政区划 codes)"),
+                                    filters=[_strip])
+    active = BooleanField(_l("In the pool drawn from"), default=True)
+
+    def to_data(self) -> dict:
+        return {
+            "code": self.code.data or "",
+            "name": self.name.data or "",
+            "organisation": self.organisation.data or "",
+            "speciality": self.speciality.data or "",
+            "tied_usccs": self.tied_usccs.data or "",
+            "tied_region_codes": self.tied_region_codes.data or "",
+            "active": bool(self.active.data),
+        }
+
+
+class ActionForm(FlaskForm):
+    """A button that changes state: nothing but the CSRF token."""
+
+
+def apply_errors(form: FlaskForm, errors: dict[str, list[str]]) -> list[str]:
+    """Put each message on its field; return the messages that match no field."""
+    other = []
+    aliases = {"tied_enterprise_ids": "tied_usccs"}
+    for key, messages in errors.items():
+        field = getattr(form, aliases.get(key, key), None)
+        if isinstance(field, Field) and key != "meta":
+            field.errors = list(field.errors or []) + list(messages)
+        else:
+            other.extend(messages)
+    return other
+
+
+# --------------------------------------------------------------------------- reads
+
+
+@dataclass
+class ItemPage:
+    total: int
+    rows: list[dict]
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+def draw_items(draw: Draw, *, page: int = 1, per_page: int = ITEMS_PER_PAGE) -> ItemPage:
+    """One page of a draw's items with enterprise, standard and inspection: two statements."""
+    total = db.session.scalar(select(func.count(DrawItem.id)).where(DrawItem.draw_id == draw.id))
+    stmt = (
+        select(
+            DrawItem,
+            Enterprise.name,
+            Enterprise.uscc,
+            DeclarationVersion.std_code,
+            Standard.code,
+            Inspection.id,
+            Inspection.inspector_ids,
+        )
+        .join(Enterprise, Enterprise.id == DrawItem.enterprise_id)
+        .join(DeclarationVersion, DeclarationVersion.id == DrawItem.version_id)
+        .outerjoin(Standard, Standard.id == DeclarationVersion.standard_id)
+        .outerjoin(Inspection, Inspection.draw_item_id == DrawItem.id)
+        .where(DrawItem.draw_id == draw.id)
+        .order_by(DrawItem.position)
+        .limit(per_page)
+        .offset((max(page, 1) - 1) * per_page)
+    )
+    rows = []
+    for item, name, uscc, std_code, catalogue_code, inspection_id, inspector_ids in (
+        db.session.execute(stmt)
+    ):
+        rows.append({
+            "position": item.position,
+            "declaration_id": item.declaration_id,
+            "version_id": item.version_id,
+            "enterprise_id": item.enterprise_id,
+            "enterprise": name,
+            "uscc": uscc,
+            "standard_code": catalogue_code or std_code,
+            "region_code": item.region_code,
+            "stratum": item.stratum,
+            "reason": item.reason.value,
+            "reason_label": reason_label(item.reason),
+            "inclusion_probability": item.inclusion_probability,
+            "risk_score": item.risk_score,
+            "inspection_id": inspection_id,
+            "inspector_ids": list(inspector_ids or []),
+        })
+    return ItemPage(total or 0, rows, max(page, 1), per_page)
+
+
+def exclusion_rows(draw: Draw, *, page: int = 1, per_page: int = EXCLUSIONS_SHOWN,
+                   population=None) -> tuple[int, list[dict]]:
+    """(total, one page) of the excluded objects with their reasons and enterprises."""
+    excluded = draws.excluded_of(draw, population)
+    shown = excluded.iloc[(max(page, 1) - 1) * per_page : max(page, 1) * per_page]
+    ids = [int(i) for i in shown["id"].tolist()]
+    names = dict(
+        db.session.execute(
+            select(Declaration.id, Enterprise.name)
+            .join(Enterprise, Enterprise.id == Declaration.enterprise_id)
+            .where(Declaration.id.in_(ids))
+        ).all()
+    ) if ids else {}
+    rows = [
+        {
+            "declaration_id": ident,
+            "enterprise": names.get(ident, ""),
+            "stratum": str(stratum),
+            "reason": str(reason),
+            "reason_text": exclusion_text(str(reason)),
+        }
+        for ident, stratum, reason in zip(ids, shown["stratum"].tolist(),
+                                          shown["exclusion_reason"].tolist(), strict=True)
+    ]
+    return len(excluded), rows
+
+
+def population_filename(draw: Draw) -> str:
+    return f"population-{draw.number}.csv.gz"
+
+
+def _inspector_names(regulator_id: int) -> dict[int, str]:
+    return dict(
+        db.session.execute(
+            select(Inspector.id, Inspector.name).where(Inspector.regulator_id == regulator_id)
+        ).all()
+    )
+
+
+# --------------------------------------------------------------------------- chart
+
+
+@dataclass
+class StratumChart:
+    svg: str
+    rows: list[dict]  # stratum, population, sample, population_share, sample_share
+
+
+def _el(tag: str, text: str | None = None, **kw) -> str:
+    attrs = " ".join(
+        f"{key.rstrip('_').replace('_', '-')}={quoteattr(str(value))}"
+        for key, value in kw.items() if value is not None
+    )
+    return f"<{tag} {attrs}/>" if text is None else f"<{tag} {attrs}>{escape(text)}</{tag}>"
+
+
+def stratum_chart(allocation, *, chart_id: str, title: str, desc: str,
+                  population_label: str, sample_label: str) -> StratumChart:
+    """Sample vs population per stratum, as shares of their totals (two bars per stratum).
+
+    Under proportional allocation the two bars of a stratum are (almost) equally long; equal
+    allocation or a per-stratum minimum shows up as a longer sample bar in small strata.
+    Pure (no Flask): labels arrive translated; every text and attribute is escaped.
+    """
+    table = allocation.sort_values(["population", "stratum"], ascending=[False, True])
+    pop_total = int(table["population"].sum()) or 1
+    sample_total = int(table["sample"].sum()) or 1
+    rows = [
+        {
+            "stratum": str(r.stratum),
+            "population": int(r.population),
+            "sample": int(r.sample),
+            "population_share": int(r.population) / pop_total,
+            "sample_share": int(r.sample) / sample_total,
+        }
+        for r in table.itertuples(index=False)
+    ]
+    drawn = rows[:CHART_STRATA]
+    left, right, top, bar, gap = 150, 580, 46, 9, 8
+    width = right + 100  # room for the count and share after the longest bar
+    height = top + len(drawn) * (2 * bar + gap) + 40
+    top_share = max([r["population_share"] for r in drawn] + [r["sample_share"] for r in drawn]
+                    + [0.01])
+
+    def x(share: float) -> float:
+        return round(left + share / top_share * (right - left), 2)
+
+    parts = [
+        '<svg xmlns="http://www.w3.org/2000/svg" '
+        + " ".join(f"{k}={quoteattr(str(v))}" for k, v in {
+            "viewBox": f"0 0 {width} {height}", "width": width, "height": height, "role": "img",
+            "class": "chart", "id": chart_id,
+            "aria-labelledby": f"{chart_id}-title {chart_id}-desc"}.items())
+        + ">",
+        _el("title", title, id=f"{chart_id}-title"),
+        _el("desc", desc, id=f"{chart_id}-desc"),
+        _el("rect", x=left, y=12, width=10, height=10, fill="#90a4ae"),
+        _el("text", population_label, x=left + 14, y=21, font_size=11, fill="#1f2933"),
+        _el("rect", x=left + 200, y=12, width=10, height=10, fill="#b71c1c"),
+        _el("text", sample_label, x=left + 214, y=21, font_size=11, fill="#1f2933"),
+    ]
+    for tick in nice_ticks(0.0, top_share, 5):
+        parts.append(_el("line", x1=x(tick), y1=top - 4, x2=x(tick), y2=height - 30,
+                         stroke="#eceff1"))
+        parts.append(_el("text", f"{tick * 100:.0f}%", x=x(tick), y=height - 14, font_size=10,
+                         text_anchor="middle", fill="#616e7c"))
+    for i, row in enumerate(drawn):
+        y = top + i * (2 * bar + gap)
+        name = row["stratum"]
+        short = name if len(name) <= STRATUM_LABEL else name[: STRATUM_LABEL - 1] + "…"
+        parts.append(_el("text", short, x=left - 6, y=y + bar + 3, font_size=11,
+                         text_anchor="end", fill="#1f2933", data_stratum=name))
+        for offset, key, count, colour, css in (
+            (0, "population_share", row["population"], "#90a4ae", "population-bar"),
+            (bar, "sample_share", row["sample"], "#b71c1c", "sample-bar"),
+        ):
+            share = row[key]
+            parts.append(_el("rect", x=left, y=y + offset, width=round(x(share) - left, 2),
+                             height=bar - 1, fill=colour, class_=css,
+                             data_stratum=row["stratum"], data_count=count,
+                             data_share=f"{share:.6f}"))
+            parts.append(_el("text", f"{count} ({share * 100:.1f}%)", x=x(share) + 4,
+                             y=y + offset + bar - 1, font_size=9, fill="#616e7c"))
+    parts.append("</svg>")
+    return StratumChart("".join(parts), rows)
+
+
+def _chart(allocation) -> StratumChart:
+    return stratum_chart(
+        allocation,
+        chart_id="strata-chart",
+        title=_("Sample and population per stratum"),
+        desc=_("For each stratum, its share of the population (the random frame) and its share "
+               "of the random sample."),
+        population_label=_("Share of the population"),
+        sample_label=_("Share of the sample"),
+    )
+
+
+def svg(chart: StratumChart) -> Markup:
+    return Markup(chart.svg)
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+def _plan(plan_id: int) -> SamplingPlan:
+    plan = draws.plan_for(current_user, plan_id)
+    if plan is None:
+        abort(404)
+    return plan
+
+
+def _draw(draw_id: int) -> Draw:
+    found = draws.draw_for(current_user, draw_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _visible_draw(draw_id: int) -> tuple[Draw, bool]:
+    """(draw, the visitor is one of its regulators): public draws for everyone."""
+    if current_user.is_authenticated:
+        mine = draws.draw_for(current_user, draw_id)
+        if mine is not None:
+            return mine, True
+    found = draws.public_draw(draw_id)
+    if found is None:
+        abort(404)
+    return found, False
+
+
+def _inspector(inspector_id: int) -> Inspector:
+    found = draws.inspector_for(current_user, inspector_id)
+    if found is None:
+        abort(404)
+    return found
+
+
+def _page_arg() -> int:
+    return max(request.args.get("page", 1, type=int) or 1, 1)
+
+
+def _category_choices(form: PlanForm) -> None:
+    locale = str(get_locale())
+    form.category_ids.choices = [
+        SelectChoice(str(c.id), f"{c.label(locale)} ({c.code})")
+        for c in db.session.scalars(select(ProductCategory).order_by(ProductCategory.code))
+    ]
+
+
+# --------------------------------------------------------------------------- plans
+
+
+@bp.get("/plans")
+@regulator_only
+def plans():
+    found = draws.plans_for(current_user)
+    counts = dict(
+        db.session.execute(
+            select(Draw.plan_id, func.count(Draw.id))
+            .where(Draw.plan_id.in_([p.id for p in found]))
+            .group_by(Draw.plan_id)
+        ).all()
+    ) if found else {}
+    return render_template("supervision/sampling_plans.html", plans=found, counts=counts)
+
+
+def _render_plan_form(form: PlanForm, plan=None, status: int = 200, errors=None):
+    return render_template(
+        "supervision/sampling_plan_form.html", form=form, plan=plan, errors=errors or [],
+        min_ratio=draws.min_ratio_floor(),
+    ), status
+
+
+def _plan_submit(form: PlanForm, plan=None):
+    if not form.validate():
+        # Show the rule errors of the other fields too, so one round trip finds them all.
+        try:
+            draws.check_plan(current_user, form.to_data())
+        except ValidationFailed as exc:
+            fresh = {k: v for k, v in exc.errors.items()
+                     if not getattr(getattr(form, k, None), "errors", None)}
+            return _render_plan_form(form, plan, 422, apply_errors(form, fresh))
+        return _render_plan_form(form, plan, 422)
+    try:
+        saved = (
+            draws.create_plan(current_user, form.to_data())
+            if plan is None
+            else draws.update_plan(plan, form.to_data(), user=current_user, replace=True)
+        )
+    except ValidationFailed as exc:
+        return _render_plan_form(form, plan, 422, apply_errors(form, exc.errors))
+    flash(_("The sampling plan is saved."), "success")
+    return redirect(url_for("sampling.plan", plan_id=saved.id))
+
+
+@bp.route("/plans/new", methods=["GET", "POST"])
+@regulator_only
+def plan_new():
+    form = PlanForm()
+    _category_choices(form)
+    if not form.is_submitted():
+        form.region_code.data = current_user.region_code
+        for name, value in draws.plan_defaults().items():
+            getattr(form, name).data = value
+        return _render_plan_form(form)
+    return _plan_submit(form)
+
+
+@bp.route("/plans/<int:plan_id>/edit", methods=["GET", "POST"])
+@regulator_only
+def plan_edit(plan_id: int):
+    plan = _plan(plan_id)
+    form = PlanForm() if request.method == "POST" else PlanForm(data=plan_form_data(plan))
+    _category_choices(form)
+    if request.method == "GET":
+        return _render_plan_form(form, plan)
+    return _plan_submit(form, plan)
+
+
+def _render_plan(plan: SamplingPlan, *, form: DrawForm | None = None, status: int = 200,
+                 errors=None):
+    categories = list(db.session.scalars(
+        select(ProductCategory).where(ProductCategory.id.in_(plan.category_ids or []))
+    )) if plan.category_ids else []
+    return render_template(
+        "supervision/sampling_plan.html",
+        plan=plan,
+        categories=categories,
+        draws=draws.draws_for(plan),
+        form=form or DrawForm(formdata=None),
+        errors=errors or [],
+        pool=len(draws.inspectors_of(plan.regulator, active_only=True)),
+    ), status
+
+
+@bp.get("/plans/<int:plan_id>")
+@regulator_only
+def plan(plan_id: int):
+    return _render_plan(_plan(plan_id))
+
+
+@bp.post("/plans/<int:plan_id>/draws")
+@regulator_only
+def draw_new(plan_id: int):
+    found = _plan(plan_id)
+    form = DrawForm()
+    if not form.validate():
+        return _render_plan(found, form=form, status=422)
+    try:
+        made = draws.create_draw(
+            found,
+            current_user,
+            seed=form.seed.data,
+            seed_text=form.seed_text.data,
+            complaint_declaration_ids=form.complaint_declaration_ids.data,
+            complaint_ids=form.complaint_ids.data,
+        )
+    except ValidationFailed as exc:
+        return _render_plan(found, form=form, status=422, errors=apply_errors(form, exc.errors))
+    flash(_("Draw %(number)s is recorded: %(n)d objects, inspectors assigned.",
+            number=made.number, n=made.sample_size), "success")
+    return redirect(url_for("sampling.draw", draw_id=made.id))
+
+
+# --------------------------------------------------------------------------- draws
+
+
+def _draw_context(found: Draw) -> dict:
+    population = draws.stored_population(found)
+    allocation = draws.allocation_of(found, population)
+    total, exclusions = exclusion_rows(found, population=population)
+    random_frame = int(allocation["population"].sum())
+    return {
+        "draw": found,
+        "plan": found.plan,
+        "items": draw_items(found, page=_page_arg()),
+        "allocation": allocation,
+        "chart": _chart(allocation),
+        "exclusions": exclusions,
+        "exclusion_total": total,
+        "random_frame": random_frame,
+        "random_sample": int(allocation["sample"].sum()),
+        "minimum": math.ceil(found.plan.min_ratio * random_frame - 1e-9),
+    }
+
+
+@bp.get("/draws/<int:draw_id>")
+@regulator_only
+def draw(draw_id: int):
+    found = _draw(draw_id)
+    return render_template(
+        "supervision/sampling_draw.html",
+        action=ActionForm(),
+        inspector_names=_inspector_names(found.plan.regulator_id),
+        **_draw_context(found),
+    )
+
+
+@bp.post("/draws/<int:draw_id>/publicise")
+@regulator_only
+def draw_publicise(draw_id: int):
+    found = _draw(draw_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        draws.publicise_draw(found, current_user)
+    except ValidationFailed as exc:
+        for messages in exc.errors.values():
+            for message in messages:
+                flash(message, "error")
+        return redirect(url_for("sampling.draw", draw_id=found.id))
+    flash(_("The sample list of draw %(number)s is public.", number=found.number), "success")
+    return redirect(url_for("sampling.public_draw", draw_id=found.id))
+
+
+def redo_limit() -> str:
+    """Redoing a draw recomputes it: public, so abuse-limited (SAMPLING_REDO_RATE_LIMIT)."""
+    return current_app.config.get("SAMPLING_REDO_RATE_LIMIT", "10 per minute")
+
+
+@bp.get("/draws/<int:draw_id>/redo")
+@limiter.limit(redo_limit)
+def draw_redo(draw_id: int):
+    """Redo a draw from its seed and recorded population: public once publicised."""
+    found, mine = _visible_draw(draw_id)
+    report = draws.redo_draw(found)
+    return render_template("supervision/sampling_redo.html", draw=found, report=report,
+                           mine=mine)
+
+
+@bp.get("/draws/<int:draw_id>/population.csv.gz")
+def draw_population(draw_id: int):
+    found, _mine = _visible_draw(draw_id)
+    return Response(
+        found.population_csv_gz,
+        mimetype="application/gzip",
+        headers={"Content-Disposition": f'attachment; filename="{population_filename(found)}"'},
+    )
+
+
+# --------------------------------------------------------------------------- public lists
+
+
+@bp.get("/public")
+def public_draws():
+    """抽查名单公示: the publicised sample lists, newest first."""
+    stmt = (
+        select(Draw)
+        .where(Draw.status.in_(draws.PUBLIC_STATUSES))
+        .order_by(Draw.publicised_at.desc(), Draw.id.desc())
+    )
+    page = db.paginate(stmt, page=_page_arg(), per_page=20, error_out=False)
+    return render_template("supervision/sampling_public.html", page=page)
+
+
+@bp.get("/public/<int:draw_id>")
+def public_draw(draw_id: int):
+    found = draws.public_draw(draw_id)
+    if found is None:
+        abort(404)
+    context = _draw_context(found)
+    return render_template("supervision/sampling_public_draw.html", **context)
+
+
+# --------------------------------------------------------------------------- inspectors
+
+
+@bp.get("/inspectors")
+@regulator_only
+def inspectors():
+    pool = draws.inspectors_of(current_user)
+    tied = {e for i in pool for e in (i.tied_enterprise_ids or [])}
+    names = dict(
+        db.session.execute(select(Enterprise.id, Enterprise.name).where(Enterprise.id.in_(tied)))
+        .all()
+    ) if tied else {}
+    return render_template("supervision/sampling_inspectors.html", pool=pool, names=names,
+                           action=ActionForm())
+
+
+def _inspector_form_data(inspector: Inspector) -> dict:
+    data = draws.inspector_data(inspector)
+    usccs = db.session.scalars(
+        select(Enterprise.uscc).where(Enterprise.id.in_(data["tied_enterprise_ids"]))
+    ).all() if data["tied_enterprise_ids"] else []
+    data["tied_usccs"] = ", ".join(sorted(usccs))
+    data["tied_region_codes"] = ", ".join(data["tied_region_codes"])
+    return data
+
+
+def _inspector_submit(form: InspectorForm, inspector: Inspector | None):
+    status, errors = 422, []
+    if form.validate():
+        try:
+            if inspector is None:
+                draws.create_inspector(current_user, form.to_data())
+            else:
+                draws.update_inspector(inspector, form.to_data(), user=current_user,
+                                       replace=True)
+        except ValidationFailed as exc:
+            errors = apply_errors(form, exc.errors)
+        else:
+            flash(_("The inspector is saved."), "success")
+            return redirect(url_for("sampling.inspectors"))
+    return render_template("supervision/sampling_inspector_form.html", form=form,
+                           inspector=inspector, errors=errors), status
+
+
+@bp.route("/inspectors/new", methods=["GET", "POST"])
+@regulator_only
+def inspector_new():
+    form = InspectorForm()
+    if not form.is_submitted():
+        return render_template("supervision/sampling_inspector_form.html", form=form,
+                               inspector=None, errors=[])
+    return _inspector_submit(form, None)
+
+
+@bp.route("/inspectors/<int:inspector_id>/edit", methods=["GET", "POST"])
+@regulator_only
+def inspector_edit(inspector_id: int):
+    found = _inspector(inspector_id)
+    if request.method == "GET":
+        form = InspectorForm(data=_inspector_form_data(found))
+        return render_template("supervision/sampling_inspector_form.html", form=form,
+                               inspector=found, errors=[])
+    return _inspector_submit(InspectorForm(), found)
+
+
+@bp.post("/inspectors/<int:inspector_id>/active")
+@regulator_only
+def inspector_active(inspector_id: int):
+    found = _inspector(inspector_id)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    draws.set_inspector_active(found, not found.active, user=current_user)
+    flash(_("%(name)s is back in the pool.", name=found.name) if found.active
+          else _("%(name)s is out of the pool; past assignments are kept.", name=found.name),
+          "success")
+    return redirect(url_for("sampling.inspectors"))
+
+
+bp.add_app_template_global(svg, "sampling_svg")
+
+__all__ = [
+    "ALLOCATIONS",
+    "STRATIFICATIONS",
+    "bp",
+    "draw_items",
+    "exclusion_rows",
+    "population_filename",
+    "redo_limit",
+    "stratum_chart",
+]

@@ -36,6 +36,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 __all__ = [
     "BANDS",
@@ -122,7 +123,13 @@ def shingles(text: str, n: int = NGRAM) -> np.ndarray:
     ids = np.zeros(count, dtype=np.uint64)
     for j in range(n):
         ids = (ids << np.uint64(21)) | cps[j : j + count]
-    return np.unique(ids)
+    # np.unique's result (sorted, distinct) by a sort and a neighbour test: several times
+    # faster than its hash-based path for a few thousand ids
+    ids.sort()
+    keep = np.empty(count, dtype=bool)
+    keep[0] = True
+    np.not_equal(ids[1:], ids[:-1], out=keep[1:])
+    return ids[keep]
 
 
 def jaccard(a: np.ndarray, b: np.ndarray) -> float:
@@ -291,6 +298,9 @@ class SimilarityIndex:
         self._sigs = np.empty((0, num_perm), dtype=np.uint32)
         self._ent_codes = np.empty(0, dtype=np.int64)
         self._ent_lookup: dict[Hashable, int] = {}
+        # Signed integer enterprise ids loaded as an array, by code, before ``_ent_lookup`` is
+        # built from them (a one-off query only needs the code of its own enterprise).
+        self._ent_pending: np.ndarray | None = None
         self._sorted: tuple[np.ndarray, int] | None = None
         self._queries = 0
         self.add(items)
@@ -315,11 +325,7 @@ class SimilarityIndex:
         """Build from parallel arrays, e.g. signatures loaded as one (N, num_perm) array."""
         index = cls(**kwargs)
         ids = ids.tolist() if isinstance(ids, np.ndarray) else list(ids)
-        ents = (
-            enterprise_ids.tolist()
-            if isinstance(enterprise_ids, np.ndarray)
-            else list(enterprise_ids)
-        )
+        ents = enterprise_ids if isinstance(enterprise_ids, np.ndarray) else list(enterprise_ids)
         index._extend(ids, ents, np.asarray(signatures), shingles)
         return index
 
@@ -348,7 +354,7 @@ class SimilarityIndex:
     def _extend(
         self,
         ids: list[Hashable],
-        ents: list[Hashable],
+        ents: list[Hashable] | np.ndarray,
         sigs: np.ndarray,
         shs: Sequence[np.ndarray | None] | None,
     ) -> None:
@@ -362,16 +368,29 @@ class SimilarityIndex:
                 + ("" if shs is None else f" and shingles ({len(shs)})")
                 + " must have the same length"
             )
-        if np.issubdtype(sigs.dtype, np.integer) and len(sigs) and (
+        fits = sigs.dtype.kind == "u" and sigs.dtype.itemsize <= 4  # no value out of range
+        if np.issubdtype(sigs.dtype, np.integer) and len(sigs) and not fits and (
             sigs.min() < 0 or sigs.max() > 0xFFFFFFFF
         ):
             raise ValueError("signature values must be 32-bit unsigned integers")
         if not np.issubdtype(sigs.dtype, np.integer):
             raise ValueError(f"signatures must be integers (uint32), got dtype {sigs.dtype}")
-        lookup = self._ent_lookup
-        codes = np.fromiter(
-            (lookup.setdefault(e, len(lookup)) for e in ents), dtype=np.int64, count=len(ents)
-        )
+        if (isinstance(ents, np.ndarray) and ents.dtype.kind == "i" and not self._ent_lookup
+                and self._ent_pending is None):  # fmt: skip
+            # integer ids into an empty index (a category loaded as arrays): the codes of the
+            # loop below (first-appearance order) from one vectorised factorisation; the
+            # lookup dict is built only if it is ever needed (``_enterprise_code``)
+            codes, uniques = pd.factorize(ents)
+            codes = codes.astype(np.int64)
+            self._ent_pending = uniques.astype(np.int64)
+            ents = ents.tolist()
+        else:
+            if isinstance(ents, np.ndarray):
+                ents = ents.tolist()
+            lookup = self._lookup()
+            codes = np.fromiter(
+                (lookup.setdefault(e, len(lookup)) for e in ents), dtype=np.int64, count=len(ents)
+            )
         sigs = np.ascontiguousarray(sigs, dtype=np.uint32)
         self._ids.extend(ids)
         self._enterprises.extend(ents)
@@ -383,6 +402,24 @@ class SimilarityIndex:
         self._sigs = np.vstack([self._sigs, sigs]) if len(self._sigs) else sigs
         self._ent_codes = np.concatenate([self._ent_codes, codes])
         self._sorted = None
+
+    def _lookup(self) -> dict[Hashable, int]:
+        """Enterprise id → code, built from the pending array first if there is one."""
+        if self._ent_pending is not None:
+            pending, self._ent_pending = self._ent_pending, None
+            self._ent_lookup.update(zip(pending.tolist(), range(len(pending))))
+        return self._ent_lookup
+
+    def _enterprise_code(self, enterprise_id: Hashable) -> int | None:
+        """The code of ``enterprise_id`` (None: no document of that enterprise), as
+        ``_lookup().get`` gives it. A Python int (or bool) is looked up in the pending array
+        directly: int64 equality is the dict's equality for those."""
+        pending = self._ent_pending
+        if (pending is not None and isinstance(enterprise_id, int)
+                and -(2**63) <= enterprise_id < 2**63):  # fmt: skip
+            hit = np.flatnonzero(pending == enterprise_id)
+            return int(hit[0]) if hit.size else None
+        return self._lookup().get(enterprise_id)
 
     def _band_match(self, docs: np.ndarray | None, sig: np.ndarray) -> np.ndarray:
         """Which documents (all, or ``docs``) share at least one whole band with ``sig``."""
@@ -401,11 +438,34 @@ class SimilarityIndex:
             same &= mine[:, :, j] == theirs[None, :, j]
         return same.any(axis=1)
 
+    def _scan(self, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(documents sharing a band with ``sig``, equal signature values of every document):
+        one comparison of the whole signature matrix serves both.
+
+        A band of ``rows`` equal values is ``rows`` consecutive True bytes of the comparison,
+        so with 1, 2, 4 or 8 rows a band is one unsigned integer equal to 0x01...01; the
+        equal values of a document are the sum of its comparison bytes.
+        """
+        same = self._sigs == sig[None, :]
+        rows = self.num_perm // self.bands
+        width = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}.get(rows)
+        if width is not None:
+            whole = np.frombuffer(b"\x01" * rows, dtype=width)[0]
+            hit = (same.view(width) == whole).any(axis=1)
+        else:
+            hit = self._band_match(None, sig)
+        if self.num_perm % 8 == 0 and self.num_perm < 256:
+            # the comparison bytes summed eight at a time as uint64 words (each byte position
+            # counts at most num_perm / 8), then the eight byte sums added by a multiply
+            words = same.view(np.uint64).sum(axis=1, dtype=np.uint64)
+            equal = ((words * np.uint64(0x0101010101010101)) >> np.uint64(56)).astype(np.int64)
+        else:
+            equal = np.count_nonzero(same, axis=1)
+        return np.flatnonzero(hit), equal
+
     def _candidates(self, sig: np.ndarray) -> np.ndarray:
-        """Documents sharing a band with ``sig``: a vectorised scan for the first queries,
-        then a sorted array of band hashes, built once (worth it from about 16 queries)."""
-        if self._sorted is None and self._queries < _SCAN_QUERIES:
-            return np.flatnonzero(self._band_match(None, sig))
+        """Documents sharing a band with ``sig``, looked up in a sorted array of band hashes
+        built once (worth it from about 16 queries; the first ones use ``_scan``)."""
         if self._sorted is None:
             # hash in the high bits, document number in the low bits: np.sort, no argsort
             bits = max(1, int(len(self)).bit_length())
@@ -447,14 +507,22 @@ class SimilarityIndex:
         if len(self) == 0 or bool((sig == _EMPTY).all()):
             return []
         sig = np.ascontiguousarray(sig, dtype=np.uint32)
-        cand = self._candidates(sig)
+        equal = None
+        if self._sorted is None and self._queries < _SCAN_QUERIES:
+            cand, equal = self._scan(sig)
+        else:
+            cand = self._candidates(sig)
         self._queries += 1
-        own = self._ent_lookup.get(enterprise_id)
+        own = self._enterprise_code(enterprise_id)
         if own is not None:
             cand = cand[self._ent_codes[cand] != own]
         if len(cand) == 0:
             return []
-        est = (self._sigs[cand] == sig[None, :]).mean(axis=1)
+        if equal is None:
+            equal = np.count_nonzero(self._sigs[cand] == sig[None, :], axis=1)
+        else:
+            equal = equal[cand]
+        est = equal / self.num_perm  # the share of equal values, exactly as their mean
         exact = shingles is not None
         # An exact score may exceed its estimate: keep candidates within 4 standard errors.
         slack = 4.0 * math.sqrt(0.25 / self.num_perm) if exact else 0.0

@@ -56,9 +56,7 @@ def indicator(db, category: str, code: str, valid_from: date | None = None) -> B
 
 def test_seed_loads_with_zero_errors_and_is_idempotent(db, seed):
     counts = {r.kind: r.inserted for r in seed}
-    assert counts["categories"] >= 6
-    assert 25 <= counts["standards"] <= 40
-    assert counts["indicators"] >= 7
+    assert counts == {"categories": 7, "standards": 34, "indicators": 15}
     again = load_directory()
     assert all(r.ok for r in again)
     assert all((r.inserted, r.updated) == (0, 0) for r in again)
@@ -170,14 +168,82 @@ def test_seed_figures_judge_declared_values(db, seed):
 
 
 def test_seed_totals(db, seed):
-    assert db.session.scalar(select(func.count(ProductCategory.id))) >= 6
+    assert db.session.scalar(select(func.count(ProductCategory.id))) == 7
+
+
+def test_two_categories_have_three_benchmarks_in_force(db, seed):
+    """An evaluation plan needs at least 3 core indicators of one category (ranking)."""
+    today = date.today()
+    counts = {
+        c.code: len(queries.benchmarks_on(c.id, today)) for c in queries.categories()
+    }
+    assert counts["room_ac"] == 6
+    assert counts["gas_water_heater"] == 3
+    assert sorted(code for code, n in counts.items() if n >= 3) == ["gas_water_heater", "room_ac"]
+
+
+def test_room_air_conditioner_capacity_bands_and_cooling_only(db, seed):
+    """GB 21455-2019 grades heat pumps by APF and cooling-only units by SEER, per capacity band."""
+    expected = {
+        "apf": [5.00, 4.50, 4.00, 3.50, 3.30],
+        "apf_cc7100": [4.50, 4.00, 3.50, 3.30, 3.20],
+        "apf_cc14000": [4.20, 3.70, 3.30, 3.20, 3.10],
+        "seer": [5.80, 5.40, 5.00, 3.90, 3.70],
+        "seer_cc7100": [5.50, 5.10, 4.40, 3.80, 3.60],
+        "seer_cc14000": [5.20, 4.70, 4.00, 3.70, 3.50],
+    }
+    for code, grades in expected.items():
+        row = indicator(db, "room_ac", code)
+        assert [g[1] for g in row.grades] == grades, code
+        assert [g[0] for g in row.grades] == ["1级", "2级", "3级", "4级", "5级"]
+        assert (row.unit, row.direction) == ("W/W", "higher")
+        assert row.mandatory_limit == grades[-1] and row.recommended_value == grades[1]
+        assert row.mandatory_source.code == row.recommended_source.code == "GB 21455-2019"
+        assert row.valid_from == date(2020, 7, 1) and row.valid_to is None
+        assert "未核对" in row.source  # the table numbers are not checked against the text
+    large = queries.to_compare_benchmark(indicator(db, "room_ac", "apf_cc14000"))
+    assert compare(Declared(op="ge", unit="W/W", value=3.75), large).grade == "2级"
+    assert compare(Declared(op="ge", unit="W/W", value=3.05), large).status == "violation"
+
+
+def test_gas_water_heater(db, seed):
+    eta1 = indicator(db, "gas_water_heater", "eta_rated")
+    assert (eta1.unit, eta1.direction) == ("%", "higher")
+    assert (eta1.mandatory_limit, eta1.recommended_value) == (86, 89)
+    assert eta1.grades == [["1级", 98.0], ["2级", 89.0], ["3级", 86.0]]
+    eta2 = indicator(db, "gas_water_heater", "eta_half")
+    assert (eta2.unit, eta2.direction) == ("%", "higher")
+    assert (eta2.mandatory_limit, eta2.recommended_value) == (82, 85)
+    assert eta2.grades == [["1级", 94.0], ["2级", 85.0], ["3级", 82.0]]
+    for row in (eta1, eta2):
+        assert row.mandatory_source.code == row.recommended_source.code == "GB 20665-2015"
+        assert "待核实" in row.source
+    nox = indicator(db, "gas_water_heater", "nox")
+    assert (nox.unit, nox.direction) == ("mg/kWh", "lower")
+    assert (nox.mandatory_limit, nox.recommended_value) == (260, None)
+    # NOx classes count the other way round: class 5 is the cleanest.
+    assert nox.grades == [
+        ["5级", 70.0], ["4级", 100.0], ["3级", 150.0], ["2级", 200.0], ["1级", 260.0]
+    ]
+    assert nox.mandatory_source.code == "GB 6932-2015" and "待核实" in nox.source
+    for old, new in (("GB 20665-2006", "GB 20665-2015"), ("GB 6932-2001", "GB 6932-2015")):
+        assert std(db, old).replaced_by_code == new
+        assert std(db, old).status_on(date.today()) is StandardStatus.WITHDRAWN
+        assert std(db, new).status_on(date.today()) is StandardStatus.IN_FORCE
+
+    low_nox = compare(Declared(op="le", unit="mg/kWh", value=65), queries.to_compare_benchmark(nox))
+    assert low_nox.grade == "5级" and low_nox.status != "violation"
+    eta = queries.to_compare_benchmark(eta1)
+    assert compare(Declared(op="ge", unit="%", value=87), eta).status == "below_recommended"
+    assert compare(Declared(op="ge", unit="%", value=85), eta).status == "violation"
 
 
 def test_cli_load_prints_the_report_and_imports(app, db):
     result = app.test_cli_runner().invoke(args=["catalogue", "load"])
     assert result.exit_code == 0, result.output
-    assert "standards: 30 row(s): 30 inserted" in result.output
-    assert db.session.scalar(select(func.count(Standard.id))) == 30
+    assert "standards: 34 row(s): 34 inserted" in result.output
+    assert "indicators: 15 row(s): 15 inserted" in result.output
+    assert db.session.scalar(select(func.count(Standard.id))) == 34
 
 
 def test_cli_load_with_a_bad_dir_exits_non_zero_and_writes_nothing(app, db, tmp_path):
@@ -212,4 +278,5 @@ def test_benchmark_for_and_standard_by_code(db, seed):
     assert queries.standard_by_code("gb21455—2019").id == std(db, "GB 21455-2019").id
     assert queries.standard_by_code("GB 1-2001") is None
     assert queries.standard_by_code("not a number") is None
-    assert [c.code for c in queries.categories()][:2] == ["faucet", "led_downlight"]
+    codes = [c.code for c in queries.categories()]
+    assert codes[:3] == ["faucet", "gas_water_heater", "led_downlight"]

@@ -9,16 +9,19 @@ from sqlalchemy import func, select
 from stdnum.cn import uscc
 
 from benchmarks.importer import load_directory
+from benchmarks.models import ProductCategory
 from core import jobs
 from core.models import Role, User
 from declare import comparison, demo, queries
 from declare.models import (
+    ComplianceRecord,
     Declaration,
     DeclarationKind,
     DeclarationStatus,
     DeclarationVersion,
     Enterprise,
     Indicator,
+    Product,
     VersionStatus,
 )
 
@@ -45,7 +48,8 @@ def _count(db, stmt) -> int:
 def test_demo_content(db, loaded):
     assert loaded["already_loaded"] is False
     enterprises = db.session.scalars(select(Enterprise)).all()
-    assert len(enterprises) >= 20
+    assert len(enterprises) == len(demo.COMPANIES) == 40
+    assert loaded["enterprises"] == 40 and loaded["declarations"] == 24 * 3 + 16
     for ent in enterprises:
         assert uscc.is_valid(ent.uscc), ent.uscc
         assert ent.uscc[2:8] == ent.region_code
@@ -102,6 +106,49 @@ def test_demo_content(db, loaded):
             assert not any(c.blocks_publication for c in checks), [c.message for c in checks]
         else:
             assert v.standard is not None and not v.standard.code.startswith("Q/")
+
+
+def test_gas_water_heaters_are_ready_to_rank(db, loaded):
+    """Sixteen makers declare η1, η2 and NOx (the 领跑者 demo's category): values spread over
+    the grades with equal values (ties), some below the recommended value with 明示, and one
+    maker with a non-conforming spot check."""
+    gas = db.session.scalar(
+        select(ProductCategory).where(ProductCategory.code == "gas_water_heater")
+    )
+    current = (
+        select(DeclarationVersion)
+        .join(Declaration, Declaration.current_version_id == DeclarationVersion.id)
+        .where(
+            Declaration.status == DeclarationStatus.PUBLISHED,
+            DeclarationVersion.products.any(Product.category_id == gas.id),
+        )
+    )
+    versions = db.session.scalars(current).all()
+    assert len(versions) == 16
+    assert len({v.declaration.enterprise_id for v in versions}) == 16
+    values: dict[str, list[float]] = {"eta_rated": [], "eta_half": [], "nox": []}
+    stated = 0
+    for v in versions:
+        keyed = {i.benchmark.code: i for i in v.indicators if i.benchmark is not None}
+        assert set(keyed) == set(values)
+        for code, row in keyed.items():
+            assert row.cmp_status != "violation" and row.test_method.startswith("按 GB")
+            values[code].append(row.value)
+        stated += any(row.mingshi for row in keyed.values())
+        assert not keyed["nox"].mingshi  # NOx has only a mandatory limit: nothing to state
+    assert stated >= 2
+    assert max(values["eta_rated"]) >= 98 and min(values["eta_rated"]) < 89  # grade 1 … 明示
+    assert len(set(values["eta_rated"])) < len(values["eta_rated"])  # equal values: ties
+    assert min(values["nox"]) <= 70 < max(values["nox"])
+
+    record = db.session.scalars(select(ComplianceRecord)).one()
+    assert loaded["spot_checks"] == 1
+    assert (record.kind, record.result) == ("inspection", "nonconforming")
+    checked = db.session.get(Declaration, record.declaration_id).current_version
+    assert checked in versions and record.enterprise_id == checked.declaration.enterprise_id
+    assert record.occurred_on > queries.local_date(checked.published_at)
+    assert record.occurred_on < queries.local_today()
+    assert "不符合" in record.details
 
 
 def test_history_spreads_over_three_years(db, loaded):

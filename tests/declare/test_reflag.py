@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from benchmarks import operations as catalogue_ops
 from benchmarks.models import StandardKind, StandardStatus
@@ -24,6 +24,8 @@ from tests.declare import (
 from tests.factories import make_enterprise_user, standard
 
 pytestmark = pytest.mark.usefixtures("en_request")
+
+REFLAG = "declare.tasks.reflag_references"
 
 
 def commit_and_run_jobs(db) -> None:
@@ -66,11 +68,12 @@ def declared(db, owner, catalogue):
 def test_withdrawal_through_the_catalogue_signal_opens_flags(db, declared):
     std = declared["std"]
     catalogue_ops.mark_withdrawn(std, withdrawn_date=date.today() - timedelta(days=1))
-    assert db.session.scalar(select(OutboxJob.func).where(OutboxJob.status == "pending")) == (
-        "declare.tasks.reflag_references"
-    )
+    # Other packages may react to the catalogue too; declare's part is the re-flagging job.
+    assert REFLAG in db.session.scalars(
+        select(OutboxJob.func).where(OutboxJob.status == "pending")
+    ).all()
     commit_and_run_jobs(db)
-    assert db.session.scalar(select(OutboxJob.status)) == "done"
+    assert db.session.scalar(select(OutboxJob.status).where(OutboxJob.func == REFLAG)) == "done"
     assert open_flags(db) == [
         (declared["cited"].id, std.id, "withdrawn", None),
         (declared["followed"].id, std.id, "withdrawn", None),
@@ -163,9 +166,15 @@ def test_nightly_run_catches_a_withdrawal_date_passing(db, declared):
 
 
 def test_reflag_is_set_based(db, owner, catalogue):
+    """The job (and the one signal it sends for the batch) costs the same number of queries
+    for one declaration as for six."""
     std = catalogue["gbt7725"]
 
     def run() -> int:
+        # The jobs the set-up enqueued have run (a waiting one would be looked up by the
+        # receivers' debouncing, which is not what this test measures).
+        jobs.discard_pending()
+        db.session.execute(update(OutboxJob).values(status="done"))
         std.withdrawn_date = date.today()
         db.session.commit()
         with QueryCounter(db.engine) as counter:
@@ -174,6 +183,7 @@ def test_reflag_is_set_based(db, owner, catalogue):
         db.session.commit()
         tasks.reflag_references([std.id])  # clear again for the next round
         db.session.commit()
+        jobs.discard_pending()
         return counter.count
 
     publish_enterprise(owner.enterprise, catalogue)

@@ -12,7 +12,9 @@ import pytest
 from stdnum.cn import uscc
 
 from perf.generate import (
+    SEED_INDICATORS,
     STATUS_NAMES,
+    TEMPLATE_CODES,
     describe,
     generate,
     load_templates,
@@ -169,3 +171,15 @@ def test_bad_sizes_are_refused():
         generate(10, 6, 20, today=TODAY)
     with pytest.raises(ValueError, match=">= 1"):
         generate(0, 6, 1, today=TODAY)
+
+
+def test_the_template_set_is_pinned_whatever_else_the_catalogue_holds(tmp_path):
+    every = load_templates(codes=None)
+    assert [t.code for t in every][:1] == ["apf"] and len(every) >= 7
+    assert [t.code for t in load_templates()] == list(TEMPLATE_CODES)
+    csv_path = tmp_path / "indicators.csv"
+    text = (SEED_INDICATORS.read_text(encoding="utf-8-sig")).splitlines()
+    csv_path.write_text("\n".join(line for line in text if ",eei," not in line) + "\n",
+                        encoding="utf-8")
+    with pytest.raises(ValueError, match="eei"):
+        load_templates(csv_path)

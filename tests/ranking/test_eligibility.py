@@ -1,12 +1,18 @@
-"""Entry requirements: one set-based read, every exclusion reason with its code."""
+"""Entry requirements: a set-based read (two queries whatever the size), every exclusion
+reason with its code, the same split for one plan or many read together."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import numpy as np
+import pandas as pd
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import update
 
+from benchmarks.numbers import NumberError, parse_enterprise_number
 from core.extensions import db as _db
 from declare import operations as declare_ops
 from declare.models import DeclarationVersion, Indicator, ReferenceFlag
@@ -23,16 +29,23 @@ def codes(exclusions, declaration_id) -> list[str]:
     return [r["code"] for r in exclusions.at[declaration_id, "reasons"]]
 
 
-def test_the_candidates_are_read_in_one_query(make_plan, ranked_catalogue, db):
+def test_the_candidates_are_read_in_two_queries(make_plan, ranked_catalogue, db, monkeypatch):
+    """The candidates with their facts, then their indicator values (long, pivoted in
+    numpy): two statements, whatever the number of declarations. (On PostgreSQL they run on
+    the raw connection, aggregated, past SQLAlchemy's events: counted there.)"""
     plan = make_plan()
     for i in range(5):
         publish(ranked_catalogue, apf=4.6 + i / 10)
     _db.session.expire_all()
     plan = _db.session.get(type(plan), plan.id)
     plan.indicators  # noqa: B018  (the plan itself is loaded by the caller)
+    raw = []
+    run_aggregated = eligibility._run_aggregated
+    monkeypatch.setattr(eligibility, "_run_aggregated",
+                        lambda conn, sql: raw.append(sql) or run_aggregated(conn, sql))
     with QueryCounter(_db.engine) as counter:
         matrix, exclusions = eligibility.eligible(plan)
-    assert counter.count == 1, counter.statements
+    assert counter.count + len(raw) == 2, (counter.statements, raw)
     assert list(matrix.columns) == ["apf", "noise", "standby"]
     assert len(matrix) == 5 and exclusions.empty
     assert matrix.index.is_monotonic_increasing
@@ -168,3 +181,46 @@ def test_an_old_inspection_outside_the_window_does_not_exclude(make_plan, ranked
     commit_and_run()
     matrix, exclusions = eligibility.eligible(plan)
     assert matrix.index.tolist() == [version.declaration_id] and exclusions.empty
+
+
+# -- the standard number's canonical form -------------------------------------------------
+
+_CANONICAL_LIKE = st.builds(
+    lambda code, space, seq, suffix, year: f"Q/{code}{space}{seq}{suffix}-{year}",
+    st.text("ABCQSXZ019 ", min_size=0, max_size=24),
+    st.sampled_from(["", " ", "  "]),
+    st.text("0123456789", min_size=0, max_size=22),
+    st.text("ABSZ", max_size=4),
+    st.integers(1900, 2100),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_CANONICAL_LIKE, st.text("Qq/ -–ABS019\t", max_size=30)))
+@example("Q/1234-2024")  # no code: the parser's shortest code is empty
+@example("Q/ABCDEFGHIJKLMNOPQRST1-2024")  # 21 characters before the year
+@example("Q/SJX 0001-2099")  # a year the parser does not allow yet
+def test_a_number_in_canonical_form_always_parses(text):
+    """The set-based check may only accept what parse_enterprise_number accepts (the others
+    go through the parser)."""
+    if eligibility.canonical_numbers([text])[0]:
+        parse_enterprise_number(text)  # raises NumberError if the fast path were wrong
+
+
+def test_numbers_in_canonical_form_skip_the_parser_and_the_others_are_parsed():
+    texts = ["Q/SJX 0001-2024", "Q/P0090466 1-2025", "Q/ABC123S-2020", "Q/A B1-2024",
+             "q/sjx 0001-2024", "Q/SJX 0001 - 2024", "Q/1234-2024", "QSJX-2024", ""]
+    assert eligibility.canonical_numbers(texts).tolist() == [
+        True, True, True, True, False, False, False, False, False
+    ]
+    kinds = pd.Series(["enterprise"] * len(texts)).to_numpy(dtype=object)
+    codes = pd.Series(texts).to_numpy(dtype=object)
+    valid = eligibility._number_valid(kinds, codes, np.zeros(len(texts), dtype=bool))
+    expected = []
+    for text in texts:
+        try:
+            parse_enterprise_number(text)
+            expected.append(True)
+        except NumberError:
+            expected.append(False)
+    assert valid.tolist() == expected == [True] * 6 + [False] * 3

@@ -10,7 +10,15 @@ from core.extensions import db as _db
 from core.models import OutboxJob
 from declare.models import Product
 from ranking import operations, queries
-from ranking.models import LeaderboardPointer, RankingRun, RunEntry, RunKind, RunStatus
+from ranking.models import (
+    LeaderboardPointer,
+    ObjectionStatus,
+    PlanStatus,
+    RankingRun,
+    RunEntry,
+    RunKind,
+    RunStatus,
+)
 from tests.declare import QueryCounter
 from tests.factories import make_enterprise_user
 from tests.ranking.conftest import commit_and_run, plan_payload, publish
@@ -210,3 +218,26 @@ def test_an_enterprise_sees_its_positions_and_its_exclusions(make_plan, ranked_c
     reasons = {p.entry.declaration_id: p.entry.exclusion_reasons for p in positions}
     assert reasons[excluded.declaration_id] == [{"code": "missing_value", "detail": "standby"}]
     assert all(p.plan.id == plan.id for p in positions)
+
+
+def test_refusals_name_the_status_in_words_of_the_interface(make_plan, ranked_catalogue):
+    """Status words go through the catalogue like the sentence around them (the stored
+    values are English identifiers); here in English, the Chinese is in the catalogue."""
+    from core.errors import ValidationFailed
+
+    plan = make_plan()
+    with pytest.raises(ValidationFailed) as info:
+        operations.activate_plan(plan)
+    assert info.value.errors["_schema"] == [
+        "Only a draft plan can be activated; this one is active."
+    ]
+    run = official(plan)
+    with pytest.raises(ValidationFailed) as info:
+        operations.publish_run(run, None)
+    assert info.value.errors["_schema"] == [
+        "This run is computed; that step is not possible now."
+    ]
+    assert operations.status_word(RunStatus.PUBLICITY) == "in publicity"
+    assert set(operations.STATUS_WORDS) == {
+        s.value for enum in (RunStatus, PlanStatus, ObjectionStatus) for s in enum
+    }

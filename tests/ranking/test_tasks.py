@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select, update
 
@@ -125,6 +127,48 @@ def test_a_job_for_an_old_plan_version_regenerates_the_active_one(
     assert tasks.regenerate_preview(10**6) is None
 
 
+class TestLeadingEdgeDebounce:
+    """The first change after a quiet window runs at once; changes after a job started, within
+    the window, make one trailing job at the window's end (inline here: the delays are only
+    recorded, as ``not_before``)."""
+
+    @pytest.fixture
+    def app_config(self):
+        return {"RANKING_DEBOUNCE_SECONDS": 60}
+
+    def test_a_lone_change_runs_at_once_and_a_close_one_waits_for_the_window(
+        self, make_plan, ranked_catalogue, db
+    ):
+        plan = make_plan()
+        (first,) = preview_rows(db)
+        assert first.not_before is None and first.status == "done"  # leading edge
+        publish(ranked_catalogue, apf=4.6)  # the first job ran a moment ago
+        first, second = preview_rows(db)
+        assert second.not_before is not None
+        waited = (second.not_before - first.created_at).total_seconds()
+        assert 59 <= waited <= 61  # due one window after the first one
+        assert queries.current_run(plan.plan_key, RunKind.PREVIEW).entry_count == 1
+
+        # A quiet window later, the next change runs at once again.
+        for row in preview_rows(db):
+            moved = row.created_at - timedelta(minutes=3)
+            db.session.execute(
+                update(OutboxJob).where(OutboxJob.id == row.id)
+                .values(created_at=moved, not_before=None)
+            )
+        db.session.commit()
+        publish(ranked_catalogue, apf=4.7)
+        third = preview_rows(db)[-1]
+        assert third.not_before is None and third.status == "done"
+        assert queries.current_run(plan.plan_key, RunKind.PREVIEW).entry_count == 2
+
+    def test_no_window_no_delay(self, app, make_plan, ranked_catalogue, db):
+        app.config["RANKING_DEBOUNCE_SECONDS"] = 0
+        make_plan()
+        publish(ranked_catalogue)
+        assert [r.not_before for r in preview_rows(db)] == [None, None]
+
+
 class TestWithRedis:
     """Debouncing against a real Redis: rows wait in RQ's scheduled registry."""
 
@@ -132,29 +176,30 @@ class TestWithRedis:
     def app_config(self, redis_url):
         return {"REDIS_URL": redis_url, "RANKING_DEBOUNCE_SECONDS": 60}
 
-    def test_a_burst_of_publications_makes_one_scheduled_job(
+    def test_a_burst_joins_the_waiting_job_then_makes_one_trailing_job(
         self, app, make_plan, ranked_catalogue, db, redis_url
     ):
         from redis import Redis
         from rq import Queue
         from rq.registry import ScheduledJobRegistry
 
-        plan = make_plan()  # the activation's job: scheduled 60 s ahead
+        plan = make_plan()  # leading edge: the activation's job goes to the queue at once
         for apf in (4.6, 4.7, 4.8, 4.9, 5.0):
             publish(ranked_catalogue, apf=apf)  # each commits and dispatches on its own
         rows = preview_rows(db)
-        assert len(rows) == 1
+        assert len(rows) == 1  # no worker runs it here: every change joined the waiting job
         row = rows[0]
-        assert (row.status, row.args, row.dedupe_key) == (
-            "queued", [plan.id], f"ranking:preview:{plan.plan_key}"
+        assert (row.status, row.args, row.dedupe_key, row.not_before) == (
+            "queued", [plan.id], f"ranking:preview:{plan.plan_key}", None
         )
-        assert row.not_before is not None
         conn = Redis.from_url(redis_url)
-        registry = ScheduledJobRegistry(queue=Queue("ranking", connection=conn))
-        assert registry.get_job_ids() == [f"outbox-{row.id}"]
-        assert Queue("ranking", connection=conn).job_ids == []  # not before the delay
+        queue = Queue("ranking", connection=conn)
+        registry = ScheduledJobRegistry(queue=queue)
+        assert queue.job_ids == [f"outbox-{row.id}"]
+        assert registry.get_job_ids() == []
 
-        # Once the job has started, a change needs a new job (it may have read before it).
+        # Once the job has started, a change needs a new job (it may have read before it):
+        # one trailing job, held in RQ's scheduler until the window ends; the next joins it.
         db.session.execute(
             update(OutboxJob).where(OutboxJob.id == row.id).values(status="running")
         )
@@ -163,4 +208,8 @@ class TestWithRedis:
         publish(ranked_catalogue, apf=4.75)
         rows = preview_rows(db)
         assert [r.status for r in rows] == ["running", "queued"]
-        assert sorted(registry.get_job_ids()) == sorted(f"outbox-{r.id}" for r in rows)
+        trailing = rows[1]
+        assert trailing.not_before is not None
+        assert 59 <= (trailing.not_before - row.created_at).total_seconds() <= 61
+        assert registry.get_job_ids() == [f"outbox-{trailing.id}"]
+        assert queue.job_ids == [f"outbox-{row.id}"]  # not before the delay

@@ -1,0 +1,1291 @@
+"""Risk flags in the database: load the frame, compute with ``supervision.risk``, store the change.
+
+``recompute(...)`` works on one scope — some declarations, one product category, one region
+(行政区划 prefix) or everything — in four steps:
+
+1. **Load**, set-based. The declared indicators of the versions in force come in one SELECT per
+   chunk of declarations, with the benchmark edition *in force today* merged in pandas (a new
+   edition with a stricter limit flags old declarations; a catalogue correction clears them).
+   Per-declaration facts come in one SELECT each: open complaints (举报), leader status on a
+   published official list, cited or followed standards that are withdrawn or replaced.
+2. **Compute** with ``risk.compute_flags``. The outlier check (implausible values) needs the
+   whole category, not only the scope, so it runs on a narrow frame of every published value
+   of the scope's categories, and its flags are kept for the scope. Copying (near-identical
+   indicator table or standard text) is found with ``supervision.similarity`` against the
+   published enterprise standards of other enterprises in the same product category; a match
+   flags *both* declarations, so the other side is written too.
+3. **Diff** with the open flags (``risk.diff_flags`` / ``risk.changed_flags``): new flags are
+   inserted, flags whose cause went away are cleared (``cleared_at``, ``cleared_reason``), flags
+   whose severity or evidence changed are updated in place. Flags are never deleted.
+4. **Write** in bulk (Core INSERT / UPDATE by primary key) plus one audit summary row. Nothing
+   commits here: the job (or the CLI) commits once.
+
+The read helpers used by pages, the API and the sampling slice are at the end:
+``open_flags_of``, ``flags_of``, ``region_flags``, ``flag_counts``, ``risk_scores``, and
+``request_recompute``, which any package to the right of declare (complaints, ranking hooks)
+calls to have declarations re-flagged after the commit.
+
+Settings (``current_app.config``): ``SUPERVISION_RISK`` — a mapping of ``risk.RiskConfig``
+fields (thresholds, severities, weights); ``SUPERVISION_SIMILARITY`` — ``threshold`` (0.85),
+``min_table_shingles`` (60), ``min_text_shingles`` (200), ``max_text_pages`` (200).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import math
+import operator
+import os
+import tempfile
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import and_, case, func, insert, or_, select, text, true, update
+from sqlalchemy.orm import aliased
+from sqlalchemy.sql.elements import ColumnElement
+
+from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard, StandardStatus
+from benchmarks.queries import status_clause
+from core.auth import region_prefix
+from core.extensions import db
+from core.models import AuditLog, utcnow
+from declare.models import (
+    Attachment,
+    Declaration,
+    DeclarationKind,
+    DeclarationStatus,
+    DeclarationVersion,
+    Enterprise,
+    Indicator,
+    NormativeReference,
+    Product,
+)
+from declare.queries import local_today
+from ranking.models import EvaluationPlan, RankingRun, RunEntry, RunKind, RunStatus
+from supervision import risk, similarity
+from supervision.models import Complaint, ComplaintStatus, RiskFlag
+
+__all__ = [
+    "CLEAR_REASONS",
+    "FlagPage",
+    "RecomputeResult",
+    "Scope",
+    "flag_counts",
+    "flags_of",
+    "open_flags_of",
+    "recompute",
+    "region_flags",
+    "request_recompute",
+    "risk_config",
+    "risk_scores",
+]
+
+log = logging.getLogger(__name__)
+
+CHUNK = 20_000  # declarations per loaded frame: bounds memory on a full recompute
+IN_CHUNK = 500  # ids per IN (...) list: under every database's bound-parameter limit
+LOCK_KEY = 0x5249534B  # "RISK": one flag writer at a time on PostgreSQL
+SEVERITY_RANK = {sev: i for i, sev in enumerate(risk.SEVERITIES)}  # high first
+STATUSES = ("open", "cleared", "all")
+SIMILARITY_DEFAULTS = {
+    "threshold": 0.85,
+    "min_table_shingles": 60,
+    "min_text_shingles": 200,
+    "max_text_pages": 200,
+}
+
+EMPTY_SIGNATURE = np.full(similarity.NUM_PERM, 0xFFFFFFFF, np.uint32)  # never matches
+
+#: Why a flag was cleared (stored in ``RiskFlag.cleared_reason``; the pages translate it).
+CLEAR_REASONS = ("cause_removed", "version_superseded", "declaration_ended", "duplicate")
+INDICATOR_CODES = ("below_mandatory", "below_recommended_without_mingshi", "missing_test_method")
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def risk_config() -> risk.RiskConfig:
+    """The thresholds of ``supervision.risk`` from ``SUPERVISION_RISK`` (defaults otherwise)."""
+    return risk.RiskConfig.coerce(current_app.config.get("SUPERVISION_RISK") or None)
+
+
+def _similarity_settings() -> dict[str, float]:
+    given = dict(current_app.config.get("SUPERVISION_SIMILARITY") or {})
+    unknown = sorted(set(given) - set(SIMILARITY_DEFAULTS))
+    if unknown:
+        raise ValueError(
+            f"SUPERVISION_SIMILARITY: unknown setting(s) {unknown}; "
+            f"allowed: {sorted(SIMILARITY_DEFAULTS)}"
+        )
+    settings = {**SIMILARITY_DEFAULTS, **given}
+    if not 0.5 <= float(settings["threshold"]) <= 1.0:
+        raise ValueError(
+            "SUPERVISION_SIMILARITY threshold must be between 0.5 and 1 (LSH misses pairs far "
+            f"below its banding threshold), got {settings['threshold']!r}"
+        )
+    return settings
+
+
+# --------------------------------------------------------------------------- scope
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What to recompute: explicit declarations, a category, a region, or (nothing set) all."""
+
+    declaration_ids: tuple[int, ...] | None = None
+    category_id: int | None = None
+    region_code: str | None = None
+
+    def __post_init__(self) -> None:
+        given = [
+            self.declaration_ids is not None,
+            self.category_id is not None,
+            self.region_code is not None,
+        ]
+        if sum(given) > 1:
+            raise ValueError("give at most one of declaration_ids, category_id, region_code")
+        if self.region_code is not None:
+            region_prefix(self.region_code)  # raises on a malformed 行政区划 code
+
+    @property
+    def everything(self) -> bool:
+        return (
+            self.declaration_ids is None and self.category_id is None and self.region_code is None
+        )
+
+    def published(self) -> ColumnElement[bool]:
+        """SQL: the published declarations of the scope (on ``Declaration``)."""
+        in_force = Declaration.status == DeclarationStatus.PUBLISHED
+        if self.declaration_ids is not None:
+            return and_(in_force, Declaration.id.in_(self.declaration_ids))
+        if self.category_id is not None:
+            versions = select(Product.version_id).where(Product.category_id == self.category_id)
+            return and_(in_force, Declaration.current_version_id.in_(versions))
+        if self.region_code is not None:
+            prefix = region_prefix(self.region_code)
+            ents = select(Enterprise.id).where(Enterprise.region_code.like(f"{prefix}%"))
+            return and_(in_force, Declaration.enterprise_id.in_(ents))
+        return in_force
+
+    def flagged(self) -> ColumnElement[bool]:
+        """SQL: stored flags belonging to the scope (on ``RiskFlag``)."""
+        if self.declaration_ids is not None:
+            return RiskFlag.declaration_id.in_(self.declaration_ids)
+        if self.category_id is not None:
+            return RiskFlag.category_id == self.category_id
+        if self.region_code is not None:
+            return RiskFlag.region_code.like(f"{region_prefix(self.region_code)}%")
+        return true()
+
+
+@dataclass
+class RecomputeResult:
+    declarations: int = 0
+    opened: int = 0
+    cleared: int = 0
+    updated: int = 0
+    by_code: dict[str, int] = field(default_factory=dict)  # open flags written, per code
+    skipped_checks: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "declarations": self.declarations,
+            "opened": self.opened,
+            "cleared": self.cleared,
+            "updated": self.updated,
+            "by_code": dict(sorted(self.by_code.items())),
+        }
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def _chunks(ids: Sequence[int], size: int) -> Iterable[list[int]]:
+    for start in range(0, len(ids), size):
+        yield list(ids[start : start + size])
+
+
+def _frame(stmt, columns: list[str]) -> pd.DataFrame:
+    """The rows of ``stmt`` as a DataFrame, built column by column (``from_records`` inspects
+    every row object, several times slower)."""
+    rows = db.session.connection().execute(stmt).all()
+    if not rows:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.DataFrame({c: list(values) for c, values in zip(columns, zip(*rows), strict=True)})
+
+
+def _editions(today: date) -> pd.DataFrame:
+    """The benchmark editions in force today, one per (category, code): the catalogue is small,
+    so it is read whole and the newest ``valid_from`` is picked in pandas."""
+    mandatory, recommended = aliased(Standard), aliased(Standard)
+    bi = BenchmarkIndicator
+    stmt = (
+        select(
+            bi.category_id,
+            bi.code,
+            bi.unit,
+            bi.direction,
+            bi.mandatory_limit,
+            mandatory.code,
+            bi.recommended_value,
+            recommended.code,
+        )
+        .outerjoin(mandatory, mandatory.id == bi.mandatory_source_id)
+        .outerjoin(recommended, recommended.id == bi.recommended_source_id)
+        .where(bi.valid_from <= today, or_(bi.valid_to.is_(None), bi.valid_to > today))
+        .order_by(bi.category_id, bi.code, bi.valid_from)
+    )
+    frame = _frame(
+        stmt,
+        [
+            "bench_category",
+            "benchmark_code",
+            "unit",
+            "direction",
+            "mandatory_limit",
+            "mandatory_source",
+            "recommended_value",
+            "recommended_source",
+        ],
+    )
+    frame = frame.drop_duplicates(["bench_category", "benchmark_code"], keep="last")
+    for col in ("mandatory_limit", "recommended_value"):
+        frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
+    return frame
+
+
+def _in_force(d, v) -> ColumnElement[bool]:
+    """Join a declaration to its version in force. Both halves, so that the database can walk
+    from a version to its declaration by key (``current_version_id`` has no index)."""
+    return and_(v.id == d.current_version_id, v.declaration_id == d.id)
+
+
+def _published_ids(scope: Scope) -> list[int]:
+    stmt = select(Declaration.id).where(scope.published()).order_by(Declaration.id)
+    return list(db.session.scalars(stmt))
+
+
+def _chunk_clause(scope: Scope, ids: list[int]) -> ColumnElement[bool]:
+    """SQL for one chunk of the scope's published declarations (an id range for big scopes)."""
+    if scope.declaration_ids is not None:
+        return and_(Declaration.status == DeclarationStatus.PUBLISHED, Declaration.id.in_(ids))
+    return and_(scope.published(), Declaration.id.between(ids[0], ids[-1]))
+
+
+def _indicator_frame(where: ColumnElement[bool], editions: pd.DataFrame) -> pd.DataFrame:
+    """One row per declared indicator of the versions in force (a row with empty indicator
+    columns for a version without indicators), with today's benchmark edition merged in."""
+    d, v, i, b = Declaration, DeclarationVersion, Indicator, BenchmarkIndicator
+    stmt = (
+        select(
+            d.id,
+            v.id,
+            d.enterprise_id,
+            i.id,
+            i.name,
+            b.code,
+            b.category_id,
+            i.cmp_guaranteed,
+            i.cmp_status,
+            i.mingshi,
+            i.test_method,
+            i.unit,
+        )
+        .join(v, _in_force(d, v))
+        .outerjoin(i, i.version_id == v.id)
+        .outerjoin(b, b.id == i.benchmark_indicator_id)
+        .where(where)
+        .order_by(v.id, i.position, i.id)
+    )
+    frame = _frame(
+        stmt,
+        [
+            "declaration_id",
+            "version_id",
+            "enterprise_id",
+            "indicator_id",
+            "indicator_name",
+            "benchmark_code",
+            "bench_category",
+            "guaranteed",
+            "cmp_status",
+            "mingshi",
+            "test_method",
+            "declared_unit",
+        ],
+    )
+    frame["guaranteed"] = pd.to_numeric(frame["guaranteed"], errors="coerce").astype(float)
+    frame = frame.merge(editions, how="left", on=["bench_category", "benchmark_code"])
+    # The guaranteed value is in the benchmark's canonical unit (stored at publication).
+    frame["unit"] = frame["unit"].where(frame["unit"].notna(), frame["declared_unit"])
+    return frame.drop(columns=["declared_unit"])
+
+
+def _declaration_facts(where: ColumnElement[bool], today: date) -> dict[str, Any]:
+    """Per declaration of the chunk: who and where (``meta``), product categories
+    (``products``), open complaints, leader lists and the withdrawn or replaced standards it
+    cites or follows. One SELECT each; the last three are small (only what matches)."""
+    d, v = Declaration, DeclarationVersion
+    chunk_ids = select(d.id).where(where)
+    versions = select(d.current_version_id).where(where)
+
+    meta = _frame(
+        select(d.id, d.current_version_id, d.enterprise_id, Enterprise.region_code, d.kind)
+        .join(Enterprise, Enterprise.id == d.enterprise_id)
+        .where(where),
+        ["declaration_id", "version_id", "enterprise_id", "region_code", "kind"],
+    )
+    meta["enterprise_kind"] = meta["kind"].map(lambda k: k is DeclarationKind.ENTERPRISE)
+    products = _frame(
+        select(Product.version_id, Product.category_id)
+        .where(Product.version_id.in_(versions))
+        .distinct(),
+        ["version_id", "category_id"],
+    )
+
+    complaints = db.session.execute(
+        select(Complaint.declaration_id, Complaint.enterprise_id, Complaint.number)
+        .where(
+            Complaint.status == ComplaintStatus.OPEN,
+            or_(
+                Complaint.declaration_id.in_(chunk_ids),
+                and_(
+                    Complaint.declaration_id.is_(None),
+                    Complaint.enterprise_id.in_(select(d.enterprise_id).where(where)),
+                ),
+            ),
+        )
+        .order_by(Complaint.id)
+    ).all()
+
+    leaders: dict[int, list[dict[str, Any]]] = {}
+    for decl, run_id, plan_id, title, year in db.session.execute(
+        select(
+            RunEntry.declaration_id,
+            RankingRun.id,
+            EvaluationPlan.id,
+            EvaluationPlan.title,
+            EvaluationPlan.year,
+        )
+        .join(RankingRun, RankingRun.id == RunEntry.run_id)
+        .join(EvaluationPlan, EvaluationPlan.id == RankingRun.plan_id)
+        .where(
+            RunEntry.declaration_id.in_(chunk_ids),
+            RunEntry.is_leader.is_(True),
+            RankingRun.kind == RunKind.OFFICIAL,
+            RankingRun.status == RunStatus.PUBLISHED,
+        )
+        .order_by(RunEntry.declaration_id, RankingRun.id)
+    ):
+        leaders.setdefault(decl, []).append(
+            {"run_id": run_id, "plan_id": plan_id, "plan": title, "year": year}
+        )
+
+    # Withdrawn today, or with a replacement announced: the rule of declare.tasks._causes.
+    cause = or_(
+        status_clause(StandardStatus.WITHDRAWN, today), Standard.replaced_by_code.is_not(None)
+    )
+    cited = (
+        select(NormativeReference.version_id, Standard.code, Standard.replaced_by_code)
+        .join(Standard, Standard.id == NormativeReference.standard_id)
+        .where(NormativeReference.version_id.in_(versions), cause)
+    )
+    followed = (
+        select(v.id, Standard.code, Standard.replaced_by_code)
+        .join(Standard, Standard.id == v.standard_id)
+        .where(v.id.in_(versions), cause)
+    )
+    references: dict[int, list[dict[str, Any]]] = {}
+    for version_id, code, replaced_by in db.session.execute(cited.union_all(followed)):
+        references.setdefault(version_id, []).append({"code": code, "replaced_by": replaced_by})
+    for refs in references.values():
+        refs.sort(key=lambda r: r["code"])
+    return {
+        "meta": meta.drop(columns=["kind"]),
+        "products": products,
+        "complaints": complaints,
+        "leaders": leaders,
+        "references": references,
+    }
+
+
+def _with_declaration_columns(frame: pd.DataFrame, facts: dict[str, Any]) -> pd.DataFrame:
+    """Add open_complaints, is_leader and withdrawn_references (repeated on each row)."""
+    per_decl: dict[int, int] = {}
+    per_ent: dict[int, int] = {}
+    for decl, ent, _number in facts["complaints"]:
+        if decl is None:
+            per_ent[ent] = per_ent.get(ent, 0) + 1
+        else:
+            per_decl[decl] = per_decl.get(decl, 0) + 1
+    decl_counts = frame["declaration_id"].map(per_decl).fillna(0)
+    ent_counts = frame["enterprise_id"].map(per_ent).fillna(0)
+    frame["open_complaints"] = (decl_counts + ent_counts).astype(int)
+    frame["is_leader"] = frame["declaration_id"].isin(list(facts["leaders"]))
+    frame["withdrawn_references"] = frame["version_id"].map(facts["references"]).astype(object)
+    return frame
+
+
+def _value_frame(categories: set[int] | None, editions: pd.DataFrame) -> pd.DataFrame:
+    """Every published value of the categories (all when None), narrow: what the outlier
+    check needs to judge a value against its whole category."""
+    d, v, i, b = Declaration, DeclarationVersion, Indicator, BenchmarkIndicator
+    where = [d.status == DeclarationStatus.PUBLISHED, i.cmp_guaranteed.is_not(None)]
+    if categories is not None:
+        if not categories:
+            return pd.DataFrame(columns=["declaration_id", "version_id"])
+        where.append(b.category_id.in_(sorted(categories)))
+    stmt = (
+        select(d.id, v.id, b.category_id, b.code, i.cmp_guaranteed)
+        .join(v, _in_force(d, v))
+        .join(i, i.version_id == v.id)
+        .join(b, b.id == i.benchmark_indicator_id)
+        .where(*where)
+        .order_by(v.id, i.position, i.id)
+    )
+    frame = _frame(
+        stmt, ["declaration_id", "version_id", "category_id", "benchmark_code", "guaranteed"]
+    )
+    frame["guaranteed"] = frame["guaranteed"].astype(float)
+    frame = frame.merge(
+        editions[["bench_category", "benchmark_code", "direction", "unit"]],
+        how="left",
+        left_on=["category_id", "benchmark_code"],
+        right_on=["bench_category", "benchmark_code"],
+    ).drop(columns=["bench_category"])
+    for col in ("category_id", "benchmark_code"):
+        frame[col] = frame[col].astype("category")
+    return frame
+
+
+# --------------------------------------------------------------------------- similarity
+
+
+def _cache_dir() -> Path:
+    """Derived, immutable data beside the uploads it comes from (shared by every worker)."""
+    return Path(current_app.config["UPLOAD_DIR"]) / "minhash"
+
+
+def _write_atomically(path: Path, write: Callable[[Any], None]) -> None:
+    """Write to a temporary file and rename it into place: readers see the old file or the
+    new one, and a concurrent writer at worst recomputes what the other one cached."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except OSError:
+        log.warning("could not write the similarity cache %s", path, exc_info=True)
+
+
+def _pdf_text(path: Path, max_pages: int) -> str:
+    from pypdf import PdfReader
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            reader = PdfReader(str(path), strict=False)
+            return "\n".join((page.extract_text() or "") for page in reader.pages[:max_pages])
+    except Exception:  # an unreadable text is simply not compared
+        log.warning("could not extract the text of %s", path, exc_info=True)
+        return ""
+
+
+def text_signature(sha256: str, max_pages: int) -> tuple[int, np.ndarray] | None:
+    """(number of 3-grams, MinHash signature) of a stored standard text, or None when the file
+    is missing. Cached on disk, keyed by the file's SHA-256: the text never changes."""
+    cache = _cache_dir() / f"text-{sha256}-{similarity.NUM_PERM}-{similarity.SEED}.npy"
+    try:
+        stored = np.load(cache)
+        if stored.shape == (similarity.NUM_PERM + 1,):
+            return int(stored[0]), stored[1:].astype(np.uint32)
+    except (OSError, ValueError):
+        pass
+    from declare.uploads import attachment_path
+
+    path = attachment_path(sha256)
+    if not path.exists():
+        return None
+    ids = similarity.shingles(_pdf_text(path, max_pages))
+    sig = similarity.signature_from_shingles(ids)
+    out = np.concatenate([np.array([len(ids)], dtype=np.uint32), sig])
+    _write_atomically(cache, lambda fh: np.save(fh, out))
+    return len(ids), sig
+
+
+def _table_shingles(version_ids: list[int]) -> dict[int, np.ndarray]:
+    """version id → the 3-grams of its canonical indicator table. One SELECT per chunk; the
+    rows are grouped as they come (sorted by version), without a DataFrame per version."""
+    out: dict[int, np.ndarray] = {}
+    i = Indicator
+    for chunk in _chunks(sorted(set(version_ids)), CHUNK):
+        rows = db.session.execute(
+            select(i.version_id, i.name, i.op, i.value, i.low, i.high, i.text_value, i.unit,
+                   i.test_method)
+            .where(i.version_id.in_(chunk))
+            .order_by(i.version_id, i.position, i.id)
+        ).all()  # fmt: skip
+        for version_id, group in itertools.groupby(rows, key=operator.itemgetter(0)):
+            out[int(version_id)] = similarity.shingles(similarity.indicator_table_text(group))
+    return out
+
+
+def category_signatures(
+    category_id: int,
+    subject: str,
+    version_ids: list[int],
+    compute: Callable[[list[int]], list[tuple[int, np.ndarray] | None]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(3-gram counts, MinHash signatures) of the ``subject`` of these versions, in their order.
+
+    A published version never changes, so its signatures are cached per category and subject
+    (one file holding the versions in force) and only new versions are computed with
+    ``compute`` (None: not available now, e.g. a text file missing: count -1, tried again next
+    time). A publication thus reads its category's signatures instead of every indicator row
+    and every PDF of the category.
+    """
+    wanted = np.asarray(version_ids, dtype=np.int64)
+    cache = _cache_dir() / (
+        f"{subject}-{int(category_id)}-{similarity.NGRAM}-{similarity.NUM_PERM}-"
+        f"{similarity.SEED}.npz"
+    )
+    known = np.empty(0, np.int64)
+    counts = np.empty(0, np.int64)
+    sigs = np.empty((0, similarity.NUM_PERM), np.uint32)
+    try:
+        with np.load(cache) as stored:
+            known, counts, sigs = stored["version_id"], stored["count"], stored["sig"]
+    except (OSError, ValueError, KeyError):
+        pass
+    usable = counts >= 0
+    known, counts, sigs = known[usable], counts[usable], sigs[usable]
+    missing = np.setdiff1d(wanted, known)
+    if len(missing):
+        fresh = [e if e is not None else (-1, EMPTY_SIGNATURE) for e in compute(missing.tolist())]
+        known = np.concatenate([known, missing])
+        counts = np.concatenate([counts, np.array([c for c, _sig in fresh], dtype=np.int64)])
+        sigs = np.vstack([sigs, *[sig[None, :] for _c, sig in fresh]])
+        order = np.argsort(known)
+        keep = order[np.isin(known[order], wanted)]  # versions no longer in force leave
+        known, counts, sigs = known[keep], counts[keep], sigs[keep]
+        _write_atomically(cache, lambda fh: np.savez(fh, version_id=known, count=counts, sig=sigs))
+    pos = np.searchsorted(known, wanted)
+    return counts[pos], sigs[pos]
+
+
+def _table_entries(version_ids: list[int]) -> list[tuple[int, np.ndarray]]:
+    shingles = _table_shingles(version_ids)
+    empty = np.empty(0, np.uint64)
+    out = []
+    for v in version_ids:
+        ids = shingles.get(int(v), empty)
+        out.append((len(ids), similarity.signature_from_shingles(ids)))
+    return out
+
+
+def _similarity_documents(categories: set[int] | None) -> pd.DataFrame:
+    """Published enterprise standards (Q/…) of the categories with their text's digest: the
+    documents copying is judged against. One row per (declaration, product category)."""
+    d, v = Declaration, DeclarationVersion
+    where = [d.status == DeclarationStatus.PUBLISHED, d.kind == DeclarationKind.ENTERPRISE]
+    if categories is not None:
+        where.append(Product.category_id.in_(sorted(categories)))
+    stmt = (
+        select(d.id, v.id, d.enterprise_id, Enterprise.region_code, Product.category_id,
+               Attachment.sha256)
+        .join(v, _in_force(d, v))
+        .join(Enterprise, Enterprise.id == d.enterprise_id)
+        .join(Product, Product.version_id == v.id)
+        .outerjoin(Attachment, Attachment.id == v.text_attachment_id)
+        .where(*where)
+        .distinct()
+        .order_by(Product.category_id, d.id)
+    )  # fmt: skip
+    return _frame(
+        stmt,
+        ["declaration_id", "version_id", "enterprise_id", "region_code", "category_id", "sha256"],
+    )
+
+
+def _category_hits(
+    docs: pd.DataFrame,
+    queries: pd.DataFrame,
+    subject: str,
+    threshold: float,
+    settings: Mapping[str, float],
+) -> list[tuple[int, int, float]]:
+    """(declaration, other declaration, score) of one category and subject, for the query
+    documents. Indicator tables are found by their signatures (at a lower threshold, by the
+    estimate's 4 standard errors) and then scored exactly on their 3-grams; standard texts
+    are scored by the signature estimate (their 3-grams are not kept)."""
+    category_id = int(docs["category_id"].iloc[0])
+    versions = docs["version_id"].tolist()
+    if subject == "indicator_table":
+        counts, sigs = category_signatures(category_id, subject, versions, _table_entries)
+        usable = counts >= int(settings["min_table_shingles"])
+        lower = threshold - 4.0 * math.sqrt(0.25 / similarity.NUM_PERM)
+    else:
+        sha_of = dict(zip(versions, docs["sha256"].tolist()))
+        pages = int(settings["max_text_pages"])
+
+        def texts(ids: list[int]) -> list[tuple[int, np.ndarray] | None]:
+            return [
+                text_signature(sha_of[v], pages)
+                if isinstance(sha_of[v], str)
+                else (0, EMPTY_SIGNATURE)
+                for v in ids
+            ]
+
+        counts, sigs = category_signatures(category_id, subject, versions, texts)
+        usable = counts >= int(settings["min_text_shingles"])
+        lower = threshold
+    if usable.sum() < 2:
+        return []
+    members = docs.loc[usable]
+    index = similarity.SimilarityIndex.from_arrays(
+        members["declaration_id"].to_numpy(), members["enterprise_id"].to_numpy(), sigs[usable]
+    )
+    row_of = {d: i for i, d in enumerate(docs["declaration_id"].tolist())}
+    hits = []
+    for decl, enterprise in zip(queries["declaration_id"].tolist(),
+                                queries["enterprise_id"].tolist()):  # fmt: skip
+        i = row_of[decl]
+        if usable[i]:
+            hits.extend((decl, other, score) for other, score in
+                        index.query(sigs[i], enterprise, lower))  # fmt: skip
+    if subject == "indicator_table" and hits:
+        version_of = dict(zip(docs["declaration_id"].tolist(), docs["version_id"].tolist()))
+        exact = _table_shingles([version_of[d] for pair in hits for d in pair[:2]])
+        hits = [
+            (a, b, similarity.jaccard(exact[version_of[a]], exact[version_of[b]]))
+            for a, b, _estimate in hits
+        ]
+    return [(a, b, score) for a, b, score in hits if score >= threshold]
+
+
+def _near_identical_matches(targets: pd.DataFrame, everything: bool) -> pd.DataFrame:
+    """Matches of the target enterprise standards against the other enterprises' published
+    enterprise standards of the same product categories, in both directions.
+
+    ``targets`` has declaration_id and category_id (one row per product category). Returns
+    declaration_id, version_id, other_declaration_id, other_enterprise_id, similarity,
+    subject, category_id, enterprise_id, region_code.
+    """
+    columns = ["declaration_id", "version_id", "other_declaration_id", "other_enterprise_id",
+               "similarity", "subject", "category_id", "enterprise_id", "region_code"]  # fmt: skip
+    if targets.empty:
+        return pd.DataFrame(columns=columns)
+    settings = _similarity_settings()
+    threshold = float(settings["threshold"])
+    docs = _similarity_documents(None if everything else set(targets["category_id"].tolist()))
+    if docs.empty:
+        return pd.DataFrame(columns=columns)
+    wanted = targets.assign(wanted=True).drop_duplicates(["declaration_id", "category_id"])
+    docs = docs.merge(wanted, how="left", on=["declaration_id", "category_id"])
+    docs["wanted"] = docs["wanted"].eq(True)
+
+    found: dict[tuple[int, int, str], tuple[float, int]] = {}  # (decl, other, subject)
+    for category_id, group in docs.groupby("category_id", sort=True):
+        queries = group[group["wanted"]]
+        if queries.empty or len(group) < 2:
+            continue
+        group = group.reset_index(drop=True)
+        for subject in ("indicator_table", "text"):
+            for decl, other, score in _category_hits(group, queries, subject, threshold,
+                                                     settings):  # fmt: skip
+                for a, b in ((decl, other), (other, decl)):
+                    key = (a, b, subject)
+                    if key not in found or score > found[key][0]:
+                        found[key] = (score, int(category_id))
+    if not found:
+        return pd.DataFrame(columns=columns)
+    info = docs.drop_duplicates("declaration_id").set_index("declaration_id")
+    rows = [
+        (decl, other, round(score, 4), subject, category_id)
+        for (decl, other, subject), (score, category_id) in sorted(found.items())
+    ]
+    out = pd.DataFrame(
+        rows, columns=["declaration_id", "other_declaration_id", "similarity", "subject",
+                       "category_id"]
+    )  # fmt: skip
+    out["version_id"] = out["declaration_id"].map(info["version_id"])
+    out["enterprise_id"] = out["declaration_id"].map(info["enterprise_id"])
+    out["region_code"] = out["declaration_id"].map(info["region_code"])
+    out["other_enterprise_id"] = out["other_declaration_id"].map(info["enterprise_id"])
+    return out[columns]
+
+
+# --------------------------------------------------------------------------- storing
+
+
+def _open_flags(scope: Scope, published: set[int]) -> pd.DataFrame:
+    """The open flags of the scope, and the open near-identical flags of other declarations
+    that point at one of the scope's declarations (the other side of a match: a change of
+    the target may clear it). Two queries."""
+    r = RiskFlag
+    cols = [r.id, r.declaration_id, r.version_id, r.code, r.key, r.severity, r.evidence]
+    names = ["id", "declaration_id", "version_id", "code", "key", "severity", "evidence"]
+    own = _frame(
+        select(*cols)
+        .where(
+            r.cleared_at.is_(None),
+            or_(
+                scope.flagged(),
+                r.declaration_id.in_(select(Declaration.id).where(scope.published())),
+            ),
+        )
+        .order_by(r.id),
+        names,
+    )
+    frames = [own]
+    if not scope.everything:
+        targets = published | set(own["declaration_id"].astype(int).tolist())
+        near = _frame(
+            select(*cols).where(r.cleared_at.is_(None), r.code == "near_identical").order_by(r.id),
+            names,
+        )
+        pointed = pd.to_numeric(
+            near["key"].astype(str).str.extract(r":(\d+)$", expand=False), errors="coerce"
+        )
+        near = near[pointed.isin(list(targets)) & ~near["id"].isin(own["id"])]
+        frames.append(near)
+    frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else own
+    frame["key"] = frame["key"].fillna("").astype(str)
+    return frame
+
+
+def _lock() -> None:
+    """One flag writer at a time (PostgreSQL): two jobs diffing against the same open flags
+    would both insert a new one. Held until the job's transaction ends."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
+
+
+def _states(declaration_ids: Iterable[int]) -> dict[int, tuple[DeclarationStatus, int | None]]:
+    ids = sorted({int(i) for i in declaration_ids})
+    out: dict[int, tuple[DeclarationStatus, int | None]] = {}
+    for chunk in _chunks(ids, IN_CHUNK):
+        for decl, status, version in db.session.execute(
+            select(Declaration.id, Declaration.status, Declaration.current_version_id).where(
+                Declaration.id.in_(chunk)
+            )
+        ):
+            out[decl] = (status, version)
+    return out
+
+
+def _clear_reason(status: DeclarationStatus | None, current: int | None, version_id: int) -> str:
+    if status is not DeclarationStatus.PUBLISHED:
+        return "declaration_ended"
+    if current != version_id:
+        return "version_superseded"
+    return "cause_removed"
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _store(old: pd.DataFrame, new: pd.DataFrame, now: datetime, result: RecomputeResult) -> None:
+    """Insert, clear and update so that the open flags equal ``new`` (within ``old``'s reach)."""
+    dup = old.duplicated(["version_id", "code", "key"], keep="first")
+    duplicates = old.loc[dup, "id"].astype(int).tolist()
+    old = old.loc[~dup]
+    to_open, to_clear = risk.diff_flags(old, new)
+    changed = risk.changed_flags(old, new)
+
+    if len(to_open):
+        rows = [
+            {
+                "declaration_id": int(rec["declaration_id"]),
+                "version_id": int(rec["version_id"]),
+                "enterprise_id": int(rec["enterprise_id"]),
+                "region_code": str(rec["region_code"]),
+                "category_id": None if pd.isna(rec["category_id"]) else int(rec["category_id"]),
+                "code": rec["code"],
+                "key": str(rec["key"]),
+                "severity": rec["severity"],
+                "evidence": _jsonable(rec["evidence"]),
+                "raised_at": now,
+                "cleared_at": None,
+                "cleared_reason": "",
+            }
+            for rec in to_open.to_dict("records")
+        ]
+        db.session.execute(insert(RiskFlag), rows)
+        result.opened += len(rows)
+        for row in rows:
+            result.by_code[row["code"]] = result.by_code.get(row["code"], 0) + 1
+
+    reasons: dict[str, list[int]] = {"duplicate": duplicates} if duplicates else {}
+    if len(to_clear):
+        states = _states(to_clear["declaration_id"].tolist())
+        for flag_id, decl, version_id in zip(
+            to_clear["id"].tolist(),
+            to_clear["declaration_id"].tolist(),
+            to_clear["version_id"].tolist(),
+        ):
+            status, current = states.get(int(decl), (None, None))
+            reasons.setdefault(_clear_reason(status, current, int(version_id)), []).append(
+                int(flag_id)
+            )
+    for reason, ids in reasons.items():
+        for chunk in _chunks(sorted(ids), IN_CHUNK):
+            db.session.execute(
+                update(RiskFlag)
+                .where(RiskFlag.id.in_(chunk), RiskFlag.cleared_at.is_(None))
+                .values(cleared_at=now, cleared_reason=reason)
+                .execution_options(synchronize_session=False)
+            )
+        result.cleared += len(ids)
+
+    if len(changed):
+        db.session.execute(
+            update(RiskFlag),
+            [
+                {
+                    "id": int(rec["id"]),
+                    "severity": rec["severity"],
+                    "evidence": _jsonable(rec["evidence"]),
+                }
+                for rec in changed.to_dict("records")
+            ],
+            execution_options={"synchronize_session": False},
+        )
+        result.updated += len(changed)
+
+
+def _audit_summary(scope: Scope, result: RecomputeResult, now: datetime) -> None:
+    """Bulk writes bypass core.audit's flush hook, so the recompute records one summary row."""
+    if not (result.opened or result.cleared or result.updated):
+        return
+    if scope.declaration_ids is not None:
+        what: dict[str, Any] = {"declaration_ids": list(scope.declaration_ids)[:200]}
+    elif scope.category_id is not None:
+        what = {"category_id": scope.category_id}
+    elif scope.region_code is not None:
+        what = {"region_code": scope.region_code}
+    else:
+        what = {"all": True}
+    db.session.execute(
+        insert(AuditLog).values(
+            at=now,
+            actor_id=None,
+            actor_label="job:supervision.flags.recompute",
+            action="update",
+            entity=RiskFlag.__tablename__,
+            entity_id="bulk",
+            before=None,
+            after={**what, **result.as_dict()},
+        )
+    )
+
+
+# --------------------------------------------------------------------------- recompute
+
+
+def recompute(
+    *,
+    declaration_ids: Iterable[int] | None = None,
+    category_id: int | None = None,
+    region_code: str | None = None,
+    progress: Callable[[float, str], Any] | None = None,
+) -> RecomputeResult:
+    """Bring the stored flags of the scope up to date (see the module docstring). Flushes,
+    never commits. ``progress(fraction, message)`` is called while loading."""
+    scope = Scope(
+        declaration_ids=None
+        if declaration_ids is None
+        else tuple(sorted({int(i) for i in declaration_ids})),
+        category_id=category_id,
+        region_code=region_code,
+    )
+    report = progress or (lambda fraction, message: None)
+    cfg = risk_config()
+    result = RecomputeResult()
+    today = local_today()
+    _lock()
+    editions = _editions(today)
+    published = _published_ids(scope)
+    result.declarations = len(published)
+
+    parts: list[pd.DataFrame] = []
+    metas: list[pd.DataFrame] = []
+    products: list[pd.DataFrame] = []
+    benchmarks: list[pd.DataFrame] = []
+    chunks = list(_chunks(published, CHUNK))
+    for n, chunk in enumerate(chunks):
+        report(
+            0.7 * n / max(len(chunks), 1),
+            _(
+                "Loading declarations %(start)d to %(end)d of %(total)d",
+                start=n * CHUNK + 1,
+                end=n * CHUNK + len(chunk),
+                total=len(published),
+            ),
+        )
+        where = _chunk_clause(scope, chunk)
+        facts = _declaration_facts(where, today)
+        frame = _with_declaration_columns(_indicator_frame(where, editions), facts)
+        benchmarks.append(
+            frame.loc[frame["benchmark_code"].notna(), ["version_id", "benchmark_code",
+                                                         "bench_category"]]
+        )  # fmt: skip
+        # Without category_id the outlier check is skipped here: it runs on whole categories.
+        flags = risk.compute_flags(frame.drop(columns=["bench_category"]), config=cfg)
+        skipped = flags.attrs.get("skipped_checks", {})
+        result.skipped_checks.update({k: v for k, v in skipped.items() if k != "implausible_value"})
+        parts.append(_augment(flags, facts))
+        metas.append(facts["meta"])
+        products.append(facts["products"])
+
+    meta = _concat(metas, ["declaration_id", "version_id", "enterprise_id", "region_code",
+                           "enterprise_kind"])  # fmt: skip
+    product = _concat(products, ["version_id", "category_id"])
+    bench = _concat(benchmarks, ["version_id", "benchmark_code", "bench_category"])
+    primary = product.groupby("version_id")["category_id"].min()
+    meta["primary_category"] = meta["version_id"].map(primary)
+
+    report(0.7, _("Judging the values against their categories"))
+    targets = set(published)
+    if published:
+        categories = None if scope.everything else set(bench["bench_category"].astype(int))
+        context = _value_frame(categories, editions)
+        outliers = risk.compute_flags(context, config=cfg)
+        parts.append(outliers[outliers["declaration_id"].isin(targets)])
+
+    report(0.8, _("Comparing texts and indicator tables"))
+    copies = product.merge(
+        meta.loc[meta["enterprise_kind"].astype(bool), ["declaration_id", "version_id"]],
+        on="version_id",
+    )[["declaration_id", "category_id"]]
+    matches = _near_identical_matches(copies, scope.everything)
+    if len(matches):
+        parts.append(risk.near_identical_flags(matches, config=cfg))
+
+    report(0.9, _("Storing the flags"))
+    new = _with_flag_columns(_concat(parts, risk.FLAG_COLUMNS), meta, bench, matches)
+    now = utcnow()
+    _store(_open_flags(scope, targets), new, now, result)
+    _audit_summary(scope, result, now)
+    db.session.flush()
+    return result
+
+
+def _augment(flags: pd.DataFrame, facts: dict[str, Any]) -> pd.DataFrame:
+    """Name the complaints and the leader lists in the evidence (risk.py counts them only)."""
+    rows = flags.index[flags["code"].isin(["open_complaint", "leader"])] if len(flags) else []
+    if not len(rows):
+        return flags
+    numbers: dict[tuple[str, int], list[str]] = {}
+    for decl, ent, number in facts["complaints"]:
+        key = ("declaration", decl) if decl is not None else ("enterprise", ent)
+        numbers.setdefault(key, []).append(number)
+    meta = facts["meta"]
+    enterprise_of = dict(zip(meta["declaration_id"].tolist(), meta["enterprise_id"].tolist()))
+    evidence = flags["evidence"].copy()
+    for i in rows:
+        decl, ev = int(flags.at[i, "declaration_id"]), flags.at[i, "evidence"]
+        if flags.at[i, "code"] == "open_complaint":
+            evidence.at[i] = {
+                **ev,
+                "complaints": numbers.get(("declaration", decl), [])[:50],
+                "enterprise_complaints": numbers.get(("enterprise", enterprise_of[decl]), [])[:50],
+            }
+        else:
+            evidence.at[i] = {**ev, "lists": facts["leaders"].get(decl, [])}
+    return flags.assign(evidence=evidence)
+
+
+def _concat(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in columns})
+    return pd.concat(frames, ignore_index=True)
+
+
+def _with_flag_columns(
+    new: pd.DataFrame, meta: pd.DataFrame, bench: pd.DataFrame, matches: pd.DataFrame
+) -> pd.DataFrame:
+    """Add enterprise_id, region_code and category_id to computed flags (merges, no loop over
+    the input rows). The category a flag is filed under: the benchmark's for an indicator
+    flag, the category of the values judged for an outlier, the shared category for a copy,
+    else the declaration's first product category."""
+    new = new.astype({"declaration_id": "int64", "version_id": "int64", "key": str})
+    new = new.reset_index(drop=True)
+    who = meta[["declaration_id", "enterprise_id", "region_code", "primary_category"]]
+    if len(matches):  # the other side of a copy may lie outside the scope
+        others = matches[["declaration_id", "enterprise_id", "region_code", "category_id"]]
+        who = pd.concat(
+            [who, others.rename(columns={"category_id": "primary_category"})], ignore_index=True
+        ).drop_duplicates("declaration_id")
+    new = new.merge(who, how="left", on="declaration_id")
+
+    by_indicator = (
+        bench.rename(columns={"benchmark_code": "key", "bench_category": "cat"})
+        .astype({"key": str})
+        .drop_duplicates(["version_id", "key"])
+    )
+    by_indicator["indicator_flag"] = True
+    new = new.merge(by_indicator, how="left", on=["version_id", "key"])
+    category = new["cat"].where(new["code"].isin(INDICATOR_CODES) & new["indicator_flag"].eq(True))
+    if len(matches):
+        shared = matches.assign(
+            key=matches["subject"] + ":" + matches["other_declaration_id"].astype(str)
+        )[["version_id", "key", "category_id"]].drop_duplicates(["version_id", "key"])
+        shared = new[["version_id", "key"]].merge(shared, how="left", on=["version_id", "key"])
+        category = category.where(new["code"] != "near_identical", shared["category_id"])
+    outlier = new["code"] == "implausible_value"
+    if outlier.any():
+        judged = [ev.get("category_id") for ev in new.loc[outlier, "evidence"].tolist()]
+        category.loc[outlier] = pd.to_numeric(pd.Series(judged, index=category.index[outlier]))
+    new["category_id"] = category.fillna(new["primary_category"])
+    return new.drop(columns=["cat", "indicator_flag", "primary_category"])
+
+
+# --------------------------------------------------------------------------- jobs
+
+
+def _dedupe_key(ids: list[int]) -> str:
+    if len(ids) == 1:
+        return f"supervision:flags:declaration:{ids[0]}"
+    digest = hashlib.sha1(",".join(map(str, ids)).encode()).hexdigest()[:20]
+    return f"supervision:flags:declarations:{digest}"
+
+
+def request_recompute(declaration_ids: Iterable[int]) -> list:
+    """Have these declarations re-flagged after the current transaction commits.
+
+    The entry point for every package to the right of declare: a new or closed complaint, a
+    leader list published or changed. Enqueues ``supervision.tasks.flags_for_declarations`` on
+    the ``supervision`` queue (a waiting job with the same ids is reused); returns the outbox
+    rows (none when there is nothing to do).
+    """
+    from core import jobs
+
+    ids = sorted({int(i) for i in declaration_ids or ()})
+    rows = []
+    for chunk in _chunks(ids, IN_CHUNK):
+        rows.append(
+            jobs.enqueue(
+                "supervision.tasks.flags_for_declarations",
+                chunk,
+                queue="supervision",
+                dedupe_key=_dedupe_key(chunk),
+            )
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def _severity_order():
+    return case(SEVERITY_RANK, value=RiskFlag.severity, else_=len(SEVERITY_RANK))
+
+
+def open_flags_of(declaration_id: int) -> list[RiskFlag]:
+    """The open flags of a declaration, most severe first. One query."""
+    return list(
+        db.session.scalars(
+            select(RiskFlag)
+            .where(RiskFlag.declaration_id == declaration_id, RiskFlag.cleared_at.is_(None))
+            .order_by(_severity_order(), RiskFlag.code, RiskFlag.key, RiskFlag.id)
+        )
+    )
+
+
+def flags_of(declaration_id: int, *, include_cleared: bool = True, limit: int = 200) -> list:
+    """Open flags first (most severe first), then cleared ones, newest clearing first."""
+    stmt = select(RiskFlag).where(RiskFlag.declaration_id == declaration_id)
+    if not include_cleared:
+        stmt = stmt.where(RiskFlag.cleared_at.is_(None))
+    stmt = stmt.order_by(
+        RiskFlag.cleared_at.is_not(None),
+        RiskFlag.cleared_at.desc(),
+        _severity_order(),
+        RiskFlag.code,
+        RiskFlag.key,
+        RiskFlag.id,
+    ).limit(limit)
+    return list(db.session.scalars(stmt))
+
+
+@dataclass
+class FlagRow:
+    """A flag of a list page with what a reader needs to recognise its declaration."""
+
+    flag: RiskFlag
+    enterprise: str
+    uscc: str
+    standard_code: str
+    standard_title: str
+    category: str
+
+
+@dataclass
+class FlagPage:
+    """One page of flags (the shape templates/_macros.html's pager reads)."""
+
+    items: list[FlagRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page)) if self.per_page else 1
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def _filters(
+    *,
+    region_code: str | None = None,
+    enterprise_id: int | None = None,
+    code: str | None = None,
+    severity: str | None = None,
+    category_id: int | None = None,
+    status: str = "open",
+) -> list[ColumnElement[bool]]:
+    if status not in STATUSES:
+        raise ValueError(f"status must be one of {STATUSES}, got {status!r}")
+    where: list[ColumnElement[bool]] = []
+    if region_code is not None:
+        where.append(RiskFlag.region_code.like(f"{region_prefix(region_code)}%"))
+    if enterprise_id is not None:
+        where.append(RiskFlag.enterprise_id == enterprise_id)
+    if code:
+        where.append(RiskFlag.code == code)
+    if severity:
+        where.append(RiskFlag.severity == severity)
+    if category_id is not None:
+        where.append(RiskFlag.category_id == category_id)
+    if status == "open":
+        where.append(RiskFlag.cleared_at.is_(None))
+    elif status == "cleared":
+        where.append(RiskFlag.cleared_at.is_not(None))
+    return where
+
+
+def region_flags(*, page: int = 1, per_page: int = 20, **filters: Any) -> FlagPage:
+    """A page of flags within a region (or of one enterprise), most severe and newest first,
+    with their declarations' labels: two queries (the count, the page) whatever the size."""
+    where = _filters(**filters)
+    total = db.session.scalar(select(func.count(RiskFlag.id)).where(*where)) or 0
+    v = DeclarationVersion
+    stmt = (
+        select(
+            RiskFlag,
+            Enterprise.name,
+            Enterprise.uscc,
+            v.std_code,
+            v.std_name,
+            Standard.code,
+            Standard.title,
+            ProductCategory.name,
+            ProductCategory.name_en,
+        )
+        .join(Enterprise, Enterprise.id == RiskFlag.enterprise_id)
+        .join(v, v.id == RiskFlag.version_id)
+        .outerjoin(Standard, Standard.id == v.standard_id)
+        .outerjoin(ProductCategory, ProductCategory.id == RiskFlag.category_id)
+        .where(*where)
+        .order_by(
+            RiskFlag.cleared_at.is_not(None),
+            _severity_order(),
+            RiskFlag.raised_at.desc(),
+            RiskFlag.id.desc(),
+        )
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    from flask_babel import get_locale
+
+    english = str(get_locale() or "").startswith("en")
+    items = [
+        FlagRow(flag, name, uscc, code or std_code, title or std_name,
+                (cat_en if english and cat_en else cat) or "")
+        for flag, name, uscc, std_code, std_name, code, title, cat, cat_en in db.session.execute(
+            stmt
+        )
+    ]  # fmt: skip
+    return FlagPage(items, int(total), page, per_page)
+
+
+def flag_counts(**filters: Any) -> dict[str, dict[str, int]]:
+    """{code: {severity: n}} of the flags matching ``filters``: one GROUP BY query."""
+    where = _filters(**filters)
+    out: dict[str, dict[str, int]] = {}
+    for code, severity, n in db.session.execute(
+        select(RiskFlag.code, RiskFlag.severity, func.count(RiskFlag.id))
+        .where(*where)
+        .group_by(RiskFlag.code, RiskFlag.severity)
+    ):
+        out.setdefault(code, {})[severity] = int(n)
+    return out
+
+
+def risk_scores(
+    declaration_ids: Iterable[int], *, weights: Mapping[str, float] | None = None
+) -> pd.Series:
+    """Risk per declaration (``risk.risk_score`` over its open flags), for the sampling draw.
+
+    Indexed by every requested id (0.0 for a declaration without open flags), in the order
+    given. Small requests read their flags by id; large ones (a draw's whole population) read
+    all open flags in one query and filter in pandas.
+    """
+    ids = [int(i) for i in declaration_ids]
+    wanted = pd.Index(ids, name="declaration_id")
+    cols = [RiskFlag.declaration_id, RiskFlag.code, RiskFlag.severity]
+    base = select(*cols).where(RiskFlag.cleared_at.is_(None))
+    if len(ids) <= 20 * IN_CHUNK:
+        frames = [
+            _frame(base.where(RiskFlag.declaration_id.in_(chunk)),
+                   ["declaration_id", "code", "severity"])
+            for chunk in _chunks(sorted(set(ids)), IN_CHUNK)
+        ]  # fmt: skip
+        flags = (
+            pd.concat(frames, ignore_index=True)
+            if frames
+            else pd.DataFrame(columns=["declaration_id", "code", "severity"])
+        )
+    else:
+        flags = _frame(base, ["declaration_id", "code", "severity"])
+        flags = flags[flags["declaration_id"].isin(wanted)]
+    score = risk.risk_score(flags, weights=weights, config=risk_config())
+    return score.reindex(wanted, fill_value=0.0).astype(float).rename("risk")
