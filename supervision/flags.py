@@ -512,7 +512,7 @@ def text_signature(sha256: str, max_pages: int) -> tuple[int, np.ndarray] | None
         if stored.shape == (similarity.NUM_PERM + 1,):
             return int(stored[0]), stored[1:].astype(np.uint32)
     except (OSError, ValueError):
-        pass
+        pass  # no cache file yet, or a torn one: recompute the signature below
     from declare.uploads import attachment_path
 
     path = attachment_path(sha256)
@@ -568,7 +568,7 @@ def category_signatures(
         with np.load(cache) as stored:
             known, counts, sigs = stored["version_id"], stored["count"], stored["sig"]
     except (OSError, ValueError, KeyError):
-        pass
+        pass  # no cache yet, or unreadable: every signature is recomputed and the cache rewritten
     usable = counts >= 0
     known, counts, sigs = known[usable], counts[usable], sigs[usable]
     missing = np.setdiff1d(wanted, known)
