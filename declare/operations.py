@@ -911,13 +911,14 @@ def _after_publish(version: DeclarationVersion) -> None:
     products); keep additions as ``core.jobs.enqueue`` calls taking ids.
     """
     from core import jobs
+    from declare import tasks
 
     standards = [r.standard for r in version.references]
     if version.standard is not None:
         standards.append(version.standard)
     flagged = sorted({s.id for s in standards if s is not None and s.replaced_by_code})
     if flagged:
-        jobs.enqueue("declare.tasks.reflag_references", flagged, queue="default")
+        jobs.enqueue(tasks.reflag_references, flagged)
     # The version it replaced may have had products in other categories: re-rank those too.
     earlier = [
         v

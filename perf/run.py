@@ -422,7 +422,7 @@ def text_copy(conn, table: str, frame: pd.DataFrame, chunk: int = 100_000) -> No
 
 
 def make_app(redis_url: str | None):
-    from core import create_app
+    from app import create_app
 
     app = create_app({
         "SQLALCHEMY_DATABASE_URI": sqlalchemy_url(PERF_DB),
@@ -1165,6 +1165,7 @@ def measure_category_p95(ds: Dataset, app, loaded: Loaded, report: Report, runs:
 
     from core import jobs
     from core.extensions import db
+    from ranking import tasks
 
     c = typical_category(ds)
     plan_id = int(loaded.plan_ids[c])
@@ -1185,7 +1186,7 @@ def measure_category_p95(ds: Dataset, app, loaded: Loaded, report: Report, runs:
         for i in range(runs + 3):
             bump_values(bump, i)  # so the job writes a new snapshot (not timed)
             t0 = time.perf_counter()
-            job = jobs.enqueue("ranking.tasks.regenerate_preview", plan_id, queue="ranking")
+            job = jobs.enqueue(tasks.regenerate_preview, plan_id)
             db.session.commit()
             outbox_id = job.id
             jobs.dispatch_pending()

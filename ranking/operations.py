@@ -763,10 +763,11 @@ def enqueue_preview(plan: EvaluationPlan) -> OutboxJob:
     """
     key = f"ranking:preview:{plan.plan_key}"
     window = float(current_app.config.get("RANKING_DEBOUNCE_SECONDS", 2))
+    from ranking import tasks
+
     return jobs.enqueue(
-        "ranking.tasks.regenerate_preview",
+        tasks.regenerate_preview,
         plan.id,
-        queue="ranking",
         dedupe_key=key,
         delay=_debounce_delay(key, window),
     )
@@ -793,10 +794,11 @@ def _debounce_delay(dedupe_key: str, window: float) -> float | None:
 
 def enqueue_dynamic_management(plan: EvaluationPlan) -> OutboxJob:
     """Re-check the leaders of the plan's published list (after the commit)."""
+    from ranking import tasks
+
     return jobs.enqueue(
-        "ranking.tasks.apply_dynamic_management",
+        tasks.apply_dynamic_management,
         plan.id,
-        queue="ranking",
         dedupe_key=f"ranking:dynamic:{plan.plan_key}",
     )
 
@@ -808,11 +810,12 @@ def start_official_run(plan: EvaluationPlan, user: User) -> OutboxJob:
         raise Forbidden(_("Only the evaluation body that owns this plan may change it."))
     if plan.status is not PlanStatus.ACTIVE:
         raise _refuse(_("Activate the plan before running it officially."))
+    from ranking import tasks
+
     return jobs.enqueue(
-        "ranking.tasks.official_run",
+        tasks.official_run,
         plan.id,
         user.id,
-        queue="ranking",
         dedupe_key=f"ranking:official:{plan.plan_key}",
     )
 
@@ -966,10 +969,11 @@ def _previews_to_prune(plan_keys: Iterable[str], keep: int = PREVIEW_KEEP) -> bo
 def enqueue_prune(plan_key: str | None = None) -> OutboxJob:
     """Prune old previews soon (debounced: one job per plan, or one for all, per window)."""
     args = (plan_key,) if plan_key is not None else ()
+    from ranking import tasks
+
     return jobs.enqueue(
-        "ranking.tasks.prune_previews",
+        tasks.prune_previews,
         *args,
-        queue="ranking",
         dedupe_key=f"ranking:prune:{plan_key or '*'}",
         delay=float(current_app.config.get("RANKING_PRUNE_DELAY_SECONDS", 30)),
     )

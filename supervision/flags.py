@@ -1082,15 +1082,15 @@ def request_recompute(declaration_ids: Iterable[int]) -> list:
     rows (none when there is nothing to do).
     """
     from core import jobs
+    from supervision import tasks
 
     ids = sorted({int(i) for i in declaration_ids or ()})
     rows = []
     for chunk in _chunks(ids, IN_CHUNK):
         rows.append(
             jobs.enqueue(
-                "supervision.tasks.flags_for_declarations",
+                tasks.flags_for_declarations,
                 chunk,
-                queue="supervision",
                 dedupe_key=_dedupe_key(chunk),
             )
         )

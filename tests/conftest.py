@@ -15,7 +15,7 @@ from datetime import date
 import pytest
 from sqlalchemy import text
 
-from core import create_app
+from app import create_app
 from core.extensions import db as _db
 from core.models import Role, User
 
