@@ -78,6 +78,7 @@ from benchmarks.forms import number_error_message
 from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard, StandardStatus
 from benchmarks.numbers import NumberError, parse_enterprise_number
 from benchmarks.units import UnitError, convert
+from core.clock import local_today
 from core.errors import Conflict, ValidationFailed
 from core.extensions import db
 from core.models import Role, User, utcnow
@@ -97,7 +98,6 @@ from declare.models import (
     Product,
     VersionStatus,
 )
-from declare.queries import local_today
 from declare.validators import (
     BarcodeError,
     USCCError,

@@ -11,11 +11,12 @@ from sqlalchemy import insert, or_, select, update
 
 from benchmarks.models import Standard, StandardStatus
 from benchmarks.queries import status_clause
+from core.clock import local_today
 from core.extensions import db
 from core.jobs import job
 from core.models import AuditLog, utcnow
 from declare.models import Declaration, DeclarationVersion, Product, ReferenceFlag
-from declare.queries import declarations_citing, local_today
+from declare.queries import declarations_citing
 from declare.signals import declaration_changed
 
 __all__ = ["reflag_all", "reflag_references"]

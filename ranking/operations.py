@@ -87,10 +87,10 @@ from werkzeug.exceptions import Forbidden
 
 from benchmarks.models import BenchmarkIndicator, ProductCategory
 from core import jobs
+from core.clock import local_today
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import OutboxJob, Role, User, utcnow
-from declare.queries import local_today
 from ranking import eligibility, scoring
 from ranking.models import (
     EvaluationPlan,

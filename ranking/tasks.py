@@ -14,6 +14,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from core.clock import local_date, local_today
 from core.extensions import db
 from core.jobs import job, report_progress
 from core.models import User
@@ -23,7 +24,6 @@ from declare.models import (
     DeclarationStatus,
     DeclarationVersion,
 )
-from declare.queries import local_date, local_today
 from ranking import eligibility, operations
 from ranking.models import (
     EvaluationPlan,

@@ -40,11 +40,11 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
+from core.clock import local_today
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import User, utcnow
 from declare.models import Declaration, DeclarationStatus, Enterprise
-from declare.queries import local_today
 from declare.validators import USCCError, validate_uscc
 from supervision import inspections
 from supervision.models import Complaint, ComplaintStatus, Inspection

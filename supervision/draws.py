@@ -112,11 +112,11 @@ from werkzeug.exceptions import Forbidden
 
 from benchmarks.models import ProductCategory
 from core.auth import region_covers, region_prefix
+from core.clock import local_date, local_zone
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import Role, User, utcnow
 from declare.models import Declaration, DeclarationVersion, Enterprise, Product, VersionStatus
-from declare.queries import local_date, local_zone
 from supervision import risk, sampling
 from supervision.models import (
     Complaint,

@@ -57,6 +57,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard, StandardStatus
 from benchmarks.queries import status_clause
 from core.auth import region_prefix
+from core.clock import local_today
 from core.extensions import db
 from core.models import AuditLog, utcnow
 from declare.models import (
@@ -70,7 +71,6 @@ from declare.models import (
     NormativeReference,
     Product,
 )
-from declare.queries import local_today
 from ranking.models import EvaluationPlan, RankingRun, RunEntry, RunKind, RunStatus
 from supervision import risk, similarity
 from supervision.models import Complaint, ComplaintStatus, RiskFlag

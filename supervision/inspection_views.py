@@ -39,12 +39,12 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from core.auth import roles_required
+from core.clock import local_date, local_today
 from core.errors import ValidationFailed
 from core.extensions import db, limiter
 from core.models import Role
 from declare.forms import DayField
 from declare.models import Declaration, DeclarationStatus, Enterprise
-from declare.queries import local_date, local_today
 from supervision import complaints, inspections
 from supervision.inspections import CHECKLIST_LABELS, RESULT_LABELS
 from supervision.models import (

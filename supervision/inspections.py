@@ -65,12 +65,12 @@ from sqlalchemy.orm import contains_eager, joinedload
 from werkzeug.exceptions import Forbidden
 
 from core.auth import region_covers, region_prefix
+from core.clock import local_date, local_today
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import AuditLog, Role, User, utcnow
 from declare import operations as declare_ops
 from declare.models import Declaration, DeclarationStatus, DeclarationVersion, Enterprise
-from declare.queries import local_date, local_today
 from supervision import flags, sampling
 from supervision.models import (
     CHECKLIST,
