@@ -32,7 +32,9 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 from wtforms.widgets import TextInput
 
-from declare.forms import DayField, NumberField
+from core.forms import DayField, NumberField
+from core.forms import int_or_none as _int_or_none
+from core.forms import strip as _strip
 
 MIN_INDICATORS = 3
 BLANK_INDICATORS = 2  # empty rows beyond the filled ones (and at least 3 + 2 on a new plan)
@@ -61,17 +63,6 @@ DECISIONS = [
 ]
 
 _LIST_SPLIT = re.compile(r"[,;\s]+")
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 class NumberListField(Field):

@@ -42,8 +42,9 @@ from core.auth import roles_required
 from core.clock import local_date, local_today
 from core.errors import ValidationFailed
 from core.extensions import db, limiter
+from core.forms import DayField
+from core.forms import strip as _strip
 from core.models import Role
-from declare.forms import DayField
 from declare.models import Declaration, DeclarationStatus, Enterprise
 from supervision import complaints, inspections
 from supervision.inspections import CHECKLIST_LABELS, RESULT_LABELS
@@ -120,10 +121,6 @@ def _helpers() -> dict:
 def _answered_late(order: RectificationOrder) -> bool:
     """Answered after the deadline day (in Beijing time, as deadlines are)."""
     return order.answered_at is not None and local_date(order.answered_at) > order.deadline
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 # --------------------------------------------------------------------------- forms
