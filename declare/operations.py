@@ -62,11 +62,9 @@ Details callers rely on:
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
@@ -82,6 +80,9 @@ from core.clock import local_today
 from core.errors import Conflict, ValidationFailed
 from core.extensions import db
 from core.models import Role, User, utcnow
+from core.validation import Errors as _Errors
+from core.validation import number as _number
+from core.validation import text as _text
 from declare import uploads
 from declare.comparison import check_indicators
 from declare.models import (
@@ -229,30 +230,6 @@ def uscc_taken(text: str) -> bool:
 
 
 # --------------------------------------------------------------------------- draft validation
-
-
-class _Errors(dict):
-    def add(self, field: str, message: str) -> None:
-        messages = self.setdefault(field, [])
-        if message not in messages:
-            messages.append(message)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _number(value: Any) -> tuple[float | None, bool]:
-    """(number, ok): None for empty; not ok for text that is not a finite number."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None, True
-    if isinstance(value, bool):
-        return None, False
-    try:
-        number = float(Decimal(str(value).strip()) if isinstance(value, str) else value)
-    except (TypeError, ValueError, InvalidOperation):
-        return None, False
-    return (number, True) if math.isfinite(number) else (None, False)
 
 
 def _int_id(value: Any) -> tuple[int | None, bool]:

@@ -1180,12 +1180,11 @@ def revise_and_publish(declaration_id: int, position: int, bump: float) -> tuple
 
     Returns the new version id and the perf_counter at which the commit returned.
     """
+    from benchmarks.models import BenchmarkIndicator
     from core import jobs
     from core.extensions import db
     from declare import operations as ops
     from declare.models import Declaration
-
-    from benchmarks.models import BenchmarkIndicator
 
     decl = db.session.get(Declaration, declaration_id)
     draft = ops.start_revision(decl)

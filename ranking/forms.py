@@ -30,7 +30,6 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import TextInput
 
 from core.forms import DayField, NumberField
 from core.forms import int_or_none as _int_or_none
@@ -65,15 +64,8 @@ DECISIONS = [
 _LIST_SPLIT = re.compile(r"[,;\s]+")
 
 
-class NumberListField(Field):
+class NumberListField(NumberField):
     """Numbers separated by commas (``5.0, 4.5, 4.0``); full-width digits and ，/、 accepted."""
-
-    widget = TextInput()
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("render_kw", {"inputmode": "decimal", "autocomplete": "off"})
-        super().__init__(label, validators, **kwargs)
-        self.raw = ""
 
     def process_formdata(self, valuelist):
         raw = unicodedata.normalize("NFKC", valuelist[0] or "") if valuelist else ""

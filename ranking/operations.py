@@ -74,7 +74,6 @@ import math
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -91,6 +90,11 @@ from core.clock import local_today
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import OutboxJob, Role, User, utcnow
+from core.validation import Errors as _Errors
+from core.validation import integer as _integer
+from core.validation import number as _number
+from core.validation import refuse as _refuse
+from core.validation import text as _text
 from ranking import eligibility, scoring
 from ranking.models import (
     EvaluationPlan,
@@ -142,37 +146,6 @@ CUT_MODES = ("values", "percentiles")
 # --------------------------------------------------------------------------- helpers
 
 
-class _Errors(dict):
-    def add(self, field: str, message: str) -> None:
-        messages = self.setdefault(field, [])
-        if message not in messages:
-            messages.append(message)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _number(value: Any) -> tuple[float | None, bool]:
-    """(number, ok): None for empty; not ok for anything that is not a finite number."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None, True
-    if isinstance(value, bool):
-        return None, False
-    try:
-        number = float(Decimal(value.strip()) if isinstance(value, str) else value)
-    except (TypeError, ValueError, InvalidOperation):
-        return None, False
-    return (number, True) if math.isfinite(number) else (None, False)
-
-
-def _integer(value: Any) -> tuple[int | None, bool]:
-    number, ok = _number(value)
-    if not ok or number is None:
-        return None, ok
-    return (int(number), True) if number == int(number) else (None, False)
-
-
 def _better(a: float, b: float, direction: str) -> bool:
     return a > b if direction == "higher" else a < b
 
@@ -186,10 +159,6 @@ def _require_owner(plan: EvaluationPlan, user: User | None) -> None:
         return
     if user.role is not Role.EVALUATOR or user.id != plan.evaluator_id:
         raise Forbidden(_("Only the evaluation body that owns this plan may change it."))
-
-
-def _refuse(message: str, field: str = GENERAL) -> ValidationFailed:
-    return ValidationFailed({field: [message]})
 
 
 #: Plan, run and objection statuses as words inside a sentence ("this one is active"), so a
