@@ -81,6 +81,7 @@ from core.errors import Conflict, ValidationFailed
 from core.extensions import db
 from core.models import Role, User, utcnow
 from core.validation import Errors as _Errors
+from core.validation import day as _date
 from core.validation import number as _number
 from core.validation import text as _text
 from declare import uploads
@@ -242,19 +243,6 @@ def _int_id(value: Any) -> tuple[int | None, bool]:
     except (TypeError, ValueError):
         return None, False
     return number, number > 0
-
-
-def _date(value: Any) -> tuple[date | None, bool]:
-    if value is None or value == "":
-        return None, True
-    if isinstance(value, datetime):
-        return value.date(), True
-    if isinstance(value, date):
-        return value, True
-    try:
-        return date.fromisoformat(str(value)), True
-    except ValueError:
-        return None, False
 
 
 def _rows(data: Mapping, key: str, errors: _Errors) -> list[Mapping]:
