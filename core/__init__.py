@@ -1,4 +1,8 @@
-"""The shared kernel: the app factory, extensions, accounts, jobs, audit log and errors."""
+"""The shared kernel: extensions, accounts, jobs, audit log, errors and API/validation helpers.
+
+``make_app`` builds the Flask app with the kernel only; the composition root (``app``) adds the
+domain packages. The kernel imports no domain package (tests/core/test_layering.py).
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from flask_babel import lazy_gettext
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def create_app(config: dict | None = None) -> Flask:
+def make_app(config: dict | None = None) -> Flask:
+    """The app with the kernel: config, extensions, errors, one commit per request, template
+    helpers, the kernel's pages, API and CLI. ``app.create_app`` adds the domains."""
     app = Flask(
         "qibiao",
         root_path=str(ROOT),
@@ -24,14 +30,6 @@ def create_app(config: dict | None = None) -> Flask:
 
     from core import audit, auth, errors  # noqa: F401  (audit and auth register listeners)
     from core.extensions import api, babel, csrf, db, limiter, login_manager, migrate
-
-    import benchmarks.models  # noqa: F401  (every table known before create_all/migrations)
-    import declare.models  # noqa: F401
-    import declare.receivers  # noqa: F401
-    import ranking.models  # noqa: F401
-    import ranking.receivers  # noqa: F401
-    import supervision.models  # noqa: F401
-    import supervision.receivers  # noqa: F401
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -49,7 +47,12 @@ def create_app(config: dict | None = None) -> Flask:
     limiter.init_app(app)
     api.init_app(app)
     errors.register(app)
-    _register_blueprints(app, api, csrf)
+
+    from core.api import blp as core_api
+    from core.views import bp as core_bp
+
+    app.register_blueprint(core_bp)
+    register_api(core_api)
     _register_commit(app)
     _register_template_helpers(app)
 
@@ -57,6 +60,14 @@ def create_app(config: dict | None = None) -> Flask:
 
     cli.register(app)
     return app
+
+
+def register_api(blp) -> None:
+    """Add an API blueprint: bearer tokens only, so no CSRF token (see core.auth)."""
+    from core.extensions import api, csrf
+
+    api.register_blueprint(blp)
+    csrf.exempt(blp)
 
 
 def _select_locale() -> str:
@@ -69,37 +80,6 @@ def _select_locale() -> str:
         if chosen in langs:
             return chosen
     return current_app.config["BABEL_DEFAULT_LOCALE"]
-
-
-def _register_blueprints(app: Flask, api, csrf) -> None:
-    from benchmarks.api import blp as catalogue_api
-    from benchmarks.views import bp as catalogue_bp
-    from core.api import blp as core_api
-    from core.views import bp as core_bp
-    from declare.api import blp as declare_api
-    from declare.views import bp as declare_bp
-    from ranking.api import blp as ranking_api
-    from ranking.views import bp as ranking_bp
-    from supervision.flag_api import blp as flags_api
-    from supervision.flag_views import bp as flags_bp
-    from supervision.inspection_api import blp as inspections_api
-    from supervision.inspection_views import bp as inspections_bp
-    from supervision.sampling_api import blp as sampling_api
-    from supervision.sampling_views import bp as sampling_bp
-
-    for bp in (core_bp, catalogue_bp, declare_bp, ranking_bp, flags_bp, sampling_bp, inspections_bp):
-        app.register_blueprint(bp)
-    for blp in (
-        core_api,
-        catalogue_api,
-        declare_api,
-        ranking_api,
-        flags_api,
-        sampling_api,
-        inspections_api,
-    ):
-        api.register_blueprint(blp)
-        csrf.exempt(blp)  # bearer tokens only; see core.auth
 
 
 def _register_commit(app: Flask) -> None:

@@ -1,4 +1,4 @@
-"""CLI commands of the kernel; each domain package adds its own through ``register_cli``."""
+"""CLI commands of the kernel; ``app.create_app`` adds each domain's ``register_cli``."""
 
 from __future__ import annotations
 
@@ -21,15 +21,6 @@ def register(app) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(worker)
     app.cli.add_command(jobs_group)
-    from benchmarks.cli import register_cli as catalogue_cli
-    from declare.cli import register_cli as declare_cli
-    from ranking.cli import register_cli as ranking_cli
-    from supervision.cli import register_cli as supervision_cli
-
-    catalogue_cli(app)
-    declare_cli(app)
-    ranking_cli(app)  # after declare's: adds the 领跑者 part to `flask demo load`
-    supervision_cli(app)
 
 
 @click.command("setup-db")
@@ -164,11 +155,12 @@ def jobs_flush(older_than):
 @with_appcontext
 def jobs_ping(queues):
     """Send a ping job to each queue; `flask jobs status` then shows whether they ran."""
+    from core import tasks
     from core.models import utcnow
 
     stamp = utcnow().strftime("%Y%m%dT%H%M%S")
     for name in queues or sorted(jobs.QUEUES):
-        jobs.enqueue("core.tasks.ping", f"{name}:{stamp}", queue=name)
+        jobs.enqueue(tasks.ping, f"{name}:{stamp}", queue=name)
     db.session.commit()
     jobs.dispatch_pending()
     click.echo(f"ping {stamp} sent")

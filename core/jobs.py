@@ -17,6 +17,11 @@ reads anything, so a change committed after that start enqueues a new job and is
 ``delay`` holds the job in RQ for that long (``Queue.enqueue_in``; workers run with the RQ
 scheduler); inline runs (no Redis) ignore it.
 
+Jobs by handle: a job function is registered with its queue by the ``@job("queue")``
+decorator in a ``tasks`` module, and call sites pass the function itself:
+``enqueue(tasks.recompute, ids)`` (Redash's ``@job('queue')``). The outbox row stores the
+function's dotted path, which the worker resolves; a dotted string is still accepted.
+
 Progress: inside a job, ``report_progress(fraction, message)`` commits the fraction in its own
 short transaction, so pages see it while the job's own transaction is still open.
 """
@@ -29,6 +34,7 @@ import json
 import logging
 import os
 import traceback
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from numbers import Real
 
@@ -76,23 +82,55 @@ class JobPing(db.Model):
     ran_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+def job(queue: str = "default") -> Callable[[Callable], Callable]:
+    """Register a job function (in a ``tasks`` module) with the queue it runs on.
+
+    The function is returned unchanged, with ``job_path`` (the dotted path the outbox row
+    stores) and ``job_queue``; ``enqueue(func, ...)`` takes it as the job's handle.
+    """
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}; known: {sorted(QUEUES)}")
+
+    def register(func: Callable) -> Callable:
+        path = f"{func.__module__}.{func.__qualname__}"
+        _check_tasks_module(path)
+        func.job_path = path
+        func.job_queue = queue
+        return func
+
+    return register
+
+
+def _handle(func: Callable | str) -> tuple[str, str]:
+    """(dotted path, registered queue) of a job given by its function or its dotted path."""
+    if isinstance(func, str):
+        resolved = _resolve(func)  # fail at the call site, not later in a worker
+        return func, getattr(resolved, "job_queue", "default")
+    path = getattr(func, "job_path", None)
+    if path is None:
+        raise TypeError(f"{func!r} is not a job: register it with @core.jobs.job(queue)")
+    return path, func.job_queue
+
+
 def enqueue(
-    func: str,
+    func: Callable | str,
     *args,
-    queue: str = "default",
+    queue: str | None = None,
     dedupe_key: str | None = None,
     delay: float | timedelta | None = None,
 ) -> OutboxJob:
-    """Schedule ``func`` (dotted path of a function in a ``tasks`` module) after commit.
+    """Schedule the job ``func`` (a function registered with ``@job``, or its dotted path)
+    after commit, on its registered queue unless ``queue`` names another.
 
     ``dedupe_key``: when a row with this key is still waiting (pending/queued, not started),
     return it instead of adding another (the job reads the data when it starts, so it covers
     this change too). ``delay`` (seconds or timedelta): RQ starts the job no earlier than that
     after now; ignored inline.
     """
-    if queue not in QUEUES:
+    if queue is not None and queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; known: {sorted(QUEUES)}")
-    _resolve(func)  # fail at the call site, not later in a worker
+    func, registered_queue = _handle(func)
+    queue = queue or registered_queue
     try:
         json.dumps(args)
     except TypeError as exc:
@@ -387,10 +425,15 @@ def _mark(outbox_id: int, status: str, error: str | None) -> None:
     db.session.commit()
 
 
-def _resolve(path: str):
-    module, _, name = path.rpartition(".")
+def _check_tasks_module(path: str) -> None:
+    module = path.rpartition(".")[0]
     if not module.split(".")[-1] == "tasks":
         raise ValueError(f"job functions live in a tasks module, got {path!r}")
+
+
+def _resolve(path: str):
+    _check_tasks_module(path)
+    module, _, name = path.rpartition(".")
     func = getattr(importlib.import_module(module), name, None)
     if func is None:
         raise ValueError(f"no job function {name!r} in {module}")
@@ -430,6 +473,7 @@ def redis_url_for_humans() -> str:
 
 
 _app = None
+_app_factory: Callable[[], object] | None = None
 _engine_pid = os.getpid()
 
 
@@ -438,12 +482,21 @@ def set_worker_app(app) -> None:
     _app = app
 
 
+def set_app_factory(factory: Callable[[], object]) -> None:
+    """How a job outside any app context gets an app (the composition root passes its
+    ``create_app``: the kernel imports no application)."""
+    global _app_factory
+    _app_factory = factory
+
+
 def _worker_app():
     global _app
     if _app is None:
-        from core import create_app
-
-        _app = create_app()
+        if _app_factory is None:
+            raise RuntimeError(
+                "no app to run jobs in: start workers with `flask --app wsgi worker`"
+            )
+        _app = _app_factory()
     return _app
 
 

@@ -1,6 +1,7 @@
-"""Schema pieces shared by every package's API."""
+"""Schema pieces shared by every package's API: the trimming load schema and the reference
+schemas several packages dump (a job's progress, an enterprise in brief, a cited standard)."""
 
-from marshmallow import Schema, pre_load
+from marshmallow import Schema, fields, pre_load
 
 
 def strip_strings(data):
@@ -16,3 +17,44 @@ class TrimmedSchema(Schema):
     @pre_load
     def _trim(self, data, **kwargs):
         return strip_strings(data)
+
+
+# --------------------------------------------------------------------------- references
+
+
+class JobOut(Schema):
+    """An outbox job and its progress (``core.models.OutboxJob``)."""
+
+    id = fields.Integer(metadata={"description": "the outbox job id"})
+    status = fields.String(
+        metadata={"description": "pending, queued, running, retrying, done or failed"}
+    )
+    func = fields.String()
+    created_at = fields.AwareDateTime()
+    dispatched_at = fields.AwareDateTime(allow_none=True)
+    started_at = fields.AwareDateTime(allow_none=True)
+    finished_at = fields.AwareDateTime(allow_none=True)
+    progress = fields.Float(
+        allow_none=True, metadata={"description": "0..1 when the worker reports it"}
+    )
+    message = fields.String(allow_none=True)
+
+
+class EnterpriseBriefOut(Schema):
+    """An enterprise named inside another record."""
+
+    id = fields.Integer()
+    name = fields.String()
+    uscc = fields.String()
+    region_code = fields.String()
+
+
+class CitedStandardOut(Schema):
+    """A catalogue standard cited or followed, with its status."""
+
+    id = fields.Integer()
+    code = fields.String()
+    title = fields.String()
+    kind = fields.Function(lambda s: s.kind.value)
+    status = fields.Function(lambda s: s.status.value)
+    replaced_by_code = fields.String(allow_none=True)

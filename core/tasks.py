@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 
 from core.extensions import db
-from core.jobs import JobPing
+from core.jobs import JobPing, job
 
 __all__ = ["fail", "ping"]
 
 
+@job('default')
 def ping(key: str) -> None:
     """Write a JobPing row (not audited) in the job's transaction; idempotent per key."""
     from sqlalchemy import select
@@ -22,6 +23,7 @@ def ping(key: str) -> None:
         db.session.add(JobPing(key=str(key)[:120], pid=os.getpid()))
 
 
+@job('default')
 def fail(key: str) -> None:
     """Write a JobPing row, then raise: the row rolls back and the failure path runs."""
     db.session.add(JobPing(key=str(key)[:120], pid=os.getpid()))

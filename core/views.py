@@ -1,4 +1,7 @@
-"""Pages every role shares: home, login/logout, language switch, API tokens."""
+"""Pages every role shares: login/logout, language switch, API tokens.
+
+They send visitors to the ``index`` endpoint, the home page the composition root registers.
+"""
 
 from __future__ import annotations
 
@@ -48,13 +51,6 @@ def _safe_next(target: str | None) -> str | None:
     return target if not parts.scheme and not parts.netloc else None
 
 
-@bp.get("/")
-def index():
-    from declare.queries import home_stats
-
-    return render_template("core/index.html", stats=home_stats())
-
-
 def _login_limit() -> str:
     return current_app.config["LOGIN_RATE_LIMIT"]
 
@@ -68,7 +64,7 @@ def login():
         if user is not None and user.is_active and user.check_password(form.password.data):
             login_user(user)
             session.permanent = True
-            return redirect(_safe_next(request.args.get("next")) or url_for("core.index"))
+            return redirect(_safe_next(request.args.get("next")) or url_for("index"))
         form.password.errors.append(_("Wrong username or password."))
     status = 422 if request.method == "POST" else 200
     return render_template("core/login.html", form=form), status
@@ -78,14 +74,14 @@ def login():
 @login_required
 def logout():
     logout_user()
-    return redirect(url_for("core.index"))
+    return redirect(url_for("index"))
 
 
 @bp.get("/lang/<code>")
 def set_language(code: str):
     if code in current_app.config["LANGUAGES"]:
         session["lang"] = code
-    return redirect(_safe_next(request.args.get("next")) or url_for("core.index"))
+    return redirect(_safe_next(request.args.get("next")) or url_for("index"))
 
 
 @bp.route("/account/tokens", methods=["GET", "POST"])

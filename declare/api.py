@@ -9,19 +9,16 @@ enterprise-only endpoints.
 from __future__ import annotations
 
 from datetime import date
-from http import HTTPStatus
 
-from flask import abort as flask_abort
 from flask import current_app, jsonify
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
-from werkzeug.exceptions import HTTPException
 
-from core.auth import api_roles_required, api_user
+from core.api_helpers import Blueprint, abort
+from core.auth import api_user
 from core.extensions import db, limiter
 from core.models import Role
 from declare import comparison, operations, queries, uploads
@@ -68,40 +65,12 @@ class ConflictOut(Schema):
     current_lock_version = fields.Integer(allow_none=True)
 
 
-def _ref(code: int) -> str:
-    return HTTPStatus(code).name
-
-
-def _documented(*codes: int):
-    """Document the error responses an endpoint may give (the default error body)."""
-
-    def deco(func):
-        for code in codes:
-            func = blp.alt_response(code, response=_ref(code))(func)
-        return func
-
-    return deco
-
-
-def enterprise_only(func):
-    """Bearer token of an enterprise account: 401 without one, 403 for other roles."""
-    return api_roles_required(Role.ENTERPRISE)(_documented(401, 403)(func))
-
-
-def public(func):
-    return blp.doc(security=[])(func)
+_documented = blp.documented
+enterprise_only = blp.roles_only(Role.ENTERPRISE)
+public = blp.public
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def abort(code: int, message: str):
-    """Stop with ``code``; the message reaches the JSON body whichever handler renders it."""
-    try:
-        flask_abort(code, description=message)
-    except HTTPException as err:
-        err.data = {"message": message}
-        raise
 
 
 def _caller_enterprise_id() -> int | None:

@@ -360,7 +360,7 @@ def check_indicators(indicators: list[Any], on: date) -> list[IndicatorCheck]:
 def check_version(version, on: date | None = None) -> list[IndicatorCheck]:
     """Checks for a version's indicators on ``on``: by default the day it was published
     (Beijing time), or today for a draft."""
-    from declare.queries import local_date, local_today
+    from core.clock import local_date, local_today
 
     if on is None:
         on = local_date(version.published_at) if version.published_at else local_today()

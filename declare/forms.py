@@ -9,14 +9,11 @@ position, so an operation's ``"indicators.2.mingshi"`` lands on the row the user
 
 from __future__ import annotations
 
-import math
-import unicodedata
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
-    DateField,
     Field,
     FieldList,
     Form,
@@ -38,7 +35,10 @@ from wtforms.validators import (
     Regexp,
     ValidationError,
 )
-from wtforms.widgets import TextInput
+
+from core.forms import DayField, NumberField
+from core.forms import int_or_none as _int_or_none
+from core.forms import strip as _strip
 
 # Blank rows a page shows beyond the filled ones (the no-JavaScript fallback).
 BLANK_PRODUCTS = 3
@@ -60,52 +60,6 @@ DISCLOSURES = [
     SelectChoice("full_text", _l("Disclose the full text")),
     SelectChoice("indicators_only", _l("Disclose the function and performance indicators only")),
 ]
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-class NumberField(Field):
-    """A decimal typed by a person; full-width digits (４.５) are accepted."""
-
-    widget = TextInput()
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("render_kw", {"inputmode": "decimal", "autocomplete": "off"})
-        super().__init__(label, validators, **kwargs)
-        self.raw = ""
-
-    def process_formdata(self, valuelist):
-        self.raw = unicodedata.normalize("NFKC", valuelist[0] or "").strip() if valuelist else ""
-        self.data = None
-        if not self.raw:
-            return
-        try:
-            number = float(self.raw)
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number):
-            raise ValueError(str(_l("Enter a number such as 4.50 (digits and one decimal point).")))
-        self.data = number
-
-    def _value(self) -> str:
-        if self.raw:
-            return self.raw
-        if self.data is None:
-            return ""
-        text = repr(float(self.data))
-        return text[:-2] if text.endswith(".0") else text
-
-
-class DayField(DateField):
-    """A date written YYYY-MM-DD, with a message that says so."""
-
-    def process_formdata(self, valuelist):
-        try:
-            super().process_formdata(valuelist)
-        except ValueError as exc:
-            raise ValueError(str(_l("Enter the date as YYYY-MM-DD, e.g. 2024-05-01."))) from exc
 
 
 # --------------------------------------------------------------------------- registration
@@ -244,13 +198,6 @@ class ReferenceRow(Form):
 
     def is_blank(self) -> bool:
         return not self.standard_id.data
-
-
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
 
 
 # --------------------------------------------------------------------------- declaration forms

@@ -62,11 +62,9 @@ Details callers rely on:
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import gettext as _
@@ -78,9 +76,14 @@ from benchmarks.forms import number_error_message
 from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard, StandardStatus
 from benchmarks.numbers import NumberError, parse_enterprise_number
 from benchmarks.units import UnitError, convert
+from core.clock import local_today
 from core.errors import Conflict, ValidationFailed
 from core.extensions import db
 from core.models import Role, User, utcnow
+from core.validation import Errors as _Errors
+from core.validation import day as _date
+from core.validation import number as _number
+from core.validation import text as _text
 from declare import uploads
 from declare.comparison import check_indicators
 from declare.models import (
@@ -97,7 +100,6 @@ from declare.models import (
     Product,
     VersionStatus,
 )
-from declare.queries import local_today
 from declare.validators import (
     BarcodeError,
     USCCError,
@@ -231,30 +233,6 @@ def uscc_taken(text: str) -> bool:
 # --------------------------------------------------------------------------- draft validation
 
 
-class _Errors(dict):
-    def add(self, field: str, message: str) -> None:
-        messages = self.setdefault(field, [])
-        if message not in messages:
-            messages.append(message)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _number(value: Any) -> tuple[float | None, bool]:
-    """(number, ok): None for empty; not ok for text that is not a finite number."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None, True
-    if isinstance(value, bool):
-        return None, False
-    try:
-        number = float(Decimal(str(value).strip()) if isinstance(value, str) else value)
-    except (TypeError, ValueError, InvalidOperation):
-        return None, False
-    return (number, True) if math.isfinite(number) else (None, False)
-
-
 def _int_id(value: Any) -> tuple[int | None, bool]:
     if value is None or value == "":
         return None, True
@@ -265,19 +243,6 @@ def _int_id(value: Any) -> tuple[int | None, bool]:
     except (TypeError, ValueError):
         return None, False
     return number, number > 0
-
-
-def _date(value: Any) -> tuple[date | None, bool]:
-    if value is None or value == "":
-        return None, True
-    if isinstance(value, datetime):
-        return value.date(), True
-    if isinstance(value, date):
-        return value, True
-    try:
-        return date.fromisoformat(str(value)), True
-    except ValueError:
-        return None, False
 
 
 def _rows(data: Mapping, key: str, errors: _Errors) -> list[Mapping]:
@@ -911,13 +876,14 @@ def _after_publish(version: DeclarationVersion) -> None:
     products); keep additions as ``core.jobs.enqueue`` calls taking ids.
     """
     from core import jobs
+    from declare import tasks
 
     standards = [r.standard for r in version.references]
     if version.standard is not None:
         standards.append(version.standard)
     flagged = sorted({s.id for s in standards if s is not None and s.replaced_by_code})
     if flagged:
-        jobs.enqueue("declare.tasks.reflag_references", flagged, queue="default")
+        jobs.enqueue(tasks.reflag_references, flagged)
     # The version it replaced may have had products in other categories: re-rank those too.
     earlier = [
         v

@@ -6,8 +6,7 @@ exists. List queries load everything their pages show in a fixed number of state
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from flask import abort, current_app
 from sqlalchemy import Select, exists, func, or_, select
@@ -15,8 +14,8 @@ from sqlalchemy.orm import contains_eager, joinedload, selectinload
 
 from benchmarks.models import Standard
 from core.auth import region_prefix
+from core.clock import end_of_day, local_date, local_today, local_zone  # noqa: F401 (re-exported)
 from core.extensions import db
-from core.models import utcnow
 from declare.models import (
     Declaration,
     DeclarationKind,
@@ -42,27 +41,6 @@ __all__ = [
     "version_history",
     "version_with_details",
 ]
-
-
-# -- time: the platform's day is the day in Beijing ------------------------------------------
-
-
-def local_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
-
-
-def local_today() -> date:
-    """Today in the platform's time zone (Asia/Shanghai), not the server's."""
-    return utcnow().astimezone(local_zone()).date()
-
-
-def local_date(moment: datetime) -> date:
-    return moment.astimezone(local_zone()).date()
-
-
-def end_of_day(day: date) -> datetime:
-    """The first instant after ``day`` in the platform's time zone (exclusive end)."""
-    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=local_zone())
 
 
 # -- owner lookups ------------------------------------------------------------------------------

@@ -1,9 +1,10 @@
-"""declare's reactions to other packages' signals (imported once by core.create_app)."""
+"""declare's reactions to other packages' signals (imported once by app.create_app)."""
 
 from __future__ import annotations
 
 from benchmarks.signals import catalogue_changed
 from core import jobs
+from declare import tasks
 
 
 @catalogue_changed.connect
@@ -11,4 +12,4 @@ def _reflag_on_catalogue_change(sender, standard_ids=(), **extra) -> None:
     """Re-check the declarations citing or following the changed standards, after commit."""
     ids = sorted({int(i) for i in standard_ids or ()})
     if ids:
-        jobs.enqueue("declare.tasks.reflag_references", ids, queue="default")
+        jobs.enqueue(tasks.reflag_references, ids)

@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, post_load, validate
 
-from core.schemas import TrimmedSchema
+from core.schemas import CitedStandardOut, EnterpriseBriefOut, TrimmedSchema
 from declare.models import DeclarationKind, DeclarationStatus, Disclosure
 
 KINDS = [k.value for k in DeclarationKind]
@@ -191,41 +191,17 @@ class CheckArgs(Schema):
 # --------------------------------------------------------------------------- dump schemas
 
 
-class EnterprisePublicOut(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    uscc = fields.String()
-    region_code = fields.String()
+class EnterprisePublicOut(EnterpriseBriefOut):
     published_count = fields.Integer(metadata={"description": "published declarations"})
 
 
-class EnterpriseOwnOut(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    uscc = fields.String()
-    region_code = fields.String()
+class EnterpriseOwnOut(EnterpriseBriefOut):
     address = fields.String()
     contact_name = fields.String()
     contact_phone = fields.String()
     created_at = fields.DateTime()
     published_count = fields.Integer()
     username = fields.String()
-
-
-class EnterpriseBriefOut(Schema):
-    id = fields.Integer()
-    name = fields.String()
-    uscc = fields.String()
-    region_code = fields.String()
-
-
-class CitedStandardOut(Schema):
-    id = fields.Integer()
-    code = fields.String()
-    title = fields.String()
-    kind = fields.Function(lambda s: s.kind.value)
-    status = fields.Function(lambda s: s.status.value)
-    replaced_by_code = fields.String(allow_none=True)
 
 
 class ProductCategoryOut(Schema):

@@ -11,10 +11,12 @@ from sqlalchemy import insert, or_, select, update
 
 from benchmarks.models import Standard, StandardStatus
 from benchmarks.queries import status_clause
+from core.clock import local_today
 from core.extensions import db
+from core.jobs import job
 from core.models import AuditLog, utcnow
 from declare.models import Declaration, DeclarationVersion, Product, ReferenceFlag
-from declare.queries import declarations_citing, local_today
+from declare.queries import declarations_citing
 from declare.signals import declaration_changed
 
 __all__ = ["reflag_all", "reflag_references"]
@@ -39,6 +41,7 @@ def _causes(standards: Iterable[Standard]) -> dict[int, tuple[str, str | None]]:
     return causes
 
 
+@job('default')
 def reflag_references(standard_ids: list[int]) -> dict[str, int]:
     """Open or clear ReferenceFlags for the versions in force that cite or follow the standards.
 
@@ -178,6 +181,7 @@ def _clear(flag_ids: list[int], now) -> None:
         )
 
 
+@job('default')
 def reflag_all() -> dict[str, int]:
     """Nightly: every standard that is or was a cause (withdrawn dates pass without any edit)."""
     today = local_today()

@@ -56,6 +56,11 @@ from declare.validators import USCCError, validate_uscc
 
 bp = Blueprint("declare", __name__)
 
+
+def home():
+    """The home page (the app's ``index`` endpoint, at /): search and the platform's counts."""
+    return render_template("declare/home.html", stats=queries.home_stats())
+
 enterprise_only = roles_required(Role.ENTERPRISE)
 
 # How many catalogue standards a select lists without a search (the rest via the search box).

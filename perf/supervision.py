@@ -97,7 +97,7 @@ COPY_EDIT_SHARE = 0.08  # clauses of a copy whose figures the copier changed
 def _log(msg: str) -> None:
     # perf.run is imported where it is used, never at import time: perf.run imports this
     # module (its hook), and ``python -m perf.run`` runs as __main__, not as perf.run
-    from perf.run import log
+    from perf.harness import log
 
     log(msg)
 
@@ -662,7 +662,7 @@ def _loadavg() -> float:
 
 def measure_flags(data: FlagData, n_declarations: int, report, repeat: int) -> pd.Series:
     """S1: ``compute_flags`` over the whole frame; returns the risk per declaration."""
-    from perf.run import Row, bench, stat_text
+    from perf.harness import Row, bench, stat_text
     from supervision.risk import compute_flags, risk_score
 
     out: dict[str, pd.DataFrame] = {}
@@ -729,7 +729,7 @@ def measure_similarity(ds: Dataset, category: int, which: str, report, queries: 
     """S2: one new declaration against ``category``'s stored signatures, per query: its
     signature, the index over the category (from the stored arrays, as a job loads them) and
     the query. Each query is a different declaration; 3 warm-up queries are not counted."""
-    from perf.run import Row, fmt_s, p95
+    from perf.harness import Row, fmt_s, p95
     from supervision.similarity import SimilarityIndex, estimate, signature
 
     _log(f"S2. texts and signatures of the {which} ({int(ds.category_size[category]):,})")
@@ -802,7 +802,7 @@ def measure_draw(ds: Dataset, data: FlagData | None, risk: pd.Series, report, re
     """S3: the stratified, risk-weighted draw over every declaration, timed; then the proof
     that it is reproducible: every timed run, a redo from the recorded parameters (through
     JSON, as stored) and a draw from the same rows in another order give the same sample."""
-    from perf.run import Row, bench, stat_text
+    from perf.harness import Row, bench, stat_text
     from supervision.sampling import population_hash, redo, stratified_draw
 
     complaints = data.complaints if data is not None else np.zeros(ds.n, dtype=np.int16)
@@ -869,7 +869,7 @@ def measure_draw(ds: Dataset, data: FlagData | None, risk: pd.Series, report, re
 
 
 def _failed(report, key: str, label: str, error: BaseException) -> None:
-    from perf.run import Row
+    from perf.harness import Row
 
     traceback.print_exc(file=sys.stderr)
     report.add(Row(key, label, "", goal=GOALS.get(key),
@@ -950,7 +950,7 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     from perf.generate import describe
-    from perf.run import Report, machine_info, render, write_json
+    from perf.harness import Report, machine_info, render, write_json
 
     args = parse_args(argv)
     command = "python -m perf.supervision " + " ".join(sys.argv[1:] if argv is None else argv)

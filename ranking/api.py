@@ -9,19 +9,16 @@ evaluator endpoints. Refused input answers 422 with the operation's dotted field
 
 from __future__ import annotations
 
-from http import HTTPStatus
-
-from flask import abort as flask_abort
 from flask import current_app
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from sqlalchemy import select
-from werkzeug.exceptions import HTTPException
 
-from core.auth import api_roles_required, api_user
+from core.api_helpers import Blueprint, abort
+from core.auth import api_user
 from core.extensions import db, limiter
 from core.models import OutboxJob, Role
+from core.schemas import JobOut
 from ranking import operations, queries
 from ranking.models import (
     EvaluationPlan,
@@ -35,7 +32,6 @@ from ranking.schemas import (
     EntryOut,
     ExclusionOut,
     IndicatorTiersOut,
-    JobOut,
     LeaderboardOut,
     LeaderOut,
     ObjectionFiledOut,
@@ -67,33 +63,10 @@ blp = Blueprint(
 )
 
 
-def _documented(*codes: int):
-    def deco(func):
-        for code in codes:
-            func = blp.alt_response(code, response=HTTPStatus(code).name)(func)
-        return func
-
-    return deco
-
-
-def evaluator_only(func):
-    return api_roles_required(Role.EVALUATOR)(_documented(401, 403)(func))
-
-
-def enterprise_only(func):
-    return api_roles_required(Role.ENTERPRISE)(_documented(401, 403)(func))
-
-
-def public(func):
-    return blp.doc(security=[])(func)
-
-
-def abort(code: int, message: str):
-    try:
-        flask_abort(code, description=message)
-    except HTTPException as err:
-        err.data = {"message": message}
-        raise
+_documented = blp.documented
+evaluator_only = blp.roles_only(Role.EVALUATOR)
+enterprise_only = blp.roles_only(Role.ENTERPRISE)
+public = blp.public
 
 
 # --------------------------------------------------------------------------- lookups

@@ -35,12 +35,12 @@ from sqlalchemy import func, select
 
 from benchmarks.models import ProductCategory
 from benchmarks.queries import benchmarks_on
+from core.clock import local_today, local_zone
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import Role, User
 from declare.demo import STAFF_ACCOUNTS, DemoError
 from declare.models import Declaration, DeclarationStatus, Enterprise, Product
-from declare.queries import local_today, local_zone
 from ranking import operations
 from ranking.models import EvaluationPlan, RankingRun, RunEntry, RunKind
 

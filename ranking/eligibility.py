@@ -43,6 +43,7 @@ from sqlalchemy import String, and_, case, func, literal_column, or_, select, ty
 
 from benchmarks.models import BenchmarkIndicator
 from benchmarks.numbers import MIN_YEAR, NumberError, parse_enterprise_number
+from core.clock import local_date
 from core.extensions import db
 from core.models import utcnow
 from declare.models import (
@@ -55,7 +56,6 @@ from declare.models import (
     Product,
     ReferenceFlag,
 )
-from declare.queries import local_date
 from ranking.models import EvaluationPlan, PlanIndicator
 
 __all__ = [

@@ -30,9 +30,10 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
-from wtforms.widgets import TextInput
 
-from declare.forms import DayField, NumberField
+from core.forms import DayField, NumberField
+from core.forms import int_or_none as _int_or_none
+from core.forms import strip as _strip
 
 MIN_INDICATORS = 3
 BLANK_INDICATORS = 2  # empty rows beyond the filled ones (and at least 3 + 2 on a new plan)
@@ -63,26 +64,8 @@ DECISIONS = [
 _LIST_SPLIT = re.compile(r"[,;\s]+")
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
-
-
-def _int_or_none(value) -> int | None:
-    try:
-        return int(value) if value not in (None, "") else None
-    except (TypeError, ValueError):
-        return None
-
-
-class NumberListField(Field):
+class NumberListField(NumberField):
     """Numbers separated by commas (``5.0, 4.5, 4.0``); full-width digits and ，/、 accepted."""
-
-    widget = TextInput()
-
-    def __init__(self, label=None, validators=None, **kwargs):
-        kwargs.setdefault("render_kw", {"inputmode": "decimal", "autocomplete": "off"})
-        super().__init__(label, validators, **kwargs)
-        self.raw = ""
 
     def process_formdata(self, valuelist):
         raw = unicodedata.normalize("NFKC", valuelist[0] or "") if valuelist else ""

@@ -74,7 +74,6 @@ import math
 import secrets
 from collections.abc import Iterable, Mapping
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -87,10 +86,15 @@ from werkzeug.exceptions import Forbidden
 
 from benchmarks.models import BenchmarkIndicator, ProductCategory
 from core import jobs
+from core.clock import local_today
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import OutboxJob, Role, User, utcnow
-from declare.queries import local_today
+from core.validation import Errors as _Errors
+from core.validation import integer as _integer
+from core.validation import number as _number
+from core.validation import refuse as _refuse
+from core.validation import text as _text
 from ranking import eligibility, scoring
 from ranking.models import (
     EvaluationPlan,
@@ -142,37 +146,6 @@ CUT_MODES = ("values", "percentiles")
 # --------------------------------------------------------------------------- helpers
 
 
-class _Errors(dict):
-    def add(self, field: str, message: str) -> None:
-        messages = self.setdefault(field, [])
-        if message not in messages:
-            messages.append(message)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _number(value: Any) -> tuple[float | None, bool]:
-    """(number, ok): None for empty; not ok for anything that is not a finite number."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None, True
-    if isinstance(value, bool):
-        return None, False
-    try:
-        number = float(Decimal(value.strip()) if isinstance(value, str) else value)
-    except (TypeError, ValueError, InvalidOperation):
-        return None, False
-    return (number, True) if math.isfinite(number) else (None, False)
-
-
-def _integer(value: Any) -> tuple[int | None, bool]:
-    number, ok = _number(value)
-    if not ok or number is None:
-        return None, ok
-    return (int(number), True) if number == int(number) else (None, False)
-
-
 def _better(a: float, b: float, direction: str) -> bool:
     return a > b if direction == "higher" else a < b
 
@@ -186,10 +159,6 @@ def _require_owner(plan: EvaluationPlan, user: User | None) -> None:
         return
     if user.role is not Role.EVALUATOR or user.id != plan.evaluator_id:
         raise Forbidden(_("Only the evaluation body that owns this plan may change it."))
-
-
-def _refuse(message: str, field: str = GENERAL) -> ValidationFailed:
-    return ValidationFailed({field: [message]})
 
 
 #: Plan, run and objection statuses as words inside a sentence ("this one is active"), so a
@@ -763,10 +732,11 @@ def enqueue_preview(plan: EvaluationPlan) -> OutboxJob:
     """
     key = f"ranking:preview:{plan.plan_key}"
     window = float(current_app.config.get("RANKING_DEBOUNCE_SECONDS", 2))
+    from ranking import tasks
+
     return jobs.enqueue(
-        "ranking.tasks.regenerate_preview",
+        tasks.regenerate_preview,
         plan.id,
-        queue="ranking",
         dedupe_key=key,
         delay=_debounce_delay(key, window),
     )
@@ -793,10 +763,11 @@ def _debounce_delay(dedupe_key: str, window: float) -> float | None:
 
 def enqueue_dynamic_management(plan: EvaluationPlan) -> OutboxJob:
     """Re-check the leaders of the plan's published list (after the commit)."""
+    from ranking import tasks
+
     return jobs.enqueue(
-        "ranking.tasks.apply_dynamic_management",
+        tasks.apply_dynamic_management,
         plan.id,
-        queue="ranking",
         dedupe_key=f"ranking:dynamic:{plan.plan_key}",
     )
 
@@ -808,11 +779,12 @@ def start_official_run(plan: EvaluationPlan, user: User) -> OutboxJob:
         raise Forbidden(_("Only the evaluation body that owns this plan may change it."))
     if plan.status is not PlanStatus.ACTIVE:
         raise _refuse(_("Activate the plan before running it officially."))
+    from ranking import tasks
+
     return jobs.enqueue(
-        "ranking.tasks.official_run",
+        tasks.official_run,
         plan.id,
         user.id,
-        queue="ranking",
         dedupe_key=f"ranking:official:{plan.plan_key}",
     )
 
@@ -966,10 +938,11 @@ def _previews_to_prune(plan_keys: Iterable[str], keep: int = PREVIEW_KEEP) -> bo
 def enqueue_prune(plan_key: str | None = None) -> OutboxJob:
     """Prune old previews soon (debounced: one job per plan, or one for all, per window)."""
     args = (plan_key,) if plan_key is not None else ()
+    from ranking import tasks
+
     return jobs.enqueue(
-        "ranking.tasks.prune_previews",
+        tasks.prune_previews,
         *args,
-        queue="ranking",
         dedupe_key=f"ranking:prune:{plan_key or '*'}",
         delay=float(current_app.config.get("RANKING_PRUNE_DELAY_SECONDS", 30)),
     )

@@ -1,4 +1,4 @@
-"""ranking's reactions to declare's signals (imported once by core.create_app).
+"""ranking's reactions to declare's signals (imported once by app.create_app).
 
 Receivers run inside the transaction that changed the declaration and only enqueue jobs;
 the outbox hands them over after the commit. Regenerations are debounced: one waiting job per

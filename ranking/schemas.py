@@ -201,22 +201,6 @@ class RunOut(Schema):
     published_at = fields.AwareDateTime(allow_none=True)
 
 
-class JobOut(Schema):
-    id = fields.Integer(metadata={"description": "the outbox job id"})
-    status = fields.String(
-        metadata={"description": "pending, queued, running, retrying, done or failed"}
-    )
-    func = fields.String()
-    created_at = fields.AwareDateTime()
-    dispatched_at = fields.AwareDateTime(allow_none=True)
-    started_at = fields.AwareDateTime(allow_none=True)
-    finished_at = fields.AwareDateTime(allow_none=True)
-    progress = fields.Float(
-        allow_none=True, metadata={"description": "0..1 when the worker reports it"}
-    )
-    message = fields.String(allow_none=True)
-
-
 class ReasonOut(Schema):
     code = fields.String()
     detail = fields.String()

@@ -14,8 +14,9 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from core.clock import local_date, local_today
 from core.extensions import db
-from core.jobs import report_progress
+from core.jobs import job, report_progress
 from core.models import User
 from declare.models import (
     ComplianceRecord,
@@ -23,7 +24,6 @@ from declare.models import (
     DeclarationStatus,
     DeclarationVersion,
 )
-from declare.queries import local_date, local_today
 from ranking import eligibility, operations
 from ranking.models import (
     EvaluationPlan,
@@ -61,6 +61,7 @@ def _active_version(plan_id: int) -> EvaluationPlan | None:
     )
 
 
+@job('ranking')
 def regenerate_preview(plan_id: int) -> int | None:
     """Write a fresh preview snapshot of the plan and switch its preview pointer to it.
 
@@ -75,6 +76,7 @@ def regenerate_preview(plan_id: int) -> int | None:
     return run.id
 
 
+@job('ranking')
 def regenerate_all_previews() -> dict[int, int]:
     """Regenerate the preview of every active plan in one job and one transaction (after a
     catalogue change, a restore, or to rebuild every leaderboard): one read of all candidates,
@@ -90,12 +92,14 @@ def regenerate_all_previews() -> dict[int, int]:
     return {plan_id: run.id for plan_id, run in runs.items()}
 
 
+@job('ranking')
 def prune_previews(plan_key: str | None = None) -> int:
     """Drop old preview snapshots of one plan (or of every plan); see
     ``operations.prune_previews``. Returns how many runs were dropped."""
     return operations.prune_previews(None if plan_key is None else [plan_key])
 
 
+@job('ranking')
 def official_run(plan_id: int, user_id: int) -> int | None:
     """Compute an official run (status computed) for the evaluation body to publicise."""
     plan = _active_version(plan_id)
@@ -176,6 +180,7 @@ def leaders_to_remove(run: RankingRun) -> dict[int, str]:
     return out
 
 
+@job('ranking')
 def apply_dynamic_management(plan_id: int) -> int | None:
     """动态管理: remove leaders that lost their place from the published list, visibly.
 

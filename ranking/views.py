@@ -38,11 +38,11 @@ from wtforms.fields.choices import SelectChoice
 
 from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard
 from core.auth import roles_required
+from core.clock import local_today
 from core.errors import ValidationFailed
 from core.extensions import db, limiter
 from core.models import OutboxJob, Role
 from declare.models import DeclarationVersion, Enterprise, Product
-from declare.queries import local_today
 from ranking import charts, export, operations, queries
 from ranking.forms import (
     COMPOSITE_METHODS,

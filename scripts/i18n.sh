@@ -18,7 +18,7 @@ PO=translations/zh/LC_MESSAGES/messages.po
 # 1. Extract. Only the source directories: never ".", which would scan .venv.
 "$PYBABEL" extract -F babel.cfg -k _l -k lazy_gettext \
     --project=qibiao --no-wrap --sort-by-file \
-    -o translations/messages.pot core benchmarks declare ranking supervision templates
+    -o translations/messages.pot app core benchmarks declare ranking supervision templates
 
 # 2. Merge into the Chinese catalogue (create it the first time).
 if [ -f "$PO" ]; then

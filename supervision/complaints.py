@@ -40,11 +40,13 @@ from flask_babel import gettext as _
 from sqlalchemy import Select, select
 from sqlalchemy.orm import joinedload
 
+from core.clock import local_today
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import User, utcnow
+from core.validation import Errors as _Errors
+from core.validation import text as _text
 from declare.models import Declaration, DeclarationStatus, Enterprise
-from declare.queries import local_today
 from declare.validators import USCCError, validate_uscc
 from supervision import inspections
 from supervision.models import Complaint, ComplaintStatus, Inspection
@@ -65,17 +67,6 @@ CONTENT_MIN = 10
 CONTENT_MAX = 4000
 CONTACT_MAX = 200
 REASON_MAX = 2000
-
-
-class _Errors(dict):
-    def add(self, field: str, message: str) -> None:
-        messages = self.setdefault(field, [])
-        if message not in messages:
-            messages.append(message)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
 
 
 def _id(value: Any) -> tuple[int | None, bool]:

@@ -98,7 +98,6 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import numpy as np
@@ -112,11 +111,17 @@ from werkzeug.exceptions import Forbidden
 
 from benchmarks.models import ProductCategory
 from core.auth import region_covers, region_prefix
+from core.clock import local_date, local_zone
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import Role, User, utcnow
+from core.validation import Errors as _Errors
+from core.validation import day as _day
+from core.validation import integer as _integer
+from core.validation import number as _number
+from core.validation import refuse as _refuse
+from core.validation import text as _text
 from declare.models import Declaration, DeclarationVersion, Enterprise, Product, VersionStatus
-from declare.queries import local_date, local_zone
 from supervision import risk, sampling
 from supervision.models import (
     Complaint,
@@ -189,54 +194,6 @@ _SPLIT = re.compile(r"[\s,;，；、]+")
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-class _Errors(dict):
-    def add(self, field: str, message: str) -> None:
-        messages = self.setdefault(field, [])
-        if message not in messages:
-            messages.append(message)
-
-
-def _refuse(message: str, field: str = GENERAL) -> ValidationFailed:
-    return ValidationFailed({field: [message]})
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _number(value: Any) -> tuple[float | None, bool]:
-    """(number, ok): None for empty; not ok for anything that is not a finite number."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None, True
-    if isinstance(value, bool):
-        return None, False
-    try:
-        number = float(Decimal(value.strip()) if isinstance(value, str) else value)
-    except (TypeError, ValueError, InvalidOperation):
-        return None, False
-    return (number, True) if math.isfinite(number) else (None, False)
-
-
-def _integer(value: Any) -> tuple[int | None, bool]:
-    number, ok = _number(value)
-    if not ok or number is None:
-        return None, ok
-    return (int(number), True) if number == int(number) else (None, False)
-
-
-def _day(value: Any) -> tuple[date | None, bool]:
-    if value is None or value == "":
-        return None, True
-    if isinstance(value, datetime):
-        return value.date(), True
-    if isinstance(value, date):
-        return value, True
-    try:
-        return date.fromisoformat(str(value).strip()), True
-    except ValueError:
-        return None, False
 
 
 def _percent(value: float) -> str:

@@ -9,14 +9,10 @@ the field that is wrong and what it accepts (marshmallow messages).
 
 from __future__ import annotations
 
-from http import HTTPStatus
-
-from flask import abort as flask_abort
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from werkzeug.exceptions import HTTPException
 
+from core.api_helpers import Blueprint, abort
 from core.auth import api_roles_required, api_user, region_covers
 from core.extensions import db
 from core.models import Role
@@ -33,21 +29,7 @@ blp = Blueprint(
 )
 
 
-def _documented(*codes: int):
-    def deco(func):
-        for code in codes:
-            func = blp.alt_response(code, response=HTTPStatus(code).name)(func)
-        return func
-
-    return deco
-
-
-def abort(code: int, message: str):
-    try:
-        flask_abort(code, description=message)
-    except HTTPException as err:
-        err.data = {"message": message}
-        raise
+_documented = blp.documented
 
 
 # --------------------------------------------------------------------------- schemas

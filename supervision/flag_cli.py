@@ -62,27 +62,26 @@ def recompute_cmd(region: str | None, category_id: int | None, enqueue: bool) ->
             f"no product category with id {category_id}", param_hint="--category"
         )
     if region:
-        func, args = "supervision.tasks.flags_for_region", (region,)
+        func, args = tasks.flags_for_region, (region,)
     elif category_id is not None:
-        func, args = "supervision.tasks.flags_for_category", (category_id,)
+        func, args = tasks.flags_for_category, (category_id,)
     else:
-        func, args = "supervision.tasks.recompute_all", ()
+        func, args = tasks.recompute_all, ()
 
     if enqueue:
         row = jobs.enqueue(
             func,
             *args,
-            queue="supervision",
-            dedupe_key="supervision:flags:" + ":".join([func, *map(str, args)]),
+            dedupe_key="supervision:flags:" + ":".join([func.job_path, *map(str, args)]),
         )
         db.session.commit()
         jobs.dispatch_pending()
-        click.echo(f"queued job {row.id}: {func}{args}")
+        click.echo(f"queued job {row.id}: {func.job_path}{args}")
         return
 
     token = acting_as(None, "cli:supervision flags recompute")
     try:
-        result = getattr(tasks, func.rpartition(".")[2])(*args)
+        result = func(*args)
         db.session.commit()
     except Exception:
         db.session.rollback()

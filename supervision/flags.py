@@ -57,6 +57,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard, StandardStatus
 from benchmarks.queries import status_clause
 from core.auth import region_prefix
+from core.clock import local_today
 from core.extensions import db
 from core.models import AuditLog, utcnow
 from declare.models import (
@@ -70,7 +71,6 @@ from declare.models import (
     NormativeReference,
     Product,
 )
-from declare.queries import local_today
 from ranking.models import EvaluationPlan, RankingRun, RunEntry, RunKind, RunStatus
 from supervision import risk, similarity
 from supervision.models import Complaint, ComplaintStatus, RiskFlag
@@ -1082,15 +1082,15 @@ def request_recompute(declaration_ids: Iterable[int]) -> list:
     rows (none when there is nothing to do).
     """
     from core import jobs
+    from supervision import tasks
 
     ids = sorted({int(i) for i in declaration_ids or ()})
     rows = []
     for chunk in _chunks(ids, IN_CHUNK):
         rows.append(
             jobs.enqueue(
-                "supervision.tasks.flags_for_declarations",
+                tasks.flags_for_declarations,
                 chunk,
-                queue="supervision",
                 dedupe_key=_dedupe_key(chunk),
             )
         )

@@ -11,16 +11,12 @@ with ``COMPLAINT_RATE_LIMIT``). Refused input answers 422 with the field it is a
 
 from __future__ import annotations
 
-from http import HTTPStatus
-
-from flask import abort as flask_abort
 from flask import jsonify, request
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
-from werkzeug.exceptions import HTTPException
 
+from core.api_helpers import Blueprint, abort
 from core.auth import api_roles_required, api_user
 from core.extensions import db, limiter
 from core.models import Role
@@ -48,33 +44,10 @@ blp = Blueprint(
 )
 
 
-def _documented(*codes: int):
-    def deco(func):
-        for code in codes:
-            func = blp.alt_response(code, response=HTTPStatus(code).name)(func)
-        return func
-
-    return deco
-
-
-def regulator_only(func):
-    return api_roles_required(Role.REGULATOR)(_documented(401, 403)(func))
-
-
-def enterprise_only(func):
-    return api_roles_required(Role.ENTERPRISE)(_documented(401, 403)(func))
-
-
-def public(func):
-    return blp.doc(security=[])(func)
-
-
-def abort(code: int, message: str):
-    try:
-        flask_abort(code, description=message)
-    except HTTPException as err:
-        err.data = {"message": message}
-        raise
+_documented = blp.documented
+regulator_only = blp.roles_only(Role.REGULATOR)
+enterprise_only = blp.roles_only(Role.ENTERPRISE)
+public = blp.public
 
 
 # --------------------------------------------------------------------------- schemas

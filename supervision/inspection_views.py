@@ -39,12 +39,13 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import Length, Optional
 
 from core.auth import roles_required
+from core.clock import local_date, local_today
 from core.errors import ValidationFailed
 from core.extensions import db, limiter
+from core.forms import DayField
+from core.forms import strip as _strip
 from core.models import Role
-from declare.forms import DayField
 from declare.models import Declaration, DeclarationStatus, Enterprise
-from declare.queries import local_date, local_today
 from supervision import complaints, inspections
 from supervision.inspections import CHECKLIST_LABELS, RESULT_LABELS
 from supervision.models import (
@@ -120,10 +121,6 @@ def _helpers() -> dict:
 def _answered_late(order: RectificationOrder) -> bool:
     """Answered after the deadline day (in Beijing time, as deadlines are)."""
     return order.answered_at is not None and local_date(order.answered_at) > order.deadline
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 # --------------------------------------------------------------------------- forms

@@ -53,7 +53,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pandas as pd
@@ -65,12 +65,15 @@ from sqlalchemy.orm import contains_eager, joinedload
 from werkzeug.exceptions import Forbidden
 
 from core.auth import region_covers, region_prefix
+from core.clock import local_date, local_today
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import AuditLog, Role, User, utcnow
+from core.validation import Errors as _Errors
+from core.validation import day as _date
+from core.validation import text as _text
 from declare import operations as declare_ops
 from declare.models import Declaration, DeclarationStatus, DeclarationVersion, Enterprise
-from declare.queries import local_date, local_today
 from supervision import flags, sampling
 from supervision.models import (
     CHECKLIST,
@@ -142,30 +145,6 @@ RESULT_LABELS = {
     "defects": _l("Conforms with defects (符合但存在瑕疵)"),
     "nonconforming": _l("Does not conform (不符合)"),
 }
-
-
-class _Errors(dict):
-    def add(self, field: str, message: str) -> None:
-        messages = self.setdefault(field, [])
-        if message not in messages:
-            messages.append(message)
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value).strip()
-
-
-def _date(value: Any) -> tuple[date | None, bool]:
-    if value is None or value == "":
-        return None, True
-    if isinstance(value, datetime):
-        return value.date(), True
-    if isinstance(value, date):
-        return value, True
-    try:
-        return date.fromisoformat(str(value).strip()), True
-    except ValueError:
-        return None, False
 
 
 def _label(item: str) -> str:

@@ -16,19 +16,16 @@ says whether the sample is identical. Before a draw is publicised only its regul
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 
 from flask import Response, request
-from flask import abort as flask_abort
 from flask.views import MethodView
 from flask_babel import gettext as _
-from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 from sqlalchemy import func, select
-from werkzeug.exceptions import HTTPException
 
-from core.auth import api_roles_required, api_user
+from core.api_helpers import Blueprint, abort
+from core.auth import api_user
 from core.errors import ValidationFailed
 from core.extensions import db, limiter
 from core.models import Role
@@ -53,29 +50,9 @@ blp = Blueprint(
 )
 
 
-def _documented(*codes: int):
-    def deco(func):
-        for code in codes:
-            func = blp.alt_response(code, response=HTTPStatus(code).name)(func)
-        return func
-
-    return deco
-
-
-def regulator_only(func):
-    return api_roles_required(Role.REGULATOR)(_documented(401, 403)(func))
-
-
-def public_or_token(func):
-    return blp.doc(security=[{}, {"bearer": []}])(func)
-
-
-def abort(code: int, message: str):
-    try:
-        flask_abort(code, description=message)
-    except HTTPException as err:
-        err.data = {"message": message}
-        raise
+_documented = blp.documented
+regulator_only = blp.roles_only(Role.REGULATOR)
+public_or_token = blp.public_or_token
 
 
 # --------------------------------------------------------------------------- schemas

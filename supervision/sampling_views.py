@@ -52,8 +52,9 @@ from benchmarks.models import ProductCategory, Standard
 from core.auth import roles_required
 from core.errors import ValidationFailed
 from core.extensions import db, limiter
+from core.forms import DayField, NumberField
+from core.forms import strip as _strip
 from core.models import Role
-from declare.forms import DayField, NumberField
 from declare.models import Declaration, DeclarationVersion, Enterprise
 from ranking.charts import fmt, nice_ticks
 from supervision import draws
@@ -137,10 +138,6 @@ def _helpers() -> dict:
 
 
 # --------------------------------------------------------------------------- forms
-
-
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
 
 
 class PlanForm(FlaskForm):

@@ -29,7 +29,7 @@ from flask_babel import gettext as _
 from sqlalchemy import or_, select
 
 from core.extensions import db
-from core.jobs import report_progress
+from core.jobs import job, report_progress
 from ranking.models import RunEntry
 from supervision import flags
 
@@ -49,6 +49,7 @@ def _progress(fraction: float, message: str) -> None:
     report_progress(fraction, message)
 
 
+@job('supervision')
 def flags_for_declarations(declaration_ids: list[int]) -> dict:
     """Flags of these declarations: a published one is flagged afresh, an abolished or
     revoked one has its flags cleared (and so have the copies matched against it)."""
@@ -57,6 +58,7 @@ def flags_for_declarations(declaration_ids: list[int]) -> dict:
     return result.as_dict()
 
 
+@job('supervision')
 def flags_for_category(category_id: int) -> dict:
     """Flags of every declaration with a product in the category (after a catalogue change)."""
     result = flags.recompute(category_id=int(category_id), progress=_progress)
@@ -64,6 +66,7 @@ def flags_for_category(category_id: int) -> dict:
     return result.as_dict()
 
 
+@job('supervision')
 def flags_for_region(region_code: str) -> dict:
     """Flags of every declaration of the enterprises of a 行政区划 (and its sub-regions)."""
     result = flags.recompute(region_code=str(region_code), progress=_progress)
@@ -71,6 +74,7 @@ def flags_for_region(region_code: str) -> dict:
     return result.as_dict()
 
 
+@job('supervision')
 def flags_for_leader_lists(run_ids: list[int]) -> dict:
     """Leader flags after official lists changed: the declarations that are or were leaders
     on these runs (a removed leader keeps its entry, with ``removed_reason``)."""
@@ -89,6 +93,7 @@ def flags_for_leader_lists(run_ids: list[int]) -> dict:
     return flags_for_declarations(ids)
 
 
+@job('supervision')
 def recompute_all() -> dict:
     """The nightly full recompute, with its progress on the outbox row."""
     report_progress(0.0, _("Recomputing the risk flags of every declaration"))
@@ -97,6 +102,7 @@ def recompute_all() -> dict:
     return result.as_dict()
 
 
+@job('supervision')
 def rectifications_overdue(day: str | None = None) -> dict:
     """Open rectification orders whose deadline passed before ``day`` (ISO date; default:
     today in Beijing) become overdue. Idempotent: one set-based UPDATE of what is still open."""

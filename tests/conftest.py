@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
-from core import create_app
+from app import create_app
 from core.extensions import db as _db
 from core.extensions import limiter
 from core.models import Role, User

@@ -7,7 +7,7 @@ from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 from sqlalchemy import create_engine, inspect
 
-from core import create_app
+from app import create_app
 from core.extensions import db
 
 

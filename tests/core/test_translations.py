@@ -23,7 +23,7 @@ try:  # Babel >= 2.14; older releases call it parse_mapping
 except ImportError:  # pragma: no cover
     from babel.messages.frontend import parse_mapping as parse_mapping_cfg
 
-SOURCE_DIRS = ("core", "benchmarks", "declare", "ranking", "supervision", "templates")
+SOURCE_DIRS = ("app", "core", "benchmarks", "declare", "ranking", "supervision", "templates")
 # Keywords beyond babel's defaults (_, gettext, ngettext, pgettext, ...): flask_babel's lazy
 # variants as the code imports them. Keep in step with the -k options of scripts/i18n.sh.
 EXTRA_KEYWORDS = {"_l": None, "lazy_gettext": None}
