@@ -25,6 +25,8 @@ from declare.models import (
     VersionStatus,
 )
 
+pytestmark = pytest.mark.slow  # the whole demo, loaded several times
+
 
 def _seed_catalogue(db) -> None:
     reports = load_directory()

@@ -11,6 +11,8 @@ import pytest
 
 from perf import run
 
+pytestmark = pytest.mark.slow  # runs the performance harness end to end
+
 
 def report() -> run.Report:
     return run.Report(machine=run.machine_info(), args={"command": "python -m perf.run --quick"})

@@ -22,6 +22,8 @@ from perf.supervision import GOALS, flag_frame, measure, population
 from supervision.risk import FLAG_COLUMNS, compute_flags
 from supervision.sampling import population_hash
 
+pytestmark = pytest.mark.slow  # runs the performance harness end to end
+
 KEYS = [
     "supervision_flags",
     "supervision_similarity",

@@ -29,6 +29,8 @@ from ranking.models import (
     RunStatus,
 )
 
+pytestmark = pytest.mark.slow  # the whole demo, loaded several times
+
 
 @pytest.fixture(scope="module")
 def loaded(module_db):

@@ -9,11 +9,15 @@ service does not use it.
 
 from __future__ import annotations
 
+import pytest
+
 import numpy as np
 import pandas as pd
 from numpy.random import PCG64, Generator
 
 from supervision.sampling import draw, inclusion_probabilities, stratified_draw
+
+pytestmark = pytest.mark.slow  # tens of thousands of draws
 
 R = 20_000
 N = 50
