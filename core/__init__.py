@@ -80,12 +80,12 @@ def _register_blueprints(app: Flask, api, csrf) -> None:
     from declare.views import bp as declare_bp
     from ranking.api import blp as ranking_api
     from ranking.views import bp as ranking_bp
-    from supervision.flag_api import blp as flags_api
-    from supervision.flag_views import bp as flags_bp
-    from supervision.inspection_api import blp as inspections_api
-    from supervision.inspection_views import bp as inspections_bp
-    from supervision.sampling_api import blp as sampling_api
-    from supervision.sampling_views import bp as sampling_bp
+    from supervision.flags.api import blp as flags_api
+    from supervision.flags.views import bp as flags_bp
+    from supervision.inspections.api import blp as inspections_api
+    from supervision.inspections.views import bp as inspections_bp
+    from supervision.sampling.api import blp as sampling_api
+    from supervision.sampling.views import bp as sampling_bp
 
     for bp in (core_bp, catalogue_bp, declare_bp, ranking_bp, flags_bp, sampling_bp, inspections_bp):
         app.register_blueprint(bp)

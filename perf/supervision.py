@@ -569,7 +569,7 @@ def standard_texts(ds: Dataset, category: int, seed: int) -> Corpus:
     from the shared clause vocabulary with the declaration's own values; ``COPY_SHARE`` of
     them are near-copies of another enterprise's standard (its clauses, figures partly
     changed, the copier's name and number)."""
-    from supervision.similarity import NUM_PERM, signature
+    from supervision.flags.similarity import NUM_PERM, signature
 
     t0 = time.perf_counter()
     rng = np.random.default_rng([seed, 0x7E47, category])
@@ -663,7 +663,7 @@ def _loadavg() -> float:
 def measure_flags(data: FlagData, n_declarations: int, report, repeat: int) -> pd.Series:
     """S1: ``compute_flags`` over the whole frame; returns the risk per declaration."""
     from perf.run import Row, bench, stat_text
-    from supervision.risk import compute_flags, risk_score
+    from supervision.flags.risk import compute_flags, risk_score
 
     out: dict[str, pd.DataFrame] = {}
 
@@ -730,7 +730,7 @@ def measure_similarity(ds: Dataset, category: int, which: str, report, queries: 
     signature, the index over the category (from the stored arrays, as a job loads them) and
     the query. Each query is a different declaration; 3 warm-up queries are not counted."""
     from perf.run import Row, fmt_s, p95
-    from supervision.similarity import SimilarityIndex, estimate, signature
+    from supervision.flags.similarity import SimilarityIndex, estimate, signature
 
     _log(f"S2. texts and signatures of the {which} ({int(ds.category_size[category]):,})")
     corpus = standard_texts(ds, category, seed)
@@ -803,7 +803,7 @@ def measure_draw(ds: Dataset, data: FlagData | None, risk: pd.Series, report, re
     that it is reproducible: every timed run, a redo from the recorded parameters (through
     JSON, as stored) and a draw from the same rows in another order give the same sample."""
     from perf.run import Row, bench, stat_text
-    from supervision.sampling import population_hash, redo, stratified_draw
+    from supervision.sampling.method import population_hash, redo, stratified_draw
 
     complaints = data.complaints if data is not None else np.zeros(ds.n, dtype=np.int16)
     pop = population(ds, risk, complaints, seed)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import click
 
-from supervision.flag_cli import flags_group
-from supervision.inspection_cli import inspections_group
-from supervision.sampling_cli import draw_group
+from supervision.flags.cli import flags_group
+from supervision.inspections.cli import inspections_group
+from supervision.sampling.cli import draw_group
 
 supervision_group = click.Group("supervision", help="Post-declaration supervision.")
 supervision_group.add_command(flags_group)

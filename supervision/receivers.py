@@ -35,7 +35,7 @@ from declare.models import Declaration, DeclarationStatus, DeclarationVersion, P
 from declare.queries import declarations_citing
 from declare.signals import compliance_changed, declaration_changed
 from ranking.models import RankingRun, RunKind, RunStatus
-from supervision import flags
+from supervision.flags import operations as flags
 from supervision.models import Complaint
 
 _RUNS_KEY = "supervision_flag_runs"
@@ -76,7 +76,7 @@ def categories_citing(standard_ids: list[int]) -> list[int]:
 
 def enqueue_category(category_id: int):
     return jobs.enqueue(
-        "supervision.tasks.flags_for_category",
+        "supervision.flags.tasks.flags_for_category",
         int(category_id),
         queue="supervision",
         dedupe_key=f"supervision:flags:category:{int(category_id)}",
@@ -157,7 +157,7 @@ def _enqueue_collected(session: Session) -> None:
         flags.request_recompute(declarations)
     if runs:
         jobs.enqueue(
-            "supervision.tasks.flags_for_leader_lists",
+            "supervision.flags.tasks.flags_for_leader_lists",
             sorted(runs),
             queue="supervision",
         )

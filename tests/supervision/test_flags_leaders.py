@@ -57,7 +57,7 @@ def test_publishing_the_list_flags_its_leaders(published_list, db):
     )
     assert leader_flags(second.declaration_id) == []
     job = db.session.scalars(
-        select(OutboxJob).where(OutboxJob.func == "supervision.tasks.flags_for_leader_lists")
+        select(OutboxJob).where(OutboxJob.func == "supervision.flags.tasks.flags_for_leader_lists")
     ).one()
     assert job.args == [[run.id]] and job.status == "done"
 

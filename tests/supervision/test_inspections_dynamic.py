@@ -18,7 +18,7 @@ from core.models import Role
 from declare.queries import local_today
 from ranking import eligibility, operations, queries
 from ranking.models import RunEntry, RunKind, RunStatus
-from supervision import inspections
+from supervision.inspections import operations as inspections
 from supervision.models import Inspection, InspectionResult, InspectionStatus
 from tests.ranking.conftest import (  # noqa: F401  (fixtures)
     commit_and_run,

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.random import PCG64, Generator
 
-from supervision.sampling import (
+from supervision.sampling.method import (
     METHOD,
     allocate,
     child_seed,

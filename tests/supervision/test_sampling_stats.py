@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from numpy.random import PCG64, Generator
 
-from supervision.sampling import draw, inclusion_probabilities, stratified_draw
+from supervision.sampling.method import draw, inclusion_probabilities, stratified_draw
 
 R = 20_000
 N = 50

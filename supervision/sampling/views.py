@@ -56,7 +56,7 @@ from core.models import Role
 from declare.forms import DayField, NumberField
 from declare.models import Declaration, DeclarationVersion, Enterprise
 from ranking.charts import fmt, nice_ticks
-from supervision import draws
+from supervision.sampling import operations as draws
 from supervision.models import (
     Draw,
     DrawItem,

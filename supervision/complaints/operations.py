@@ -46,7 +46,7 @@ from core.models import User, utcnow
 from declare.models import Declaration, DeclarationStatus, Enterprise
 from declare.queries import local_today
 from declare.validators import USCCError, validate_uscc
-from supervision import inspections
+from supervision.inspections import operations as inspections
 from supervision.models import Complaint, ComplaintStatus, Inspection
 
 __all__ = [

@@ -36,7 +36,8 @@ from core.auth import region_covers, roles_required
 from core.extensions import db
 from core.models import Role
 from declare.models import Declaration
-from supervision import flags, risk
+from supervision.flags import operations as flags
+from supervision.flags import risk
 from supervision.models import RiskFlag
 
 bp = Blueprint("flags", __name__, url_prefix="/supervision/flags")

@@ -53,7 +53,7 @@ def recompute_cmd(region: str | None, category_id: int | None, enqueue: bool) ->
     from core import jobs
     from core.audit import acting_as, reset_actor
     from core.extensions import db
-    from supervision import tasks
+    from supervision.flags import tasks
 
     if region and category_id:
         raise click.UsageError("give --region or --category, not both")
@@ -62,11 +62,11 @@ def recompute_cmd(region: str | None, category_id: int | None, enqueue: bool) ->
             f"no product category with id {category_id}", param_hint="--category"
         )
     if region:
-        func, args = "supervision.tasks.flags_for_region", (region,)
+        func, args = "supervision.flags.tasks.flags_for_region", (region,)
     elif category_id is not None:
-        func, args = "supervision.tasks.flags_for_category", (category_id,)
+        func, args = "supervision.flags.tasks.flags_for_category", (category_id,)
     else:
-        func, args = "supervision.tasks.recompute_all", ()
+        func, args = "supervision.flags.tasks.recompute_all", ()
 
     if enqueue:
         row = jobs.enqueue(

@@ -71,7 +71,8 @@ from core.models import AuditLog, Role, User, utcnow
 from declare import operations as declare_ops
 from declare.models import Declaration, DeclarationStatus, DeclarationVersion, Enterprise
 from declare.queries import local_date, local_today
-from supervision import flags, sampling
+from supervision.flags import operations as flags
+from supervision.sampling import method as sampling
 from supervision.models import (
     CHECKLIST,
     Complaint,

@@ -25,8 +25,9 @@ from core.auth import api_roles_required, api_user
 from core.extensions import db, limiter
 from core.models import Role
 from core.schemas import TrimmedSchema
-from supervision import complaints, inspections
-from supervision.inspection_views import _complaint_limit
+from supervision.complaints import operations as complaints
+from supervision.inspections import operations as inspections
+from supervision.inspections.views import _complaint_limit
 from supervision.models import (
     CHECKLIST,
     Complaint,

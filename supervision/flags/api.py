@@ -21,8 +21,9 @@ from core.auth import api_roles_required, api_user, region_covers
 from core.extensions import db
 from core.models import Role
 from declare.models import Declaration
-from supervision import flags, risk
-from supervision.flag_views import reason_text
+from supervision.flags import operations as flags
+from supervision.flags import risk
+from supervision.flags.views import reason_text
 
 blp = Blueprint(
     "api_flags",

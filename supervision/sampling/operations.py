@@ -81,9 +81,8 @@ PostgreSQL, process CPU time about 1.0 s (SQLite, database work included) and 0.
 client side). The population select is about 40 % of it, the executemany of items and
 inspections 25 %, the rest the draw, the CSV and the inspector assignment. That is not "well
 under a second" on this machine, so it is the first thing to move if regions of that size
-draw often: ``core.jobs`` only runs functions of a module named ``tasks``, and
-``supervision/tasks.py`` belongs to the risk-flag slice, so the job needs a
-``supervision.tasks.make_draw(plan_id, user_id, request)`` that calls ``create_draw`` with
+draw often: ``core.jobs`` only runs functions of a module named ``tasks``, so the job needs a
+``supervision.sampling.tasks.make_draw(plan_id, user_id, request)`` that calls ``create_draw`` with
 ``core.jobs.report_progress`` between the steps above (population, draw, record, inspectors).
 County and city regions (a few thousand declarations) draw in a fraction of the time.
 """
@@ -117,7 +116,8 @@ from core.extensions import db
 from core.models import Role, User, utcnow
 from declare.models import Declaration, DeclarationVersion, Enterprise, Product, VersionStatus
 from declare.queries import local_date, local_zone
-from supervision import risk, sampling
+from supervision.flags import risk
+from supervision.sampling import method as sampling
 from supervision.models import (
     Complaint,
     ComplaintStatus,

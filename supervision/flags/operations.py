@@ -72,7 +72,7 @@ from declare.models import (
 )
 from declare.queries import local_today
 from ranking.models import EvaluationPlan, RankingRun, RunEntry, RunKind, RunStatus
-from supervision import risk, similarity
+from supervision.flags import risk, similarity
 from supervision.models import Complaint, ComplaintStatus, RiskFlag
 
 __all__ = [
@@ -1077,7 +1077,7 @@ def request_recompute(declaration_ids: Iterable[int]) -> list:
     """Have these declarations re-flagged after the current transaction commits.
 
     The entry point for every package to the right of declare: a new or closed complaint, a
-    leader list published or changed. Enqueues ``supervision.tasks.flags_for_declarations`` on
+    leader list published or changed. Enqueues ``supervision.flags.tasks.flags_for_declarations`` on
     the ``supervision`` queue (a waiting job with the same ids is reused); returns the outbox
     rows (none when there is nothing to do).
     """
@@ -1088,7 +1088,7 @@ def request_recompute(declaration_ids: Iterable[int]) -> list:
     for chunk in _chunks(ids, IN_CHUNK):
         rows.append(
             jobs.enqueue(
-                "supervision.tasks.flags_for_declarations",
+                "supervision.flags.tasks.flags_for_declarations",
                 chunk,
                 queue="supervision",
                 dedupe_key=_dedupe_key(chunk),

@@ -33,9 +33,9 @@ from core.errors import ValidationFailed
 from core.extensions import db, limiter
 from core.models import Role
 from core.schemas import TrimmedSchema
-from supervision import draws
+from supervision.sampling import operations as draws
 from supervision.models import Draw, SamplingPlan
-from supervision.sampling_views import (
+from supervision.sampling.views import (
     ALLOCATIONS,
     STRATIFICATIONS,
     draw_items,

@@ -45,8 +45,9 @@ from core.models import Role
 from declare.forms import DayField
 from declare.models import Declaration, DeclarationStatus, Enterprise
 from declare.queries import local_date, local_today
-from supervision import complaints, inspections
-from supervision.inspections import CHECKLIST_LABELS, RESULT_LABELS
+from supervision.complaints import operations as complaints
+from supervision.inspections import operations as inspections
+from supervision.inspections.operations import CHECKLIST_LABELS, RESULT_LABELS
 from supervision.models import (
     CHECKLIST,
     Complaint,

@@ -31,7 +31,7 @@ from sqlalchemy import or_, select
 from core.extensions import db
 from core.jobs import report_progress
 from ranking.models import RunEntry
-from supervision import flags
+from supervision.flags import operations as flags
 
 __all__ = [
     "flags_for_category",
@@ -102,7 +102,7 @@ def rectifications_overdue(day: str | None = None) -> dict:
     today in Beijing) become overdue. Idempotent: one set-based UPDATE of what is still open."""
     from datetime import date
 
-    from supervision import inspections
+    from supervision.inspections import operations as inspections
 
     ids = inspections.mark_overdue(date.fromisoformat(day) if day else None)
     log.info("rectification orders marked overdue: %s", ids)
