@@ -80,6 +80,8 @@ def _register_blueprints(app: Flask, api, csrf) -> None:
     from declare.views import bp as declare_bp
     from ranking.api import blp as ranking_api
     from ranking.views import bp as ranking_bp
+    from supervision.complaints.api import blp as complaints_api
+    from supervision.complaints.views import bp as complaints_bp
     from supervision.flags.api import blp as flags_api
     from supervision.flags.views import bp as flags_bp
     from supervision.inspections.api import blp as inspections_api
@@ -87,7 +89,16 @@ def _register_blueprints(app: Flask, api, csrf) -> None:
     from supervision.sampling.api import blp as sampling_api
     from supervision.sampling.views import bp as sampling_bp
 
-    for bp in (core_bp, catalogue_bp, declare_bp, ranking_bp, flags_bp, sampling_bp, inspections_bp):
+    for bp in (
+        core_bp,
+        catalogue_bp,
+        declare_bp,
+        ranking_bp,
+        flags_bp,
+        sampling_bp,
+        inspections_bp,
+        complaints_bp,
+    ):
         app.register_blueprint(bp)
     for blp in (
         core_api,
@@ -97,6 +108,7 @@ def _register_blueprints(app: Flask, api, csrf) -> None:
         flags_api,
         sampling_api,
         inspections_api,
+        complaints_api,
     ):
         api.register_blueprint(blp)
         csrf.exempt(blp)  # bearer tokens only; see core.auth

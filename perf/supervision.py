@@ -8,7 +8,7 @@ checked without the hour-long ranking run.
 ==============================  ================================================  ========
 row                             what is timed                                     goal
 ==============================  ================================================  ========
-``supervision_flags``           ``supervision.risk.compute_flags`` on one row     ≤ 15 s
+``supervision_flags``           ``supervision.flags.risk.compute_flags`` on one row     ≤ 15 s
                                 per declared indicator of every declaration
                                 (every check but text similarity)
 ``supervision_similarity``      one new declaration against the largest           ≤ 50 ms
@@ -17,7 +17,7 @@ row                             what is timed                                   
                                 category's stored signatures, ``query``
 ``supervision_similarity_``     the same against the category of median size      ≤ 50 ms
 ``median``
-``supervision_draw``            ``supervision.sampling.stratified_draw`` over     ≤ 5 s
+``supervision_draw``            ``supervision.sampling.method.stratified_draw`` over     ≤ 5 s
                                 every declaration, strata province × category,
                                 risk-weighted, with exclusions and complaint-
                                 triggered objects; every re-run must give the
@@ -134,7 +134,7 @@ class FlagData:
 def flag_frame(ds: Dataset, seed: int) -> FlagData:
     """One row per declared indicator of every declaration, as the nightly job loads them.
 
-    Columns as documented in ``supervision.risk``; string columns are ``category`` dtype and
+    Columns as documented in ``supervision.flags.risk``; string columns are ``category`` dtype and
     rows are sorted by ``version_id`` (what the docstring asks of the job's query). Values are
     the ranking data's (undeclared ones dropped); on top of them the risk causes are planted
     with the shares above. A revised declaration's current version is numbered after all
@@ -613,7 +613,7 @@ def standard_texts(ds: Dataset, category: int, seed: int) -> Corpus:
 def population(ds: Dataset, risk: pd.Series, complaints: np.ndarray, seed: int) -> pd.DataFrame:
     """The draw's population: every declaration, stratum = province × category.
 
-    ``risk`` is ``supervision.risk.risk_score`` of the flags (absent = 0). Enterprises with an
+    ``risk`` is ``supervision.flags.risk.risk_score`` of the flags (absent = 0). Enterprises with an
     inspection in the last 3 years (the generator's, 1.3 %) are excluded with the date;
     ``COMPLAINT_CHECK_SHARE`` of the declarations with open ``complaints`` (per declaration)
     are complaint-triggered checks (``forced``). The province is the first two digits of the

@@ -1,7 +1,7 @@
 """CLI commands of supervision (``flask supervision flags ...``, ``flask supervision draw ...``).
 
-Each slice keeps its commands in its own module (``flag_cli``, ``sampling_cli``,
-``inspection_cli``); this module only groups them.
+Each slice keeps its commands in its own module (``flags.cli``, ``sampling.cli``,
+``inspections.cli``); this module only groups them.
 """
 
 from __future__ import annotations

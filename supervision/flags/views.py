@@ -1,6 +1,6 @@
 """HTML pages of the risk flags (风险标记): a regulator's region list, a declaration's panel.
 
-Thin on purpose: parse the filters → ``supervision.flags`` reads → render. Who sees what:
+Thin on purpose: parse the filters → ``supervision.flags.operations`` reads → render. Who sees what:
 
 * a regulator (市场监管部门) sees the flags of the enterprises of its own region
   (``core.auth.region_covers``) and may have a declaration re-flagged; a declaration of
@@ -17,19 +17,12 @@ is allowed.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
-from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from sqlalchemy import select
-from wtforms import SelectField, StringField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import ValidationError
 
 from benchmarks.models import ProductCategory
 from core.auth import region_covers, roles_required
@@ -38,50 +31,18 @@ from core.models import Role
 from declare.models import Declaration
 from supervision.flags import operations as flags
 from supervision.flags import risk
-from supervision.models import RiskFlag
+from supervision.flags.forms import FilterForm, RecomputeForm
+from supervision.flags.labels import (
+    CLEAR_REASON_LABELS,
+    CODE_LABELS,
+    SEVERITY_COLOURS,
+    SEVERITY_LABELS,
+    _label,
+    evidence_json,
+    reason_text,
+)
 
 bp = Blueprint("flags", __name__, url_prefix="/supervision/flags")
-
-CODE_LABELS = {
-    "below_mandatory": _l("Below a mandatory limit"),
-    "below_recommended_without_mingshi": _l("Below a recommended value without 明示"),
-    "reference_withdrawn": _l("Normative reference withdrawn or replaced"),
-    "missing_test_method": _l("Indicator without a test method"),
-    "implausible_value": _l("Implausible value for the category"),
-    "near_identical": _l("Near-identical to another enterprise's standard"),
-    "open_complaint": _l("Open complaint (举报)"),
-    "leader": _l("Leader (领跑者): checked more often"),
-}
-SEVERITY_LABELS = {"high": _l("High"), "medium": _l("Medium"), "low": _l("Low")}
-STATUS_LABELS = {"open": _l("Open"), "cleared": _l("Cleared"), "all": _l("Open and cleared")}
-CLEAR_REASON_LABELS = {
-    "cause_removed": _l("The cause went away"),
-    "version_superseded": _l("A revision superseded this version"),
-    "declaration_ended": _l("The declaration was abolished or revoked"),
-    "duplicate": _l("Duplicate of another open flag"),
-}
-SUBJECT_LABELS = {"text": _l("standard text"), "indicator_table": _l("indicator table")}
-SEVERITY_COLOURS = {"high": "#c62828", "medium": "#ef6c00", "low": "#90a4ae"}
-
-
-def _label(table: dict, value) -> str:
-    return str(table[value]) if value in table else str(value or "")
-
-
-def reason_text(flag: RiskFlag) -> str:
-    """The flag's evidence in words, in the reader's language (``risk.describe``)."""
-    evidence = dict(flag.evidence or {})
-    if "subject" in evidence:
-        evidence["subject"] = _label(SUBJECT_LABELS, evidence["subject"])
-    try:
-        return risk.describe(flag.code, evidence, gettext=_)
-    except (KeyError, TypeError, ValueError):
-        return str(evidence.get("reason") or "")
-
-
-def evidence_json(flag: RiskFlag) -> str:
-    return json.dumps(flag.evidence or {}, ensure_ascii=False, indent=2, sort_keys=True)
-
 
 @bp.context_processor
 def _helpers() -> dict:
@@ -94,117 +55,6 @@ def _helpers() -> dict:
         "SEVERITIES": risk.SEVERITIES,
         "SEVERITY_COLOURS": SEVERITY_COLOURS,
     }
-
-
-# --------------------------------------------------------------------------- forms
-
-
-def _allowed(values) -> str:
-    return ", ".join(values)
-
-
-class FilterForm(FlaskForm):
-    """The list's filters (GET, no CSRF); each refusal names the field and what it accepts."""
-
-    class Meta:
-        csrf = False
-
-    code = SelectField(_l("Flag"), default="", validate_choice=False)
-    severity = SelectField(_l("Severity"), default="", validate_choice=False)
-    category_id = SelectField(_l("Product category"), default="", validate_choice=False)
-    region = StringField(_l("Region code (行政区划)"), default="")
-    status = SelectField(_l("Status"), default="open", validate_choice=False)
-
-    def __init__(self, *args, categories=(), regulator_region: str | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.regulator_region = regulator_region
-        self.code.choices = [SelectChoice("", _l("All flags"))] + [
-            SelectChoice(c, CODE_LABELS[c]) for c in risk.FLAG_CODES
-        ]
-        self.severity.choices = [SelectChoice("", _l("All severities"))] + [
-            SelectChoice(s, SEVERITY_LABELS[s]) for s in risk.SEVERITIES
-        ]
-        locale = str(get_locale() or "")
-        self.category_id.choices = [SelectChoice("", _l("All categories"))] + [
-            SelectChoice(str(c.id), c.label(locale)) for c in categories
-        ]
-        self.status.choices = [SelectChoice(s, STATUS_LABELS[s]) for s in flags.STATUSES]
-
-    def validate_code(self, field) -> None:
-        if field.data and field.data not in risk.FLAG_CODES:
-            raise ValidationError(
-                _(
-                    "Flag: “%(value)s” is not a flag code; choose one of %(allowed)s.",
-                    value=field.data,
-                    allowed=_allowed(risk.FLAG_CODES),
-                )
-            )
-
-    def validate_severity(self, field) -> None:
-        if field.data and field.data not in risk.SEVERITIES:
-            raise ValidationError(
-                _(
-                    "Severity: “%(value)s” is not a severity; choose one of %(allowed)s.",
-                    value=field.data,
-                    allowed=_allowed(risk.SEVERITIES),
-                )
-            )
-
-    def validate_category_id(self, field) -> None:
-        known = {c.value for c in self.category_id.choices if c.value}
-        if field.data and field.data not in known:
-            raise ValidationError(
-                _(
-                    "Product category: “%(value)s” is not a category id; choose a category from "
-                    "the list.",
-                    value=field.data,
-                )
-            )
-
-    def validate_status(self, field) -> None:
-        if field.data and field.data not in flags.STATUSES:
-            raise ValidationError(
-                _(
-                    "Status: “%(value)s” is not a status; choose one of %(allowed)s.",
-                    value=field.data,
-                    allowed=_allowed(flags.STATUSES),
-                )
-            )
-
-    def validate_region(self, field) -> None:
-        value = (field.data or "").strip()
-        field.data = value
-        if not value:
-            return
-        if not (len(value) == 6 and value.isascii() and value.isdigit()):
-            raise ValidationError(
-                _(
-                    "Region code: “%(value)s” is not a 行政区划 code; write its 6 digits, e.g. "
-                    "500112.",
-                    value=value,
-                )
-            )
-        if self.regulator_region and not region_covers(self.regulator_region, value):
-            raise ValidationError(
-                _(
-                    "Region code: %(value)s is outside your region %(region)s; choose a code "
-                    "inside it.",
-                    value=value,
-                    region=self.regulator_region,
-                )
-            )
-
-    def filters(self) -> dict:
-        return {
-            "code": self.code.data or None,
-            "severity": self.severity.data or None,
-            "category_id": int(self.category_id.data) if self.category_id.data else None,
-            "status": self.status.data or "open",
-        }
-
-
-class RecomputeForm(FlaskForm):
-    """A button that asks for a recompute: nothing but the CSRF token."""
 
 
 # --------------------------------------------------------------------------- chart

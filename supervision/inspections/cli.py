@@ -28,7 +28,9 @@ def mark_overdue_command(day: str | None, enqueue: bool) -> None:
         except ValueError:
             raise click.BadParameter("use YYYY-MM-DD, e.g. 2026-11-22", param_hint="--day")
     if enqueue:
-        job = jobs.enqueue("supervision.flags.tasks.rectifications_overdue", day, queue="supervision")
+        job = jobs.enqueue(
+            "supervision.inspections.tasks.rectifications_overdue", day, queue="supervision"
+        )
         db.session.commit()
         jobs.dispatch_pending()
         click.echo(f"enqueued job {job.id}")

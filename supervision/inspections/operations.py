@@ -195,7 +195,7 @@ def request_flag_recompute(declaration_ids: Iterable[int | None]) -> None:
 
 def complaint_declarations(complaint: Complaint) -> list[int]:
     """The declarations a complaint's risk flag sits on: the one it names, else every
-    declaration in force of the enterprise (as ``supervision.flags`` counts them)."""
+    declaration in force of the enterprise (as ``supervision.flags.operations`` counts them)."""
     if complaint.declaration_id is not None:
         return [complaint.declaration_id]
     return list(

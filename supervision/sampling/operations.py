@@ -54,12 +54,12 @@ How a draw is made (``create_draw``):
    latest such draw ("drawn in draw 500000-2025-002 on 2025-03-01"). The text is part of the
    recorded population and of its hash, so it is language-neutral; pages translate it.
 3. **Risk**, one select: the open risk flags (``cleared_at`` NULL) of the region, scored per
-   declaration by ``supervision.risk.risk_score`` (each flag code counts once, at its most
+   declaration by ``supervision.flags.risk.risk_score`` (each flag code counts once, at its most
    severe). Weight = ``1 + risk_factor x score``; ``max_inclusion`` keeps every pi below 1.
 4. **Complaint-triggered objects** (``forced``) come from the caller: declarations, or open
    complaints of the region (a complaint about an enterprise forces each of its declarations
    in the population). They are checked outside the random draw and labelled "complaint".
-5. ``supervision.sampling.stratified_draw`` with the seed: an integer, or a public text such as
+5. ``supervision.sampling.method.stratified_draw`` with the seed: an integer, or a public text such as
    a lottery result (``seed_from_text``). The draw records the seed and its text, the
    population as gzip'd canonical CSV (``population_csv``: the columns the draw uses, rows in
    id order, floats in shortest round-trip form, gzip without a timestamp, so the same

@@ -1,4 +1,4 @@
-"""supervision.complaints: filing (who it is about, content limits, duplicates), routing to the
+"""supervision.complaints.operations: filing (who it is about, content limits, duplicates), routing to the
 regulators of the enterprise's region, dismissal and complaint-triggered checks."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""supervision.inspections: the three result grades and their rule, compliance records,
+"""supervision.inspections.operations: the three result grades and their rule, compliance records,
 rectification deadlines and follow-up, the nightly overdue marking, publication, region checks
 and complaint-triggered checks with their inspectors.
 

@@ -1,4 +1,4 @@
-"""supervision.sampling: seeds, population hash, sample size, pi, draw, stratified draw, redo."""
+"""supervision.sampling.method: seeds, population hash, sample size, pi, draw, stratified draw, redo."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Draws through the operation layer (supervision.draws): the population, the record,
+"""Draws through the operation layer (supervision.sampling.operations): the population, the record,
 reproducibility, exclusions, the minimum ratio, risk, complaint-triggered objects, inspection
 assignment and redo."""
 

@@ -1,4 +1,4 @@
-"""Sampling plans and the inspector pool through supervision.draws: defaults, refusals with
+"""Sampling plans and the inspector pool through supervision.sampling.operations: defaults, refusals with
 the field that is wrong, region scoping, edits."""
 
 from __future__ import annotations
