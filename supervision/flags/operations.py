@@ -1,4 +1,4 @@
-"""Risk flags in the database: load the frame, compute with ``supervision.flags.risk``, store the change.
+"""Risk flags in the database: load the frame, compute with ``flags.risk``, store the change.
 
 ``recompute(...)`` works on one scope — some declarations, one product category, one region
 (行政区划 prefix) or everything — in four steps:
@@ -115,7 +115,7 @@ INDICATOR_CODES = ("below_mandatory", "below_recommended_without_mingshi", "miss
 
 
 def risk_config() -> risk.RiskConfig:
-    """The thresholds of ``supervision.flags.risk`` from ``SUPERVISION_RISK`` (defaults otherwise)."""
+    """The thresholds of ``flags.risk`` from ``SUPERVISION_RISK`` (defaults otherwise)."""
     return risk.RiskConfig.coerce(current_app.config.get("SUPERVISION_RISK") or None)
 
 

@@ -23,7 +23,7 @@ class FindingIn(Schema):
 
 
 class ResultIn(TrimmedSchema):
-    """A result with its checklist and findings (the rule: ``supervision.inspections.operations``)."""
+    """A result with its checklist and findings (the rule: ``operations.record_result``)."""
 
     result = fields.String(
         required=True,

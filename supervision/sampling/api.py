@@ -1,7 +1,7 @@
 """JSON API of spot-check sampling (双随机): plans, draws, their reproduction, inspector pools
 (/api/v1/supervision/sampling).
 
-Thin: parse with a load schema, call ``supervision.sampling.operations``, dump with the schema of the
+Thin: parse with a load schema, call ``sampling.operations``, dump with the schema of the
 audience. Bearer tokens only (core.auth). A regulator sees and acts on the plans and draws of
 the regions it covers and on its own inspector pool; anything else answers 404 (ids reveal
 nothing), and other roles get 403 on regulator endpoints. Refused input answers 422 with the

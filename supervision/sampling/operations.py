@@ -59,7 +59,7 @@ How a draw is made (``create_draw``):
 4. **Complaint-triggered objects** (``forced``) come from the caller: declarations, or open
    complaints of the region (a complaint about an enterprise forces each of its declarations
    in the population). They are checked outside the random draw and labelled "complaint".
-5. ``supervision.sampling.method.stratified_draw`` with the seed: an integer, or a public text such as
+5. ``method.stratified_draw`` with the seed: an integer, or a public text such as
    a lottery result (``seed_from_text``). The draw records the seed and its text, the
    population as gzip'd canonical CSV (``population_csv``: the columns the draw uses, rows in
    id order, floats in shortest round-trip form, gzip without a timestamp, so the same

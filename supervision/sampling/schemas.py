@@ -108,7 +108,9 @@ class SamplingDrawOut(Schema):
     seed = fields.String(metadata={"description": "the 128-bit integer seed (decimal)"})
     seed_source = fields.String(metadata={"description": "the public text it came from"})
     method = fields.String()
-    params = fields.Dict(metadata={"description": "exactly what supervision.sampling.method.redo takes"})
+    params = fields.Dict(
+        metadata={"description": "exactly what supervision.sampling.method.redo takes"}
+    )
     population_hash = fields.String()
     population_size = fields.Integer()
     excluded_count = fields.Integer()

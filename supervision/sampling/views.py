@@ -1,7 +1,7 @@
 """HTML pages of spot-check sampling (双随机): a regulator's plans, draws and inspector pool,
 and the public sample lists (抽查名单公示) with their reproduction.
 
-Thin on purpose: parse a form → call ``supervision.sampling.operations`` → render or redirect. Refused input
+Thin on purpose: parse a form → call ``sampling.operations`` → render or redirect. Refused input
 re-renders the form with status 422 and the message on the field (the request's after_request
 hook rolls back whatever an operation had flushed). A regulator sees the plans and draws of
 the regions it covers and its own inspector pool: anything else answers 404; enterprises and
