@@ -41,17 +41,35 @@ def _register_blueprints(app: Flask) -> None:
     from declare.views import home
     from ranking.api import blp as ranking_api
     from ranking.views import bp as ranking_bp
-    from supervision.flag_api import blp as flags_api
-    from supervision.flag_views import bp as flags_bp
-    from supervision.inspection_api import blp as inspections_api
-    from supervision.inspection_views import bp as inspections_bp
-    from supervision.sampling_api import blp as sampling_api
-    from supervision.sampling_views import bp as sampling_bp
+    from supervision.complaints.api import blp as complaints_api
+    from supervision.complaints.views import bp as complaints_bp
+    from supervision.flags.api import blp as flags_api
+    from supervision.flags.views import bp as flags_bp
+    from supervision.inspections.api import blp as inspections_api
+    from supervision.inspections.views import bp as inspections_bp
+    from supervision.sampling.api import blp as sampling_api
+    from supervision.sampling.views import bp as sampling_bp
 
     app.add_url_rule("/", endpoint="index", view_func=home)  # the kernel links to "index"
-    for bp in (catalogue_bp, declare_bp, ranking_bp, flags_bp, sampling_bp, inspections_bp):
+    for bp in (
+        catalogue_bp,
+        declare_bp,
+        ranking_bp,
+        flags_bp,
+        sampling_bp,
+        inspections_bp,
+        complaints_bp,
+    ):
         app.register_blueprint(bp)
-    for blp in (catalogue_api, declare_api, ranking_api, flags_api, sampling_api, inspections_api):
+    for blp in (
+        catalogue_api,
+        declare_api,
+        ranking_api,
+        flags_api,
+        sampling_api,
+        inspections_api,
+        complaints_api,
+    ):
         core.register_api(blp)
 
 

@@ -71,7 +71,7 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "SAMPLING_MIN_RATIO": float(os.environ.get("SAMPLING_MIN_RATIO") or 0.05),
         "SAMPLING_EXCLUDE_YEARS": _int("SAMPLING_EXCLUDE_YEARS", 3),
         "SAMPLING_REDO_RATE_LIMIT": os.environ.get("SAMPLING_REDO_RATE_LIMIT", "10 per minute"),
-        # Risk flags: supervision.risk.RiskConfig fields (empty = defaults) and copy detection.
+        # Risk flags: supervision.flags.risk.RiskConfig fields (empty = defaults) and copy detection.
         "SUPERVISION_RISK": {},
         "SUPERVISION_SIMILARITY": {
             "threshold": float(os.environ.get("SIMILARITY_THRESHOLD") or 0.85),

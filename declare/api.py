@@ -89,21 +89,12 @@ def _draft_of(declaration: Declaration) -> DeclarationVersion | None:
     return declaration.draft
 
 
-def _shown_version(declaration: Declaration) -> DeclarationVersion | None:
-    """The newest non-draft version: what the public sees."""
-    current = declaration.current_version
-    if current is not None and current.status is not VersionStatus.DRAFT:
-        return current
-    done = [v for v in declaration.versions if v.status is not VersionStatus.DRAFT]
-    return done[-1] if done else None
-
-
 def _visible_declaration(declaration_id: int) -> Declaration:
     """A declaration the caller may read: published at least once, or the caller's own."""
     declaration = db.session.get(Declaration, declaration_id)
     if declaration is None:
         abort(404, _("Declaration %(id)d not found.", id=declaration_id))
-    if not _is_owner(declaration) and _shown_version(declaration) is None:
+    if not _is_owner(declaration) and queries.shown_version(declaration) is None:
         abort(404, _("Declaration %(id)d not found.", id=declaration_id))
     return declaration
 
@@ -285,7 +276,7 @@ class Declarations(MethodView):
             rows = list(queries.declarations_of(user.enterprise, status=args["status"]))
             pagination_parameters.item_count = len(rows)
             shown = [
-                (d, _shown_version(d) or _draft_of(d))
+                (d, queries.shown_version(d) or _draft_of(d))
                 for d in rows[(page - 1) * per_page : page * per_page]
             ]
             _load_products([v for _d, v in shown if v is not None])
@@ -333,7 +324,7 @@ class DeclarationResource(MethodView):
                 )
             return _declaration_dict(declaration, version, as_of=day)
         draft = _draft_of(declaration) if owner else None
-        return _declaration_dict(declaration, _shown_version(declaration), draft=draft)
+        return _declaration_dict(declaration, queries.shown_version(declaration), draft=draft)
 
 
 @blp.route("/declarations/<int:declaration_id>/draft")
@@ -411,7 +402,7 @@ class Abolish(MethodView):
         """Abolish (废止) the declaration; its versions stay readable."""
         declaration = _owned_declaration(declaration_id)
         operations.abolish(declaration, args["reason"])
-        return _declaration_dict(declaration, _shown_version(declaration))
+        return _declaration_dict(declaration, queries.shown_version(declaration))
 
 
 @blp.route("/declarations/<int:declaration_id>/versions")
@@ -472,9 +463,8 @@ class DeclarationComparison(MethodView):
     def get(self, args, declaration_id: int):
         """Benchmark checks (对标) of the version in force; the owner gets its draft's checks."""
         declaration = _visible_declaration(declaration_id)
-        version = (_draft_of(declaration) if _is_owner(declaration) else None) or _shown_version(
-            declaration
-        )
+        own_draft = _draft_of(declaration) if _is_owner(declaration) else None
+        version = own_draft or queries.shown_version(declaration)
         if version is None:
             abort(404, _("Declaration %(id)d has nothing to compare.", id=declaration_id))
         on = args["on"]

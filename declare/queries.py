@@ -36,6 +36,7 @@ __all__ = [
     "owned_declaration",
     "owned_version",
     "published_versions",
+    "shown_version",
     "version_as_of",
     "version_at",
     "version_history",
@@ -109,6 +110,15 @@ def version_with_details(version_id: int) -> DeclarationVersion | None:
     return db.session.scalar(
         _with_details(select(DeclarationVersion).where(DeclarationVersion.id == version_id))
     )
+
+
+def shown_version(declaration: Declaration) -> DeclarationVersion | None:
+    """The newest non-draft version: what the public sees (pages and API alike)."""
+    current = declaration.current_version
+    if current is not None and current.status is not VersionStatus.DRAFT:
+        return current
+    done = [v for v in declaration.versions if v.status is not VersionStatus.DRAFT]
+    return done[-1] if done else None
 
 
 # -- history -----------------------------------------------------------------------------------

@@ -200,7 +200,7 @@ def my_declarations():
     rows = queries.declarations_of(current_user.enterprise, status=status)
     return render_template(
         "declare/my_declarations.html",
-        rows=[(d, _draft_of(d), _shown_version(d)) for d in rows],
+        rows=[(d, _draft_of(d), queries.shown_version(d)) for d in rows],
         status=status,
         statuses=list(DeclarationStatus),
     )
@@ -243,7 +243,7 @@ def manage(declaration_id: int):
         "declare/manage.html",
         declaration=declaration,
         draft=draft,
-        shown=_shown_version(declaration),
+        shown=queries.shown_version(declaration),
         versions=queries.version_history(declaration, include_drafts=True),
         checks=checks,
     )
@@ -317,7 +317,7 @@ def discard(declaration_id: int):
     declaration = queries.owned_declaration(declaration_id, current_user)
     draft = _draft_or_404(declaration)
     _check_lock(draft)
-    had_published = _shown_version(declaration) is not None
+    had_published = queries.shown_version(declaration) is not None
     operations.discard_draft(draft)
     flash(_("The draft was discarded."), "info")
     if had_published:
@@ -341,7 +341,7 @@ def revise(declaration_id: int):
 @enterprise_only
 def abolish(declaration_id: int):
     declaration = queries.owned_declaration(declaration_id, current_user)
-    shown = _shown_version(declaration)
+    shown = queries.shown_version(declaration)
     form = AbolishForm()
     if form.validate_on_submit():
         try:
@@ -483,7 +483,7 @@ def detail(declaration_id: int):
         else:
             version = queries.version_as_of(declaration, as_of)
     else:
-        version = _shown_version(declaration)
+        version = queries.shown_version(declaration)
     if version is None and not raw and owner:
         return redirect(url_for("declare.manage", declaration_id=declaration_id))
     page = render_template(
@@ -559,21 +559,12 @@ def _draft_or_404(declaration: Declaration) -> DeclarationVersion:
     return draft
 
 
-def _shown_version(declaration: Declaration) -> DeclarationVersion | None:
-    """The newest non-draft version: what the public sees."""
-    current = declaration.current_version
-    if current is not None and current.status is not VersionStatus.DRAFT:
-        return current
-    done = [v for v in declaration.versions if v.status is not VersionStatus.DRAFT]
-    return done[-1] if done else None
-
-
 def _visible_declaration(declaration_id: int) -> Declaration:
     """Published at least once, or the current enterprise's own; otherwise 404 (drafts hide)."""
     declaration = db.session.get(Declaration, declaration_id)
     if declaration is None:
         abort(404)
-    if not _is_owner(declaration) and _shown_version(declaration) is None:
+    if not _is_owner(declaration) and queries.shown_version(declaration) is None:
         abort(404)
     return declaration
 
@@ -631,7 +622,7 @@ def _manage_refused(declaration: Declaration, errors: dict):
         "declare/manage.html",
         declaration=declaration,
         draft=draft,
-        shown=_shown_version(declaration),
+        shown=queries.shown_version(declaration),
         versions=queries.version_history(declaration, include_drafts=True),
         checks=_draft_checks(draft) if draft is not None else [],
         errors=[msg for msgs in errors.values() for msg in msgs],

@@ -796,12 +796,12 @@ def stage_timer():
     """Time spent reading and writing inside the regeneration, which mostly bypasses
     SQLAlchemy (db_timer does not see it): ``ranking.eligibility.read`` (the aggregated
     reads, on several connections for many plans, their unpacking into numpy and every
-    entry requirement) and ``ranking.operations._insert_entries`` (encoding the entries and
+    entry requirement) and ``ranking.snapshot_io.insert_entries`` (encoding the entries and
     streaming them through COPY, which overlap)."""
-    from ranking import eligibility, operations
+    from ranking import eligibility, snapshot_io
 
     acc = {"read_seconds": 0.0, "write_seconds": 0.0, "read_calls": 0, "write_calls": 0}
-    wrapped = [(eligibility, "read", "read"), (operations, "_insert_entries", "write")]
+    wrapped = [(eligibility, "read", "read"), (snapshot_io, "insert_entries", "write")]
     originals = [(mod, name, getattr(mod, name)) for mod, name, _ in wrapped]
 
     def timing(fn, kind):
@@ -923,14 +923,14 @@ def measure_full_regeneration(ds: Dataset, app, loaded: Loaded, report: Report, 
         # The service keeps PREVIEW_KEEP previews per plan, so in the steady state each full
         # regeneration is followed by the deletion of one full set of older snapshots. The
         # harness keeps one, so that every timed prune deletes exactly such a set.
-        from ranking import operations
+        from ranking import runs
 
-        kept = operations.PREVIEW_KEEP
-        operations.PREVIEW_KEEP = 1
+        kept = runs.PREVIEW_KEEP
+        runs.PREVIEW_KEEP = 1
         try:
-            return timed_job(app, lambda: [operations.prune_previews(keep=1)])
+            return timed_job(app, lambda: [runs.prune_previews(keep=1)])
         finally:
-            operations.PREVIEW_KEEP = kept
+            runs.PREVIEW_KEEP = kept
 
     def one_plan(pid: int) -> None:  # a job each: its own transaction
         per_plan(pid)

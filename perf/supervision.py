@@ -8,7 +8,7 @@ checked without the hour-long ranking run.
 ==============================  ================================================  ========
 row                             what is timed                                     goal
 ==============================  ================================================  ========
-``supervision_flags``           ``supervision.risk.compute_flags`` on one row     ≤ 15 s
+``supervision_flags``           ``supervision.flags.risk.compute_flags`` on one row     ≤ 15 s
                                 per declared indicator of every declaration
                                 (every check but text similarity)
 ``supervision_similarity``      one new declaration against the largest           ≤ 50 ms
@@ -17,7 +17,7 @@ row                             what is timed                                   
                                 category's stored signatures, ``query``
 ``supervision_similarity_``     the same against the category of median size      ≤ 50 ms
 ``median``
-``supervision_draw``            ``supervision.sampling.stratified_draw`` over     ≤ 5 s
+``supervision_draw``            ``supervision.sampling.method.stratified_draw`` over     ≤ 5 s
                                 every declaration, strata province × category,
                                 risk-weighted, with exclusions and complaint-
                                 triggered objects; every re-run must give the
@@ -134,7 +134,7 @@ class FlagData:
 def flag_frame(ds: Dataset, seed: int) -> FlagData:
     """One row per declared indicator of every declaration, as the nightly job loads them.
 
-    Columns as documented in ``supervision.risk``; string columns are ``category`` dtype and
+    Columns as documented in ``supervision.flags.risk``; string columns are ``category`` dtype and
     rows are sorted by ``version_id`` (what the docstring asks of the job's query). Values are
     the ranking data's (undeclared ones dropped); on top of them the risk causes are planted
     with the shares above. A revised declaration's current version is numbered after all
@@ -569,7 +569,7 @@ def standard_texts(ds: Dataset, category: int, seed: int) -> Corpus:
     from the shared clause vocabulary with the declaration's own values; ``COPY_SHARE`` of
     them are near-copies of another enterprise's standard (its clauses, figures partly
     changed, the copier's name and number)."""
-    from supervision.similarity import NUM_PERM, signature
+    from supervision.flags.similarity import NUM_PERM, signature
 
     t0 = time.perf_counter()
     rng = np.random.default_rng([seed, 0x7E47, category])
@@ -613,7 +613,7 @@ def standard_texts(ds: Dataset, category: int, seed: int) -> Corpus:
 def population(ds: Dataset, risk: pd.Series, complaints: np.ndarray, seed: int) -> pd.DataFrame:
     """The draw's population: every declaration, stratum = province × category.
 
-    ``risk`` is ``supervision.risk.risk_score`` of the flags (absent = 0). Enterprises with an
+    ``risk`` is ``supervision.flags.risk.risk_score`` of the flags (absent = 0). Enterprises with an
     inspection in the last 3 years (the generator's, 1.3 %) are excluded with the date;
     ``COMPLAINT_CHECK_SHARE`` of the declarations with open ``complaints`` (per declaration)
     are complaint-triggered checks (``forced``). The province is the first two digits of the
@@ -663,7 +663,7 @@ def _loadavg() -> float:
 def measure_flags(data: FlagData, n_declarations: int, report, repeat: int) -> pd.Series:
     """S1: ``compute_flags`` over the whole frame; returns the risk per declaration."""
     from perf.harness import Row, bench, stat_text
-    from supervision.risk import compute_flags, risk_score
+    from supervision.flags.risk import compute_flags, risk_score
 
     out: dict[str, pd.DataFrame] = {}
 
@@ -730,7 +730,7 @@ def measure_similarity(ds: Dataset, category: int, which: str, report, queries: 
     signature, the index over the category (from the stored arrays, as a job loads them) and
     the query. Each query is a different declaration; 3 warm-up queries are not counted."""
     from perf.harness import Row, fmt_s, p95
-    from supervision.similarity import SimilarityIndex, estimate, signature
+    from supervision.flags.similarity import SimilarityIndex, estimate, signature
 
     _log(f"S2. texts and signatures of the {which} ({int(ds.category_size[category]):,})")
     corpus = standard_texts(ds, category, seed)
@@ -803,7 +803,7 @@ def measure_draw(ds: Dataset, data: FlagData | None, risk: pd.Series, report, re
     that it is reproducible: every timed run, a redo from the recorded parameters (through
     JSON, as stored) and a draw from the same rows in another order give the same sample."""
     from perf.harness import Row, bench, stat_text
-    from supervision.sampling import population_hash, redo, stratified_draw
+    from supervision.sampling.method import population_hash, redo, stratified_draw
 
     complaints = data.complaints if data is not None else np.zeros(ds.n, dtype=np.int16)
     pop = population(ds, risk, complaints, seed)

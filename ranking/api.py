@@ -1,7 +1,7 @@
 """JSON API of 企业标准"领跑者" (/api/v1/ranking): plans, runs, publicity, objections,
 publication, public leaderboards and an enterprise's own positions.
 
-Thin: parse with a load schema, call ``ranking.operations`` / ``ranking.queries``, dump with the
+Thin: parse with a load schema, call the operations / ``ranking.queries``, dump with the
 schema of the audience. Bearer tokens only (core.auth). An evaluation body sees only its own
 plans and runs: anyone else's answer 404 (ids reveal nothing); other roles get 403 on
 evaluator endpoints. Refused input answers 422 with the operation's dotted field paths.
@@ -19,7 +19,7 @@ from core.auth import api_user
 from core.extensions import db, limiter
 from core.models import OutboxJob, Role
 from core.schemas import JobOut
-from ranking import operations, queries
+from ranking import plans, publicity, queries
 from ranking.models import (
     EvaluationPlan,
     Objection,
@@ -45,13 +45,13 @@ from ranking.schemas import (
     ResolveIn,
     RunOut,
 )
-from ranking.views import (
+from ranking.boards import (
     PUBLIC_RUN_STATUSES,
-    _pointer_runs,
-    _public_run,
     entry_labels,
     exclusion_text,
     indicator_key,
+    pointer_runs,
+    public_run,
 )
 
 blp = Blueprint(
@@ -94,7 +94,7 @@ def _is_owner(run: RankingRun) -> bool:
 def _visible_run(run_id: int) -> RankingRun:
     """Public runs (previews, lists under publicity or published) or the caller's own."""
     run = db.session.get(RankingRun, run_id)
-    if run is None or (_public_run(run) is None and not _is_owner(run)):
+    if run is None or (public_run(run) is None and not _is_owner(run)):
         abort(404, _("Ranking run %(id)d not found.", id=run_id))
     return run
 
@@ -168,7 +168,7 @@ class Plans(MethodView):
         strictly ordered in the indicator's direction. Refusals name the field
         (``indicators.1.cuts``, ``leader_rule.n``).
         """
-        plan = operations.create_plan(api_user(), data)
+        plan = plans.create_plan(api_user(), data)
         db.session.flush()
         return plan
 
@@ -188,7 +188,7 @@ class PlanResource(MethodView):
     @_documented(404, 422)
     def put(self, data, plan_id: int):
         """Replace a plan: a draft changes in place, an active plan gets a new version."""
-        plan = operations.update_plan(_own_plan(plan_id), data, user=api_user())
+        plan = plans.update_plan(_own_plan(plan_id), data, user=api_user())
         db.session.flush()
         return plan
 
@@ -199,7 +199,7 @@ class PlanResource(MethodView):
     def patch(self, data, plan_id: int):
         """Change some fields of a plan (the others keep their values); an active plan gets a
         new version."""
-        plan = operations.update_plan(_own_plan(plan_id), data, user=api_user())
+        plan = plans.update_plan(_own_plan(plan_id), data, user=api_user())
         db.session.flush()
         return plan
 
@@ -210,7 +210,7 @@ class PlanResource(MethodView):
 @_documented(404, 422)
 def activate_plan(plan_id: int):
     """Activate a plan: preview leaderboards start regenerating, official runs may be made."""
-    return operations.activate_plan(_own_plan(plan_id), user=api_user())
+    return plans.activate_plan(_own_plan(plan_id), user=api_user())
 
 
 @blp.route("/plans/<int:plan_id>/jobs", methods=["GET"])
@@ -247,7 +247,7 @@ class PlanRuns(MethodView):
         Follow it with GET …/plans/{plan_id}/jobs; the finished run is listed by GET
         …/plans/{plan_id}/runs.
         """
-        job = operations.start_official_run(_own_plan(plan_id), api_user())
+        job = plans.start_official_run(_own_plan(plan_id), api_user())
         db.session.flush()
         return _job_dict(job)
 
@@ -410,7 +410,7 @@ def run_exclusions(pagination_parameters, run_id: int):
 def start_publicity(data, run_id: int):
     """Start the publicity (公示) of an official run: from ``start`` (default today) for the
     plan's publicity days."""
-    return operations.start_publicity(_own_run(run_id), data.get("start"), user=api_user())
+    return publicity.start_publicity(_own_run(run_id), data.get("start"), user=api_user())
 
 
 @blp.route("/runs/<int:run_id>/publish", methods=["POST"])
@@ -419,7 +419,7 @@ def start_publicity(data, run_id: int):
 @_documented(404, 422)
 def publish_run(run_id: int):
     """Publish the leader list after publicity; a published list never changes."""
-    return operations.publish_run(_own_run(run_id), api_user())
+    return publicity.publish_run(_own_run(run_id), api_user())
 
 
 def _objection_limit() -> str:
@@ -448,7 +448,7 @@ class RunObjections(MethodView):
         run = db.session.get(RankingRun, run_id)
         if run is None or run.kind is not RunKind.OFFICIAL or run.status not in PUBLIC_RUN_STATUSES:
             abort(404, _("Ranking run %(id)d not found.", id=run_id))
-        objection = operations.file_objection(
+        objection = publicity.file_objection(
             run,
             name=data["name"],
             contact=data["contact"],
@@ -469,7 +469,7 @@ def resolve_objection(data, objection_id: int):
     objection = db.session.get(Objection, objection_id)
     if objection is None or objection.run.plan.evaluator_id != api_user().id:
         abort(404, _("Objection %(id)d not found.", id=objection_id))
-    return operations.resolve_objection(
+    return publicity.resolve_objection(
         objection, accept=data["accept"], response=data["response"], user=api_user()
     )
 
@@ -488,11 +488,11 @@ def leaderboards(pagination_parameters):
     pagination_parameters.item_count = len(plans)
     page, size = pagination_parameters.page, pagination_parameters.page_size
     plans = plans[(page - 1) * size : page * size]
-    current = _pointer_runs([p.plan_key for p in plans])
+    current = pointer_runs([p.plan_key for p in plans])
     return [
         {
             "plan": p,
-            "official": _public_run(current.get((p.plan_key, RunKind.OFFICIAL))),
+            "official": public_run(current.get((p.plan_key, RunKind.OFFICIAL))),
             "preview": current.get((p.plan_key, RunKind.PREVIEW)),
         }
         for p in plans
@@ -506,8 +506,8 @@ def leaderboards(pagination_parameters):
 def leaderboard(plan_key: str):
     """One plan's current official list and preview (follow the run ids for entries, tiers
     and leaders)."""
-    current = _pointer_runs([plan_key])
-    official = _public_run(current.get((plan_key, RunKind.OFFICIAL)))
+    current = pointer_runs([plan_key])
+    official = public_run(current.get((plan_key, RunKind.OFFICIAL)))
     preview = current.get((plan_key, RunKind.PREVIEW))
     if official is None and preview is None:
         abort(404, _("No leaderboard for plan “%(key)s”.", key=plan_key))

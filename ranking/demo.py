@@ -2,7 +2,8 @@
 
 ``flask demo load`` runs ``load_ranking_demo`` after ``declare.demo`` has published the
 declarations (``ranking.cli`` registers it with ``declare.cli.register_demo_loader``; declare
-never imports ranking). Everything goes through ``ranking.operations``, as the service does:
+never imports ranking). Everything goes through the operations (``ranking.plans``, ``runs``,
+``publicity``), as the service does:
 
 1. ``create_plan`` — the demo evaluation body (``evaluator``) writes this year's plan for
    household gas water heaters, the category the declare demo fills for it: three core
@@ -41,7 +42,8 @@ from core.extensions import db
 from core.models import Role, User
 from declare.demo import STAFF_ACCOUNTS, DemoError
 from declare.models import Declaration, DeclarationStatus, Enterprise, Product
-from ranking import operations
+from core.clock import local_today, local_zone
+from ranking import plans, publicity, runs
 from ranking.models import EvaluationPlan, RankingRun, RunEntry, RunKind
 
 __all__ = ["CATEGORY", "PLAN_INDICATORS", "load_ranking_demo"]
@@ -132,10 +134,10 @@ def _objection(rng: random.Random, run: RankingRun, evaluator: User) -> int:
         return 0
     name, contact, text = OBJECTION
     filed_on = run.publicity_start + timedelta(days=2)
-    objection = operations.file_objection(
+    objection = publicity.file_objection(
         run, name=name, contact=contact, text=text, entry_id=entry.id, today=filed_on
     )
-    operations.resolve_objection(
+    publicity.resolve_objection(
         objection, accept=False, response=OBJECTION_RESPONSE, user=evaluator
     )
     objection.created_at = _moment(rng, filed_on)
@@ -176,20 +178,20 @@ def load_ranking_demo(seed: int = 2026) -> dict:
     today = local_today()
     step = "create the plan"
     try:
-        plan = operations.create_plan(evaluator, _plan_data(category, today))
+        plan = plans.create_plan(evaluator, _plan_data(category, today))
         step = "activate the plan"
-        operations.activate_plan(plan, user=evaluator)
+        plans.activate_plan(plan, user=evaluator)
         step = "build the preview leaderboard"
-        preview = operations.build_run(plan, RunKind.PREVIEW)
+        preview = runs.build_run(plan, RunKind.PREVIEW)
         step = "compute the official run"
-        official = operations.build_run(plan, RunKind.OFFICIAL, evaluator)
+        official = runs.build_run(plan, RunKind.OFFICIAL, evaluator)
         step = "publicise the official list"
         start = today - timedelta(days=plan.publicity_days)
-        operations.start_publicity(official, start, user=evaluator)
+        publicity.start_publicity(official, start, user=evaluator)
         step = "file and resolve an objection"
         objections = _objection(rng, official, evaluator)
         step = "publish the official list"
-        operations.publish_run(official, evaluator, today=today)
+        publicity.publish_run(official, evaluator, today=today)
     except ValidationFailed as exc:
         raise DemoError(f"ranking demo: could not {step}: {exc}") from exc
     db.session.flush()

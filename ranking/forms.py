@@ -1,7 +1,7 @@
 """Flask-WTF forms of the 领跑者 pages.
 
 The forms parse what a browser sends (types, lengths, choices) into the plan dict of the
-``ranking.operations`` contract; the operations decide what is acceptable and answer with
+``ranking.plans`` contract; the operations decide what is acceptable and answer with
 dotted field paths (``"indicators.1.cuts"``, ``"leader_rule.n"``), which :func:`apply_errors`
 puts back on the field the user typed in. Core indicators are a FieldList with blank rows, so
 the page works without JavaScript; blank rows are dropped and kept rows remember their position.

@@ -219,7 +219,7 @@ def public_plans() -> list[EvaluationPlan]:
 
 
 def job_keys(plan: EvaluationPlan) -> list[str]:
-    """The dedupe keys the plan's jobs are enqueued with (ranking.operations)."""
+    """The dedupe keys the plan's jobs are enqueued with (ranking.plans)."""
     return [f"ranking:{what}:{plan.plan_key}" for what in ("preview", "official", "dynamic")]
 
 

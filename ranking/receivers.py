@@ -15,7 +15,7 @@ from sqlalchemy import select
 from core.extensions import db
 from declare.models import Declaration, DeclarationStatus, DeclarationVersion, Product
 from declare.signals import compliance_changed, declaration_changed
-from ranking import eligibility, operations
+from ranking import eligibility, plans
 from ranking.models import EvaluationPlan, PlanStatus, RankingRun, RunEntry, RunKind, RunStatus
 
 
@@ -56,20 +56,20 @@ def _plans_with_leaders(*conditions) -> list[EvaluationPlan]:
     )
 
 
-def _enqueue_previews(plans: Iterable[EvaluationPlan]) -> None:
+def _enqueue_previews(changed: Iterable[EvaluationPlan]) -> None:
     seen = set()
-    for plan in plans:
+    for plan in changed:
         if plan.plan_key not in seen:
             seen.add(plan.plan_key)
-            operations.enqueue_preview(plan)
+            plans.enqueue_preview(plan)
 
 
-def _enqueue_dynamic(plans: Iterable[EvaluationPlan]) -> None:
+def _enqueue_dynamic(changed: Iterable[EvaluationPlan]) -> None:
     seen = set()
-    for plan in plans:
+    for plan in changed:
         if plan.plan_key not in seen:
             seen.add(plan.plan_key)
-            operations.enqueue_dynamic_management(plan)
+            plans.enqueue_dynamic_management(plan)
 
 
 @declaration_changed.connect

@@ -1,7 +1,7 @@
 """Marshmallow schemas of the 领跑者 JSON API (/api/v1/ranking).
 
 Load schemas check the *shape* of a request and return the plan dict of the
-``ranking.operations`` contract; the business rules (≥ 3 core indicators, cut order, floors,
+``ranking.plans`` contract; the business rules (≥ 3 core indicators, cut order, floors,
 leader rule) stay in the operations, which answer 422 with dotted field paths. Dump schemas are
 split by audience: the public sees published and preview lists, the evaluation body its own
 plans, runs, exclusions and objections (with the objector's contact), an enterprise its own
@@ -77,7 +77,7 @@ class LeaderRuleIn(Schema):
 
 
 class PlanIn(_Trimmed):
-    """An evaluation plan (评估方案), in the shape of the ``ranking.operations`` contract."""
+    """An evaluation plan (评估方案), in the shape of the ``ranking.plans`` contract."""
 
     category_id = fields.Integer(strict=True, required=True)
     year = fields.Integer(strict=True, required=True, validate=validate.Range(min=2000, max=2100))

@@ -24,7 +24,8 @@ from declare.models import (
     DeclarationStatus,
     DeclarationVersion,
 )
-from ranking import eligibility, operations
+from core.clock import local_date, local_today
+from ranking import eligibility, publicity, runs
 from ranking.models import (
     EvaluationPlan,
     PlanStatus,
@@ -72,7 +73,7 @@ def regenerate_preview(plan_id: int) -> int | None:
     if plan is None:
         log.info("plan %s is not active: no preview", plan_id)
         return None
-    run = operations.build_run(plan, RunKind.PREVIEW)
+    run = runs.build_run(plan, RunKind.PREVIEW)
     return run.id
 
 
@@ -82,21 +83,21 @@ def regenerate_all_previews() -> dict[int, int]:
     catalogue change, a restore, or to rebuild every leaderboard): one read of all candidates,
     grouped scoring, one COPY stream, every pointer switched together. Plans whose inputs did
     not change write nothing. Returns {plan id: current preview run id}."""
-    plans = db.session.scalars(
+    active = db.session.scalars(
         select(EvaluationPlan)
         .where(EvaluationPlan.status == PlanStatus.ACTIVE)
         .options(selectinload(EvaluationPlan.indicators))
         .order_by(EvaluationPlan.id)
     ).all()
-    runs = operations.build_previews(plans)
-    return {plan_id: run.id for plan_id, run in runs.items()}
+    written = runs.build_previews(active)
+    return {plan_id: run.id for plan_id, run in written.items()}
 
 
 @job('ranking')
 def prune_previews(plan_key: str | None = None) -> int:
     """Drop old preview snapshots of one plan (or of every plan); see
-    ``operations.prune_previews``. Returns how many runs were dropped."""
-    return operations.prune_previews(None if plan_key is None else [plan_key])
+    ``runs.prune_previews``. Returns how many runs were dropped."""
+    return runs.prune_previews(None if plan_key is None else [plan_key])
 
 
 @job('ranking')
@@ -107,7 +108,7 @@ def official_run(plan_id: int, user_id: int) -> int | None:
         log.info("plan %s is not active: no official run", plan_id)
         return None
     user = db.session.get(User, user_id)
-    run = operations.build_run(plan, RunKind.OFFICIAL, user)
+    run = runs.build_run(plan, RunKind.OFFICIAL, user)
     return run.id
 
 
@@ -198,5 +199,5 @@ def apply_dynamic_management(plan_id: int) -> int | None:
     if not removals:
         return None
     reason = _("Dynamic management: %(n)d leader(s) removed.", n=len(removals))
-    new = operations.record_removal(run, removals, reason, reasons=removals)
+    new = publicity.record_removal(run, removals, reason, reasons=removals)
     return new.id

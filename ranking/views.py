@@ -1,9 +1,9 @@
 """The HTML pages of 企业标准"领跑者": evaluation bodies' plans and runs, the public leaderboards
 with their charts, publicity and objections, exports, and an enterprise's own positions.
 
-Thin on purpose: parse a form → call ``ranking.operations`` → render or redirect. Refused input
-re-renders with status 422 (the request's after_request hook rolls back what an operation had
-flushed). An evaluation body sees only its own plans: another body's plan answers 404 (ids
+Thin on purpose: parse a form → call an operation (``ranking.plans``, ``ranking.publicity``) →
+render or redirect. Refused input re-renders with status 422 (the request's after_request hook
+rolls back what an operation had flushed). An evaluation body sees only its own plans: another body's plan answers 404 (ids
 reveal nothing); other roles get 403 on evaluator pages.
 
 Leaderboard pages read a fixed number of SQL statements whatever the size of the category
@@ -13,7 +13,6 @@ composite list one page at a time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 
 from flask import (
@@ -36,14 +35,15 @@ from markupsafe import Markup
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard
+from benchmarks.models import BenchmarkIndicator, ProductCategory
 from core.auth import roles_required
 from core.clock import local_today
 from core.errors import ValidationFailed
 from core.extensions import db, limiter
 from core.models import OutboxJob, Role
-from declare.models import DeclarationVersion, Enterprise, Product
-from ranking import charts, export, operations, queries
+from declare.models import Enterprise
+from ranking import boards, charts, export, plans, queries
+from ranking import publicity as publicity_ops  # the view `publicity` below is the page
 from ranking.forms import (
     COMPOSITE_METHODS,
     CUT_MODES,
@@ -58,7 +58,6 @@ from ranking.forms import (
 )
 from ranking.models import (
     EvaluationPlan,
-    LeaderboardPointer,
     Objection,
     ObjectionStatus,
     PlanStatus,
@@ -73,12 +72,8 @@ bp = Blueprint("ranking", __name__)
 evaluator_only = roles_required(Role.EVALUATOR)
 enterprise_only = roles_required(Role.ENTERPRISE)
 
-COMPOSITE_PER_PAGE = 50
-TIER_INLINE = 30  # entries listed per tier on the leaderboard; the rest on the indicator page
 TIER_PER_PAGE = 100
 EXCLUSIONS_SHOWN = 200  # on the run page; the exports hold them all
-CN_NUMERALS = "一二三四五六七八九十"
-PUBLIC_RUN_STATUSES = (RunStatus.PUBLICITY, RunStatus.PUBLISHED, RunStatus.SUPERSEDED)
 
 PLAN_STATUS_LABELS = {
     "draft": _l("Draft"),
@@ -121,54 +116,10 @@ def _choice_label(choices, value) -> str:
     return next((str(c.label) for c in choices if c.value == value), str(value or ""))
 
 
-def cn_numeral(n: int) -> str:
-    return CN_NUMERALS[n - 1] if 1 <= n <= len(CN_NUMERALS) else str(n)
-
-
-def tier_label(tier: int | None) -> str:
-    """Tier 1 in English, 第一档 in Chinese (msgstr 第%(n)s档 with the Chinese numeral)."""
-    if not tier:
-        return _("Not ranked")
-    number = cn_numeral(int(tier)) if str(get_locale()).startswith("zh") else str(tier)
-    return _("Tier %(n)s", n=number)
-
-
-def exclusion_text(reason) -> str:
-    """One exclusion reason (``{"code", "detail"}`` from ranking.eligibility) in words."""
-    if isinstance(reason, dict):
-        code, detail = reason.get("code", ""), str(reason.get("detail") or "")
-    else:
-        code, detail = str(reason), ""
-    status_words = {
-        "abolished": _("abolished"),
-        "revoked": _("revoked"),
-        "draft": _("draft"),
-    }
-    if code == "not_published":
-        return _("The declaration is not in force (%(status)s).",
-                 status=status_words.get(detail, detail))
-    if code == "number_invalid":
-        return _("The standard number “%(number)s” is not valid.", number=detail)
-    if code == "reference_invalid":
-        return _("Normative references withdrawn or replaced: %(n)s.", n=detail)
-    if code == "violation":
-        return _("Indicators below a mandatory limit: %(n)s.", n=detail)
-    if code == "mingshi_on_core":
-        return _("A 明示 (below a recommended standard) on core indicators: %(keys)s.", keys=detail)
-    if code == "nonconforming_inspection":
-        return _("A non-conforming inspection or serious record within the window (%(day)s).",
-                 day=detail)
-    if code == "missing_value":
-        return _("No value for core indicators: %(keys)s.", keys=detail)
-    if code == "below_floor":
-        return _("Below the plan's floor: %(detail)s.", detail=detail)
-    return f"{code}: {detail}" if detail else code
-
-
 @bp.context_processor
 def _helpers() -> dict:
     return {
-        "tier_label": tier_label,
+        "tier_label": boards.tier_label,
         "plan_status_label": lambda s: _label(PLAN_STATUS_LABELS, s),
         "run_status_label": lambda s: _label(RUN_STATUS_LABELS, s),
         "job_status_label": lambda s: _label(JOB_STATUS_LABELS, s),
@@ -178,281 +129,13 @@ def _helpers() -> dict:
         "FLOOR_KINDS": FLOOR_KINDS,
         "CUT_MODES": CUT_MODES,
         "COMPOSITE_METHODS": COMPOSITE_METHODS,
-        "exclusion_text": exclusion_text,
+        "exclusion_text": boards.exclusion_text,
         "fmt": charts.fmt,
         "locale": str(get_locale()),
         "RunKind": RunKind,
         "RunStatus": RunStatus,
         "PlanStatus": PlanStatus,
     }
-
-
-# --------------------------------------------------------------------------- reads
-
-
-def indicator_key(pi) -> str:
-    return export.indicator_key(pi)
-
-
-@dataclass
-class EntryLabel:
-    """What a reader needs to recognise an entry: enterprise, standard, product and model."""
-
-    enterprise: str = ""
-    uscc: str = ""
-    standard_code: str = ""
-    standard_title: str = ""
-    product: str = ""
-    model: str = ""
-
-
-def entry_labels(entries) -> dict[int, EntryLabel]:
-    """Labels of the given entries, in one query (never one per row)."""
-    entries = [e for e in entries if e is not None]
-    if not entries:
-        return {}
-    ids = {e.id for e in entries}
-    stmt = (
-        select(
-            RunEntry.id,
-            Enterprise.name,
-            Enterprise.uscc,
-            DeclarationVersion.std_code,
-            DeclarationVersion.std_name,
-            Standard.code,
-            Standard.title,
-            Product.name,
-            Product.model,
-        )
-        .join(Enterprise, Enterprise.id == RunEntry.enterprise_id)
-        .join(DeclarationVersion, DeclarationVersion.id == RunEntry.version_id)
-        .outerjoin(Standard, Standard.id == DeclarationVersion.standard_id)
-        .outerjoin(Product, Product.id == RunEntry.product_id)
-        .where(RunEntry.id.in_(ids))
-    )
-    out = {}
-    for eid, name, uscc, std_code, std_name, cat_code, cat_title, p_name, p_model in (
-        db.session.execute(stmt)
-    ):
-        out[eid] = EntryLabel(
-            name, uscc, cat_code or std_code, cat_title or std_name, p_name or "", p_model or ""
-        )
-    return out
-
-
-@dataclass
-class TierGroup:
-    tier: int
-    label: str
-    count: int
-    low: float | None
-    high: float | None
-    entries: list = field(default_factory=list)  # (entry_id, enterprise, value), by name
-
-    @property
-    def more(self) -> int:
-        return self.count - len(self.entries)
-
-
-@dataclass
-class IndicatorBoard:
-    key: str
-    pi: object
-    name: str
-    unit: str
-    direction: str
-    ranked: bool
-    reason: str
-    groups: list[TierGroup]
-    chart: charts.Chart | None = None
-
-
-def _indicator_state(run: RankingRun, key: str, values: list[float]) -> tuple[bool, str]:
-    """Is the indicator ranked in this run, and if not, why (e.g. every value is equal)."""
-    raw = (run.indicator_status or {}).get(key)
-    ranked, reason = None, ""
-    if isinstance(raw, dict):
-        ranked = raw.get("ranked")
-        reason = raw.get("reason") or raw.get("message") or ""
-    elif isinstance(raw, bool):
-        ranked = raw
-    elif isinstance(raw, str):
-        ranked = raw == "ranked"
-        reason = "" if ranked else raw
-    if ranked is None:
-        ranked = len(set(values)) > 1
-    if not ranked:
-        if reason == "no_eligible" or not values:
-            reason = _("No ranking: no declaration is eligible.")
-        elif reason in ("", "all_equal"):
-            reason = _("No ranking: all values are equal.")
-    return bool(ranked), reason
-
-
-def _eligible_rows(run: RankingRun) -> list[tuple]:
-    """(id, enterprise name, values, tiers, composite, is_leader) of every eligible entry."""
-    stmt = (
-        select(
-            RunEntry.id,
-            Enterprise.name,
-            RunEntry.values,
-            RunEntry.tiers,
-            RunEntry.composite,
-            RunEntry.is_leader,
-        )
-        .join(Enterprise, Enterprise.id == RunEntry.enterprise_id)
-        .where(RunEntry.run_id == run.id, RunEntry.eligible.is_(True))
-        .order_by(Enterprise.name, RunEntry.id)
-    )
-    return list(db.session.execute(stmt))
-
-
-def _chart_labels() -> dict:
-    return {
-        "tier": _("Tier %(n)s", n="{n}"),
-        "y_axis": _("Declarations"),
-        "x_axis": _("Value"),
-    }
-
-
-def build_board(run: RankingRun, *, inline: int = TIER_INLINE, chart_prefix: str = "chart") -> dict:
-    """Single-indicator tiers with their charts, and the composite chart, of one run."""
-    plan = run.plan
-    rows = _eligible_rows(run)  # sorted by enterprise name: ties are listed in that order
-    boards = []
-    labels = _chart_labels()
-    for pos, pi in enumerate(plan.indicators):
-        key = indicator_key(pi)
-        values = [r[2].get(key) for r in rows if (r[2] or {}).get(key) is not None]
-        ranked, reason = _indicator_state(run, key, values)
-        by_tier: dict[int, list] = {}
-        for eid, name, vals, tiers, _score, _leader in rows:
-            tier = int((tiers or {}).get(key) or 0)
-            by_tier.setdefault(tier, []).append((eid, name, (vals or {}).get(key)))
-        groups = []
-        for tier in sorted(t for t in by_tier if t > 0):
-            members = by_tier[tier]
-            vals = [v for _e, _n, v in members if v is not None]
-            groups.append(
-                TierGroup(
-                    tier,
-                    tier_label(tier),
-                    len(members),
-                    min(vals) if vals else None,
-                    max(vals) if vals else None,
-                    members[:inline],
-                )
-            )
-        bench = pi.benchmark
-        observed = {g.tier: (g.low, g.high, g.count) for g in groups if g.low is not None}
-        bands = (
-            charts.tier_bands(
-                direction=pi.direction,
-                floor=pi.floor,
-                cuts=pi.cuts or [],
-                cut_mode=pi.cut_mode,
-                observed=observed,
-            )
-            if ranked
-            else []
-        )
-        name = bench.label(str(get_locale())) if bench is not None else key
-        chart = charts.indicator_chart(
-            values,
-            chart_id=f"{chart_prefix}-{pos}",
-            title=_("Distribution of %(name)s", name=name),
-            unit=pi.unit,
-            direction=pi.direction,
-            floor=pi.floor,
-            floor_label=_("Floor %(value)s", value=charts.fmt(pi.floor)),
-            grades=(bench.grades or []) if bench is not None else [],
-            bands=bands,
-            labels={
-                **labels,
-                **{f"tier:{b.tier}": tier_label(b.tier) for b in bands},
-                "desc": _(
-                    "Histogram of the %(n)s eligible values with the floor, the grade lines "
-                    "and the tier bands.",
-                    n=len(values),
-                ),
-            },
-        )
-        boards.append(
-            IndicatorBoard(
-                key,
-                pi,
-                name,
-                pi.unit,
-                pi.direction,
-                ranked,
-                reason,
-                groups if ranked else [],
-                chart,
-            )
-        )
-    scores = [r[4] for r in rows if r[4] is not None]
-    leader_scores = [r[4] for r in rows if r[5] and r[4] is not None]
-    rule = plan.leader_rule or {}
-    by_score = rule.get("kind") in ("best_n", "best_share")
-    composite = charts.composite_chart(
-        scores,
-        chart_id=f"{chart_prefix}-composite",
-        title=_("Distribution of composite scores"),
-        leader_cut=min(leader_scores) if leader_scores and by_score else None,
-        leader_label=_("Leaders"),
-        star_cuts=rule.get("star_cuts") or [],
-        star_label=_("%(n)s stars", n="{n}"),
-        labels={
-            "y_axis": _("Declarations"),
-            "x_axis": _("Composite score"),
-            "desc": _("Histogram of the %(n)s composite scores.", n=len(scores)),
-        },
-    )
-    return {"indicators": boards, "composite_chart": composite, "eligible": len(rows)}
-
-
-def composite_page(run: RankingRun, page: int):
-    """One page (50) of the composite ranking (eligible entries) with the entries' labels:
-    two queries for the page and its count, one for the labels."""
-    stmt = (
-        select(RunEntry)
-        .where(RunEntry.run_id == run.id, RunEntry.eligible.is_(True))
-        .order_by(
-            RunEntry.composite_rank.is_(None), RunEntry.composite_rank, RunEntry.declaration_id
-        )
-    )
-    result = db.paginate(stmt, page=page, per_page=COMPOSITE_PER_PAGE, error_out=False)
-    return result, entry_labels(result.items)
-
-
-def leaders_with_labels(run: RankingRun) -> tuple[list, list, dict]:
-    """Current leaders and removed leaders (with their removal reason), and their labels."""
-    entries = list(queries.leaders_of(run))
-    labels = entry_labels(entries)
-    current = [e for e in entries if e.is_leader and not e.removed_reason]
-    removed = [e for e in entries if e.removed_reason]
-    return current, removed, labels
-
-
-def _pointer_runs(plan_keys: list[str]) -> dict[tuple[str, RunKind], RankingRun]:
-    """The current runs of many plans in one query."""
-    if not plan_keys:
-        return {}
-    rows = db.session.execute(
-        select(LeaderboardPointer.plan_key, LeaderboardPointer.kind, RankingRun)
-        .join(RankingRun, RankingRun.id == LeaderboardPointer.run_id)
-        .where(LeaderboardPointer.plan_key.in_(plan_keys))
-    )
-    return {(key, kind): run for key, kind, run in rows}
-
-
-def _public_run(run: RankingRun | None) -> RankingRun | None:
-    """An official run the public may see (under publicity or published), or a preview."""
-    if run is None:
-        return None
-    if run.kind is RunKind.PREVIEW or run.status in PUBLIC_RUN_STATUSES:
-        return run
-    return None
 
 
 # --------------------------------------------------------------------------- ownership
@@ -484,7 +167,7 @@ def _visible_run(run_id: int) -> RankingRun:
     run = db.session.get(RankingRun, run_id)
     if run is None:
         abort(404)
-    if _public_run(run) is None and not _is_plan_owner(run.plan):
+    if boards.public_run(run) is None and not _is_plan_owner(run.plan):
         abort(404)
     return run
 
@@ -558,9 +241,9 @@ def _plan_form_submit(form: PlanForm, benches, plan=None):
     data, positions = form.to_data()
     try:
         saved = (
-            operations.create_plan(current_user, data)
+            plans.create_plan(current_user, data)
             if plan is None
-            else operations.update_plan(plan, data, user=current_user)
+            else plans.update_plan(plan, data, user=current_user)
         )
     except ValidationFailed as exc:
         apply_errors(form, exc.errors, positions)
@@ -643,7 +326,7 @@ def plan_activate(plan_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        operations.activate_plan(plan, user=current_user)
+        plans.activate_plan(plan, user=current_user)
     except ValidationFailed as exc:
         return _render_plan_manage(plan, errors=_messages(exc), status=422)
     flash(_("The plan is active: preview leaderboards are regenerated as declarations change."),
@@ -658,7 +341,7 @@ def plan_run(plan_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        job = operations.start_official_run(plan, current_user)
+        job = plans.start_official_run(plan, current_user)
     except ValidationFailed as exc:
         return _render_plan_manage(plan, errors=_messages(exc), status=422)
     db.session.flush()
@@ -696,9 +379,9 @@ def run_manage(run_id: int):
 
 def _render_run(run: RankingRun, *, status: int = 200, publicity_form=None, resolve_forms=None,
                 errors: list[str] | None = None):
-    board = build_board(run)
-    page, labels = composite_page(run, _page_arg())
-    leaders, removed, leader_labels = leaders_with_labels(run)
+    board = boards.build_board(run)
+    page, labels = boards.composite_page(run, _page_arg())
+    leaders, removed, leader_labels = boards.leaders_with_labels(run)
     exclusions = queries.exclusions_of(run)
     shown_exclusions = exclusions[:EXCLUSIONS_SHOWN]
     objections = db.session.scalars(
@@ -719,7 +402,7 @@ def _render_run(run: RankingRun, *, status: int = 200, publicity_form=None, reso
         leader_labels=leader_labels,
         exclusions=shown_exclusions,
         exclusion_total=len(exclusions),
-        exclusion_labels=entry_labels(shown_exclusions),
+        exclusion_labels=boards.entry_labels(shown_exclusions),
         objections=objections,
         resolve_forms=resolve_forms,
         publicity_form=publicity_form or PublicityForm(formdata=None),
@@ -737,7 +420,7 @@ def run_publicity(run_id: int):
     if not form.validate_on_submit():
         return _render_run(run, status=422, publicity_form=form)
     try:
-        operations.start_publicity(run, form.start.data, user=current_user)
+        publicity_ops.start_publicity(run, form.start.data, user=current_user)
     except ValidationFailed as exc:
         for key, messages in exc.errors.items():
             target = form.start if key in ("start", "publicity_start") else None
@@ -760,7 +443,7 @@ def objection_resolve(objection_id: int):
     if not form.validate_on_submit():
         return _render_run(run, status=422, resolve_forms={objection.id: form})
     try:
-        operations.resolve_objection(
+        publicity_ops.resolve_objection(
             objection,
             accept=form.decision.data == "accept",
             response=form.response.data,
@@ -784,7 +467,7 @@ def run_publish(run_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
-        operations.publish_run(run, current_user)
+        publicity_ops.publish_run(run, current_user)
     except ValidationFailed as exc:
         return _render_run(run, status=422, errors=_messages(exc))
     flash(_("The leader list is published; it can no longer change."), "success")
@@ -797,18 +480,18 @@ def run_publish(run_id: int):
 @bp.get("/leaderboards")
 def leaderboards():
     plans = list(queries.public_plans())
-    current = _pointer_runs([p.plan_key for p in plans])
+    current = boards.pointer_runs([p.plan_key for p in plans])
     rows = []
     for plan in plans:
-        official = _public_run(current.get((plan.plan_key, RunKind.OFFICIAL)))
+        official = boards.public_run(current.get((plan.plan_key, RunKind.OFFICIAL)))
         preview = current.get((plan.plan_key, RunKind.PREVIEW))
         rows.append((plan, official, preview))
     return render_template("ranking/leaderboards.html", rows=rows)
 
 
 def _board_runs(plan_key: str) -> tuple[RankingRun | None, RankingRun | None]:
-    current = _pointer_runs([plan_key])
-    official = _public_run(current.get((plan_key, RunKind.OFFICIAL)))
+    current = boards.pointer_runs([plan_key])
+    official = boards.public_run(current.get((plan_key, RunKind.OFFICIAL)))
     preview = current.get((plan_key, RunKind.PREVIEW))
     return official, preview
 
@@ -825,9 +508,9 @@ def leaderboard(plan_key: str):
         run = official
     else:
         run = official or preview
-    board = build_board(run)
-    page, labels = composite_page(run, _page_arg())
-    leaders, removed, leader_labels = leaders_with_labels(run)
+    board = boards.build_board(run)
+    page, labels = boards.composite_page(run, _page_arg())
+    leaders, removed, leader_labels = boards.leaders_with_labels(run)
     return render_template(
         "ranking/leaderboard.html",
         run=run,
@@ -848,7 +531,7 @@ def leaderboard(plan_key: str):
 def indicator_tiers(run_id: int, key: str):
     """The full single-indicator ranking of a run, one tier at a time, paginated."""
     run = _visible_run(run_id)
-    pi = next((p for p in run.plan.indicators if indicator_key(p) == key), None)
+    pi = next((p for p in run.plan.indicators if boards.indicator_key(p) == key), None)
     if pi is None:
         abort(404)
     tier = max(request.args.get("tier", 1, type=int) or 1, 1)
@@ -868,7 +551,7 @@ def indicator_tiers(run_id: int, key: str):
         key=key,
         tier=tier,
         page=page,
-        labels=entry_labels(page.items),
+        labels=boards.entry_labels(page.items),
         name=pi.benchmark.label(str(get_locale())) if pi.benchmark is not None else key,
     )
 
@@ -882,7 +565,7 @@ def _objection_limit() -> str:
 def publicity(run_id: int):
     """公示: the list under publicity and the public objection form."""
     run = db.session.get(RankingRun, run_id)
-    if run is None or run.kind is not RunKind.OFFICIAL or run.status not in PUBLIC_RUN_STATUSES:
+    if run is None or run.kind is not RunKind.OFFICIAL or run.status not in boards.PUBLIC_RUN_STATUSES:
         abort(404)
     form = ObjectionForm()
     entry = None
@@ -904,7 +587,7 @@ def publicity(run_id: int):
             status = 422
         elif form.validate_on_submit():
             try:
-                operations.file_objection(
+                publicity_ops.file_objection(
                     run,
                     name=form.name.data,
                     contact=form.contact.data,
@@ -923,15 +606,15 @@ def publicity(run_id: int):
                 return redirect(url_for("ranking.publicity", run_id=run.id))
         else:
             status = 422
-    leaders, removed, leader_labels = leaders_with_labels(run)
-    page, labels = composite_page(run, _page_arg())
+    leaders, removed, leader_labels = boards.leaders_with_labels(run)
+    page, labels = boards.composite_page(run, _page_arg())
     return render_template(
         "ranking/publicity.html",
         run=run,
         plan=run.plan,
         form=form,
         entry=entry,
-        entry_label=entry_labels([entry]).get(entry.id) if entry is not None else None,
+        entry_label=boards.entry_labels([entry]).get(entry.id) if entry is not None else None,
         open_now=open_now,
         leaders=leaders,
         removed=removed,
@@ -975,7 +658,7 @@ def my_positions():
     return render_template(
         "ranking/my_positions.html",
         positions=[(p.entry, p.run) for p in positions],
-        labels=entry_labels([p.entry for p in positions]),
+        labels=boards.entry_labels([p.entry for p in positions]),
     )
 
 

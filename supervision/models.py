@@ -5,7 +5,7 @@
   history of what was flagged when stays readable.
 * ``SamplingPlan`` → ``Draw`` → ``DrawItem``: a regulator's spot-check rules, each draw with its
   seed, its recorded population (gzip'd canonical CSV) and the population hash, so anyone can
-  redo it with ``supervision.sampling.redo`` and get the identical sample.
+  redo it with ``supervision.sampling.method.redo`` and get the identical sample.
 * ``Inspector`` (the pool of a regulator) and ``Inspection`` (one object checked, by at least
   two inspectors, with checklist, result and findings), ``RectificationOrder`` (整改) and
   ``Complaint`` (举报).
@@ -48,7 +48,7 @@ def _enum(cls: type[enum.Enum]) -> Enum:
 
 
 class RiskFlag(db.Model):
-    """A risk flag (风险标记) of a declaration version, as computed by ``supervision.risk``.
+    """A risk flag (风险标记) of a declaration version, as computed by ``supervision.flags.risk``.
 
     Identity within a version is ``(version_id, code, key)`` (``risk.flag_key``). An open flag
     has ``cleared_at`` NULL; recomputation clears flags whose cause went away and opens new ones.

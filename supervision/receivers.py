@@ -35,7 +35,8 @@ from declare.models import Declaration, DeclarationStatus, DeclarationVersion, P
 from declare.queries import declarations_citing
 from declare.signals import compliance_changed, declaration_changed
 from ranking.models import RankingRun, RunKind, RunStatus
-from supervision import flags, tasks
+from supervision.flags import operations as flags
+from supervision.flags import tasks
 from supervision.models import Complaint
 
 _RUNS_KEY = "supervision_flag_runs"

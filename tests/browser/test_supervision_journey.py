@@ -25,7 +25,7 @@ from core.extensions import db as _db
 from core.models import Role
 from declare.models import Declaration
 from declare.queries import local_today
-from supervision import draws
+from supervision.sampling import operations as draws
 from supervision.models import CHECKLIST
 from tests.conftest import PASSWORD
 from tests.ranking.test_views import (  # noqa: F401  (fixture "en")

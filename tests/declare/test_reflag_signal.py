@@ -167,7 +167,7 @@ def db_category(code: str) -> ProductCategory:
 def test_preview_leaderboard_excludes_a_declaration_whose_reference_is_withdrawn(db, make_user):
     """Withdrawing a cited standard in the catalogue re-ranks the preview through the
     re-flagging job's signal (ranking does not listen to the catalogue itself)."""
-    from ranking import operations as ranking_ops
+    from ranking import plans as ranking_plans
     from ranking import queries as ranking_queries
     from ranking.models import RunKind
 
@@ -198,7 +198,7 @@ def test_preview_leaderboard_excludes_a_declaration_whose_reference_is_withdrawn
         for i, v in enumerate(values)
     ]
     evaluator = make_user(Role.EVALUATOR)
-    plan = ranking_ops.create_plan(
+    plan = ranking_plans.create_plan(
         evaluator,
         {
             "category_id": category.id,
@@ -212,7 +212,7 @@ def test_preview_leaderboard_excludes_a_declaration_whose_reference_is_withdrawn
             ],
         },
     )
-    ranking_ops.activate_plan(plan)
+    ranking_plans.activate_plan(plan)
     commit_and_run_jobs(db)
     before = ranking_queries.current_run(plan.plan_key, RunKind.PREVIEW)
     assert before is not None and before.eligible_count == 3

@@ -19,8 +19,8 @@ from perf import supervision
 from perf.generate import generate
 from perf.run import Report
 from perf.supervision import GOALS, flag_frame, measure, population
-from supervision.risk import FLAG_COLUMNS, compute_flags
-from supervision.sampling import population_hash
+from supervision.flags.risk import FLAG_COLUMNS, compute_flags
+from supervision.sampling.method import population_hash
 
 pytestmark = pytest.mark.slow  # runs the performance harness end to end
 

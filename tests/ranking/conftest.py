@@ -149,13 +149,13 @@ def evaluator(make_user):
 @pytest.fixture
 def make_plan(ranked_catalogue, evaluator, en_request):
     """Create (and by default activate) a plan; returns it committed."""
-    from ranking import operations
+    from ranking import plans
 
     def make(activate: bool = True, user=None, **overrides):
         data = plan_payload(ranked_catalogue, **overrides)
-        plan = operations.create_plan(user or evaluator, data)
+        plan = plans.create_plan(user or evaluator, data)
         if activate:
-            operations.activate_plan(plan)
+            plans.activate_plan(plan)
         commit_and_run()
         return plan
 

@@ -1,5 +1,5 @@
 """The 领跑者 part of the demo: a plan of the demo evaluation body, a preview leaderboard and a
-published official list, made through ranking.operations on the demo declarations."""
+published official list, made through the ranking operations on the demo declarations."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from core.extensions import db as _db
 from core.models import OutboxJob
 from declare import operations as declare_ops
 from declare.queries import local_today
-from ranking import eligibility, operations, queries
+from ranking import eligibility, publicity, queries, runs
 from ranking.models import RankingRun, RunEntry, RunKind, RunStatus
 from tests.ranking.conftest import commit_and_run, publish
 
@@ -27,9 +27,9 @@ def published(make_plan, ranked_catalogue, evaluator):
     first = publish(ranked_catalogue, apf=5.1, noise=36.0, standby=0.2)
     second = publish(ranked_catalogue, apf=4.8, noise=37.0, standby=0.3)
     third = publish(ranked_catalogue, apf=4.6, noise=40.0, standby=0.6)
-    run = operations.build_run(plan, RunKind.OFFICIAL, evaluator)
-    operations.start_publicity(run, date(2025, 3, 1))
-    operations.publish_run(run, evaluator, today=date(2025, 3, 11))
+    run = runs.build_run(plan, RunKind.OFFICIAL, evaluator)
+    publicity.start_publicity(run, date(2025, 3, 1))
+    publicity.publish_run(run, evaluator, today=date(2025, 3, 11))
     commit_and_run()
     assert {e.declaration_id for e in queries.leaders_of(run)} == {
         first.declaration_id, second.declaration_id
@@ -121,10 +121,10 @@ def test_a_conforming_inspection_changes_nothing(published, db):
 def test_record_removal_refuses_what_is_not_a_published_leader(published, evaluator):
     plan, run, first, _, third = published
     with pytest.raises(ValidationFailed) as info:
-        operations.record_removal(run, [third.declaration_id], "test", user=evaluator)
+        publicity.record_removal(run, [third.declaration_id], "test", user=evaluator)
     assert "declaration_ids" in info.value.errors
     with pytest.raises(ValidationFailed) as info:
-        operations.record_removal(run, [first.declaration_id], " ", user=evaluator)
+        publicity.record_removal(run, [first.declaration_id], " ", user=evaluator)
     assert "reason" in info.value.errors
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from ranking.operations import _EntryColumns, _float_text, _number_texts
+from ranking.snapshot_io import EntryColumns, _float_text, _number_texts
 
 SHORT_DECIMALS = st.decimals(min_value=-10**6, max_value=10**6, places=6,
                              allow_nan=False, allow_infinity=False).map(float)
@@ -35,9 +35,9 @@ def test_short_decimals_look_as_declared_and_nan_is_null():
     ]
 
 
-def _entries(keys: list[str]) -> _EntryColumns:
+def _entries(keys: list[str]) -> EntryColumns:
     """Two entries of one plan, one eligible and one excluded, with awkward text."""
-    e = _EntryColumns.__new__(_EntryColumns)
+    e = EntryColumns.__new__(EntryColumns)
     e.spans = [(0, 2, keys)]
     e.n = 2
     e.eligible = np.array([True, False])

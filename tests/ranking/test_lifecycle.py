@@ -11,7 +11,7 @@ from werkzeug.exceptions import Forbidden
 from core.errors import ValidationFailed
 from core.extensions import db as _db
 from core.models import OutboxJob, Role
-from ranking import operations, queries
+from ranking import plans, publicity, queries
 from ranking.models import (
     ImmutableRunError,
     ObjectionStatus,
@@ -33,7 +33,7 @@ def computed(make_plan, ranked_catalogue, evaluator, db):
     plan = make_plan()
     leader = publish(ranked_catalogue, apf=5.1, noise=36.0, standby=0.2)
     other = publish(ranked_catalogue, apf=4.6, noise=38.0, standby=0.4)
-    job = operations.start_official_run(plan, evaluator)
+    job = plans.start_official_run(plan, evaluator)
     commit_and_run()
     job = db.session.get(OutboxJob, job.id)
     assert (job.func, job.status, job.progress) == ("ranking.tasks.official_run", "done", 1.0)
@@ -56,34 +56,34 @@ def entry_of(run, version) -> RunEntry:
 def test_publicity_objections_and_publication(computed, evaluator, db):
     run, leader, other = computed
     with pytest.raises(ValidationFailed):  # objections only during publicity
-        operations.file_objection(run, name="张三", contact="13800000000", text="数据有误")
+        publicity.file_objection(run, name="张三", contact="13800000000", text="数据有误")
 
-    operations.start_publicity(run, START, user=evaluator)
+    publicity.start_publicity(run, START, user=evaluator)
     commit_and_run()
     assert run.status is RunStatus.PUBLICITY and run.list_version == 1
     assert (run.publicity_start, run.publicity_end) == (START, START + timedelta(days=9))
     assert queries.current_run(run.plan.plan_key, RunKind.OFFICIAL).id == run.id
 
     with pytest.raises(ValidationFailed) as info:
-        operations.file_objection(run, name="", contact="", text="", today=START)
+        publicity.file_objection(run, name="", contact="", text="", today=START)
     assert set(info.value.errors) == {"name", "contact", "text"}
     with pytest.raises(ValidationFailed) as info:
-        operations.file_objection(run, name="张三", contact="x", text="y",
+        publicity.file_objection(run, name="张三", contact="x", text="y",
                                   today=START + timedelta(days=10))
     assert "2025-03-10" in info.value.errors["_schema"][0]
 
-    accepted = operations.file_objection(
+    accepted = publicity.file_objection(
         run, name="李四", contact="li@example.com", text="领跑者的噪声值与检测报告不符",
         entry_id=entry_of(run, leader).id, today=START + timedelta(days=2),
     )
-    carried = operations.file_objection(
+    carried = publicity.file_objection(
         run, name="王五", contact="wang@example.com", text="第二名的待机功率有误",
         entry_id=entry_of(run, other).id, today=START + timedelta(days=3),
     )
     commit_and_run()
 
     # Accepting re-runs the ranking: a new list version in a new publicity period.
-    operations.resolve_objection(accepted, accept=True, response="已核实，重新计算",
+    publicity.resolve_objection(accepted, accept=True, response="已核实，重新计算",
                                  user=evaluator, today=START + timedelta(days=4))
     commit_and_run()
     assert accepted.status is ObjectionStatus.ACCEPTED
@@ -97,20 +97,20 @@ def test_publicity_objections_and_publication(computed, evaluator, db):
     assert carried.run_id == new.id and carried.entry_id == entry_of(new, other).id
 
     with pytest.raises(ValidationFailed) as info:  # a rejection needs its reason
-        operations.resolve_objection(carried, accept=False, response=" ", user=evaluator)
+        publicity.resolve_objection(carried, accept=False, response=" ", user=evaluator)
     assert "response" in info.value.errors
     with pytest.raises(ValidationFailed) as info:  # open objections block publication
-        operations.publish_run(new, evaluator, today=new.publicity_end + timedelta(days=1))
+        publicity.publish_run(new, evaluator, today=new.publicity_end + timedelta(days=1))
     assert "still open" in info.value.errors["_schema"][0]
-    operations.resolve_objection(carried, accept=False, response="检测报告与声明一致",
+    publicity.resolve_objection(carried, accept=False, response="检测报告与声明一致",
                                  user=evaluator)
     commit_and_run()
     assert (carried.status, carried.response) == (ObjectionStatus.REJECTED, "检测报告与声明一致")
 
     with pytest.raises(ValidationFailed) as info:  # not before the publicity period ends
-        operations.publish_run(new, evaluator, today=new.publicity_end)
+        publicity.publish_run(new, evaluator, today=new.publicity_end)
     assert (new.publicity_end + timedelta(days=1)).isoformat() in info.value.errors["_schema"][0]
-    operations.publish_run(new, evaluator, today=new.publicity_end + timedelta(days=1))
+    publicity.publish_run(new, evaluator, today=new.publicity_end + timedelta(days=1))
     commit_and_run()
     assert new.status is RunStatus.PUBLISHED and new.published_at is not None
     assert queries.current_run(run.plan.plan_key, RunKind.OFFICIAL).id == new.id
@@ -121,27 +121,27 @@ def test_only_the_owner_moves_a_run_through_its_lifecycle(computed, make_user, e
     run, _, _ = computed
     other = make_user(Role.EVALUATOR)
     with pytest.raises(Forbidden):
-        operations.start_publicity(run, START, user=other)
-    operations.start_publicity(run, START, user=evaluator)
-    objection = operations.file_objection(run, name="a", contact="b", text="c", today=START)
+        publicity.start_publicity(run, START, user=other)
+    publicity.start_publicity(run, START, user=evaluator)
+    objection = publicity.file_objection(run, name="a", contact="b", text="c", today=START)
     with pytest.raises(Forbidden):
-        operations.resolve_objection(objection, accept=False, response="no", user=other)
+        publicity.resolve_objection(objection, accept=False, response="no", user=other)
     with pytest.raises(Forbidden):
-        operations.publish_run(run, other, today=START + timedelta(days=30))
+        publicity.publish_run(run, other, today=START + timedelta(days=30))
 
 
 def test_a_preview_is_never_publicised(make_plan, evaluator):
     plan = make_plan()
     preview = queries.current_run(plan.plan_key, RunKind.PREVIEW)
     with pytest.raises(ValidationFailed) as info:
-        operations.start_publicity(preview, START, user=evaluator)
+        publicity.start_publicity(preview, START, user=evaluator)
     assert "unofficial" in info.value.errors["_schema"][0]
 
 
 def test_a_published_run_is_immutable(computed, evaluator, db):
     run, leader, _ = computed
-    operations.start_publicity(run, START, user=evaluator)
-    operations.publish_run(run, evaluator, today=START + timedelta(days=10))
+    publicity.start_publicity(run, START, user=evaluator)
+    publicity.publish_run(run, evaluator, today=START + timedelta(days=10))
     commit_and_run()
     run_id = run.id
 

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from core.extensions import db as _db
 from core.models import OutboxJob
 from declare.models import Product
-from ranking import operations, queries
+from ranking import plans, publicity, queries, runs
 from ranking.models import (
     LeaderboardPointer,
     ObjectionStatus,
@@ -40,7 +40,7 @@ def snapshot_of(run: RankingRun) -> list[tuple]:
 
 
 def official(plan) -> RankingRun:
-    run = operations.build_run(plan, RunKind.OFFICIAL)
+    run = runs.build_run(plan, RunKind.OFFICIAL)
     commit_and_run()
     return run
 
@@ -155,7 +155,7 @@ def test_a_preview_switches_the_pointer_and_is_not_rewritten_for_the_same_inputs
     ]
     db.session.refresh(first)
     assert first.status is RunStatus.SUPERSEDED
-    again = operations.build_run(plan, RunKind.PREVIEW)
+    again = runs.build_run(plan, RunKind.PREVIEW)
     commit_and_run()
     assert again.id == second.id  # same inputs: nothing written
     assert db.session.scalar(select(func.count(LeaderboardPointer.id))) == 1
@@ -168,12 +168,14 @@ def test_old_preview_snapshots_are_pruned(make_plan, ranked_catalogue, db):
     plan = make_plan()
     for apf in (4.6, 4.7, 4.8, 4.9, 5.0):
         publish(ranked_catalogue, apf=apf)
-    runs = db.session.scalars(select(RankingRun).where(RankingRun.kind == RunKind.PREVIEW)).all()
-    assert len(runs) == operations.PREVIEW_KEEP
+    previews = db.session.scalars(
+        select(RankingRun).where(RankingRun.kind == RunKind.PREVIEW)
+    ).all()
+    assert len(previews) == runs.PREVIEW_KEEP
     current = queries.current_run(plan.plan_key, RunKind.PREVIEW)
-    assert current.id == max(r.id for r in runs) and current.entry_count == 5
+    assert current.id == max(r.id for r in previews) and current.entry_count == 5
     run_ids = set(db.session.scalars(select(RunEntry.run_id).distinct()))
-    assert run_ids <= {r.id for r in runs}
+    assert run_ids <= {r.id for r in previews}
 
 
 def test_run_pages_take_a_fixed_number_of_queries(make_plan, ranked_catalogue, db):
@@ -204,8 +206,8 @@ def test_an_enterprise_sees_its_positions_and_its_exclusions(make_plan, ranked_c
     ranked = publish(ranked_catalogue, user.enterprise, apf=5.1)
     excluded = publish(ranked_catalogue, user.enterprise, standby=None, std_code="Q/SJX 0002-2024")
     publish(ranked_catalogue, apf=4.6)  # somebody else
-    run = operations.build_run(plan, RunKind.OFFICIAL)
-    operations.start_publicity(run)
+    run = runs.build_run(plan, RunKind.OFFICIAL)
+    publicity.start_publicity(run)
     commit_and_run()
     positions = queries.positions_of(user.enterprise)
     got = sorted((p.run.kind.value, p.entry.declaration_id, p.entry.eligible) for p in positions)
@@ -227,17 +229,17 @@ def test_refusals_name_the_status_in_words_of_the_interface(make_plan, ranked_ca
 
     plan = make_plan()
     with pytest.raises(ValidationFailed) as info:
-        operations.activate_plan(plan)
+        plans.activate_plan(plan)
     assert info.value.errors["_schema"] == [
         "Only a draft plan can be activated; this one is active."
     ]
     run = official(plan)
     with pytest.raises(ValidationFailed) as info:
-        operations.publish_run(run, None)
+        publicity.publish_run(run, None)
     assert info.value.errors["_schema"] == [
         "This run is computed; that step is not possible now."
     ]
-    assert operations.status_word(RunStatus.PUBLICITY) == "in publicity"
-    assert set(operations.STATUS_WORDS) == {
+    assert plans.status_word(RunStatus.PUBLICITY) == "in publicity"
+    assert set(plans.STATUS_WORDS) == {
         s.value for enum in (RunStatus, PlanStatus, ObjectionStatus) for s in enum
     }

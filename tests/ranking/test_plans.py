@@ -11,7 +11,7 @@ from werkzeug.exceptions import Forbidden
 
 from core.errors import ValidationFailed
 from core.models import OutboxJob, Role
-from ranking import operations, queries
+from ranking import plans, queries
 from ranking.models import EvaluationPlan, PlanStatus
 from tests.ranking.conftest import commit_and_run, plan_payload
 
@@ -20,14 +20,14 @@ pytestmark = pytest.mark.usefixtures("en_request")
 
 def refused(evaluator, data) -> dict:
     with pytest.raises(ValidationFailed) as info:
-        operations.create_plan(evaluator, data)
+        plans.create_plan(evaluator, data)
     return info.value.errors
 
 
 def test_a_valid_plan_takes_direction_unit_floor_and_reference_from_the_catalogue(
     ranked_catalogue, evaluator
 ):
-    plan = operations.create_plan(evaluator, plan_payload(ranked_catalogue))
+    plan = plans.create_plan(evaluator, plan_payload(ranked_catalogue))
     assert plan.status is PlanStatus.DRAFT and plan.version_no == 1 and plan.plan_key
     apf, noise, standby = plan.indicators
     assert (apf.benchmark_code, apf.direction, apf.unit) == ("apf", "higher", "W/W")
@@ -49,7 +49,7 @@ def test_recommended_floor_and_a_stricter_floor(ranked_catalogue, evaluator):
     data = plan_payload(ranked_catalogue)
     data["indicators"][0].update(floor_kind="recommended", cuts=[5.0, 4.8])
     data["indicators"][1].update(floor=44.0)  # stricter than the mandatory 46 (lower is better)
-    plan = operations.create_plan(evaluator, data)
+    plan = plans.create_plan(evaluator, data)
     assert (plan.indicators[0].floor_kind, plan.indicators[0].floor) == ("recommended", 4.5)
     assert plan.indicators[1].floor == 44.0
 
@@ -167,12 +167,12 @@ def test_every_problem_is_reported_at_once(ranked_catalogue, evaluator):
 
 def test_only_an_evaluation_body_writes_plans(ranked_catalogue, make_user):
     with pytest.raises(Forbidden):
-        operations.create_plan(make_user(Role.ADMIN), plan_payload(ranked_catalogue))
+        plans.create_plan(make_user(Role.ADMIN), plan_payload(ranked_catalogue))
 
 
 def test_editing_a_draft_changes_it_in_place(make_plan, ranked_catalogue, evaluator):
     plan = make_plan(activate=False)
-    same = operations.update_plan(plan, {"title": "修订后的方案", "publicity_days": 15},
+    same = plans.update_plan(plan, {"title": "修订后的方案", "publicity_days": 15},
                                   user=evaluator)
     commit_and_run()
     assert same.id == plan.id and same.version_no == 1
@@ -183,7 +183,7 @@ def test_editing_an_active_plan_makes_a_new_version(make_plan, ranked_catalogue,
     plan = make_plan()
     data = plan_payload(ranked_catalogue)
     data["indicators"][0]["cuts"] = [5.2, 4.6]
-    new = operations.update_plan(plan, data, user=evaluator)
+    new = plans.update_plan(plan, data, user=evaluator)
     commit_and_run()
     assert new.id != plan.id
     assert (new.plan_key, new.version_no, new.status) == (plan.plan_key, 2, PlanStatus.ACTIVE)
@@ -192,10 +192,10 @@ def test_editing_an_active_plan_makes_a_new_version(make_plan, ranked_catalogue,
     assert [p.version_no for p in queries.plan_versions(plan.plan_key)] == [1, 2]
     assert queries.plans_of(evaluator) == [new]
     with pytest.raises(ValidationFailed) as info:
-        operations.update_plan(plan, data, user=evaluator)
+        plans.update_plan(plan, data, user=evaluator)
     assert "replaced by version 2" in info.value.errors["_schema"][0]
     with pytest.raises(ValidationFailed) as info:
-        operations.update_plan(new, {"category_id": ranked_catalogue["toilet"].id},
+        plans.update_plan(new, {"category_id": ranked_catalogue["toilet"].id},
                                user=evaluator)
     assert "category_id" in info.value.errors
 
@@ -204,11 +204,11 @@ def test_only_the_owner_changes_a_plan(make_plan, make_user):
     plan = make_plan(activate=False)
     other = make_user(Role.EVALUATOR)
     with pytest.raises(Forbidden):
-        operations.update_plan(plan, {"title": "x"}, user=other)
+        plans.update_plan(plan, {"title": "x"}, user=other)
     with pytest.raises(Forbidden):
-        operations.activate_plan(plan, user=other)
+        plans.activate_plan(plan, user=other)
     with pytest.raises(Forbidden):
-        operations.start_official_run(plan, other)
+        plans.start_official_run(plan, other)
 
 
 def test_activation_queues_one_preview_regeneration(make_plan, db):
@@ -220,6 +220,6 @@ def test_activation_queues_one_preview_regeneration(make_plan, db):
          f"ranking:preview:{plan.plan_key}")
     ]
     with pytest.raises(ValidationFailed):
-        operations.activate_plan(plan)
+        plans.activate_plan(plan)
     assert queries.public_plans() == [plan]
     assert db.session.scalar(select(func.count(EvaluationPlan.id))) == 1

@@ -13,7 +13,7 @@ from core.models import OutboxJob
 from declare import operations as declare_ops
 from declare.models import DeclarationVersion
 from declare.queries import local_today
-from ranking import eligibility, operations, queries, tasks
+from ranking import eligibility, queries, runs, snapshot_io, tasks
 from ranking.models import LeaderboardPointer, RankingRun, RunEntry, RunKind
 from tests.ranking.conftest import commit_and_run, publish
 
@@ -76,7 +76,7 @@ def test_one_job_writes_the_same_runs_as_the_per_plan_path(three_plans, db):
     for plan in plans:
         batch = queries.current_run(plan.plan_key, RunKind.PREVIEW)
         assert batch.id == out[plan.id] and batch.id != before[plan.id]
-        single = operations.build_run(plan, RunKind.OFFICIAL)
+        single = runs.build_run(plan, RunKind.OFFICIAL)
         commit_and_run()
         assert batch.inputs_hash == single.inputs_hash
         assert (batch.entry_count, batch.eligible_count) == (8, 5)
@@ -99,7 +99,7 @@ def test_unchanged_plans_write_nothing_and_the_hash_is_the_per_plan_one(three_pl
     commit_and_run()
     assert counts() == snapshot
     a = three_plans[0]
-    assert operations.build_run(a, RunKind.PREVIEW).id == first[a.id]  # same hash: reused
+    assert runs.build_run(a, RunKind.PREVIEW).id == first[a.id]  # same hash: reused
 
 
 def test_a_failure_midway_leaves_every_previous_leaderboard(
@@ -109,7 +109,7 @@ def test_a_failure_midway_leaves_every_previous_leaderboard(
     commit_and_run()
     publish(ranked_catalogue, apf=5.2, dispatch=False)
     snapshot = counts()
-    original = operations._insert_chunk
+    original = snapshot_io._insert_chunk
     calls = []
 
     def fail_midway(rows):
@@ -118,18 +118,18 @@ def test_a_failure_midway_leaves_every_previous_leaderboard(
             raise RuntimeError("the database went away mid-snapshot")
         original(rows)
 
-    monkeypatch.setattr(operations, "ENTRY_CHUNK", 4)
-    monkeypatch.setattr(operations, "_insert_chunk", fail_midway)
+    monkeypatch.setattr(snapshot_io, "ENTRY_CHUNK", 4)
+    monkeypatch.setattr(snapshot_io, "_insert_chunk", fail_midway)
     with pytest.raises(RuntimeError, match="mid-snapshot"):
         tasks.regenerate_all_previews()
     _db.session.rollback()  # what run_outbox does with a failing job
     assert calls == [4, 4, 4] and counts() == snapshot  # no run, entry or pointer changed
 
-    monkeypatch.setattr(operations, "_insert_chunk", original)
+    monkeypatch.setattr(snapshot_io, "_insert_chunk", original)
     tasks.regenerate_all_previews()  # the retry
     commit_and_run()
-    runs, entries, pointers = counts()
-    assert runs == snapshot[0] + 3 and entries == snapshot[1] + 3 * 9
+    n_runs, entries, pointers = counts()
+    assert n_runs == snapshot[0] + 3 and entries == snapshot[1] + 3 * 9
     assert [k for k, _ in pointers] == [k for k, _ in snapshot[2]]
     assert all(new != old for (_, new), (_, old) in zip(pointers, snapshot[2]))
 
@@ -147,13 +147,13 @@ def test_pruning_is_a_job_of_its_own_and_keeps_the_current_preview(
     ).all()
     assert prunes and {j.status for j in prunes} == {"done"} and prunes[0].args == []
     for plan in (a, b, c):
-        runs = db.session.scalars(
+        previews = db.session.scalars(
             select(RankingRun.id).where(RankingRun.plan_id == plan.id,
                                         RankingRun.kind == RunKind.PREVIEW)
         ).all()
-        assert len(runs) == operations.PREVIEW_KEEP
-        assert queries.current_run(plan.plan_key, RunKind.PREVIEW).id == max(runs)
-    assert operations.prune_previews() == 0  # nothing more to drop
+        assert len(previews) == runs.PREVIEW_KEEP
+        assert queries.current_run(plan.plan_key, RunKind.PREVIEW).id == max(previews)
+    assert runs.prune_previews() == 0  # nothing more to drop
 
 
 def test_reading_plans_together_splits_them_as_reading_each_alone(make_plan, ranked_catalogue):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from core import jobs
 from core.models import OutboxJob
-from ranking import operations, queries, tasks
+from ranking import plans, queries, runs, snapshot_io, tasks
 from ranking.models import LeaderboardPointer, RankingRun, RunEntry, RunKind
 from tests.ranking.conftest import commit_and_run, publish
 
@@ -44,7 +44,7 @@ def test_a_failing_regeneration_leaves_the_previous_leaderboard_current(
     assert before.entry_count == 1
     snapshot = counts(db)
 
-    original = operations._insert_chunk
+    original = snapshot_io._insert_chunk
     calls = []
 
     def fail_midway(rows):
@@ -53,8 +53,8 @@ def test_a_failing_regeneration_leaves_the_previous_leaderboard_current(
             raise RuntimeError("the database went away mid-snapshot")
         original(rows)
 
-    monkeypatch.setattr(operations, "ENTRY_CHUNK", 1)
-    monkeypatch.setattr(operations, "_insert_chunk", fail_midway)
+    monkeypatch.setattr(snapshot_io, "ENTRY_CHUNK", 1)
+    monkeypatch.setattr(snapshot_io, "_insert_chunk", fail_midway)
     publish(ranked_catalogue, apf=4.6)  # commits, then the inline job runs and fails
     assert calls == [1, 1]  # the first chunk was written, then the second failed
 
@@ -63,7 +63,7 @@ def test_a_failing_regeneration_leaves_the_previous_leaderboard_current(
     assert counts(db) == snapshot  # no partial run, no partial entries, pointer unchanged
     assert queries.current_run(plan.plan_key, RunKind.PREVIEW).id == before.id
 
-    monkeypatch.setattr(operations, "_insert_chunk", original)
+    monkeypatch.setattr(snapshot_io, "_insert_chunk", original)
     jobs.run_outbox(row.id)  # what RQ's retry does
     after = queries.current_run(plan.plan_key, RunKind.PREVIEW)
     assert after.id != before.id and after.entry_count == 2
@@ -85,7 +85,7 @@ def test_a_burst_in_one_transaction_makes_one_job(make_plan, ranked_catalogue, d
 def test_progress_is_visible_while_the_job_runs(make_plan, ranked_catalogue, db, monkeypatch):
     plan = make_plan()
     seen = []
-    rank = operations.scoring.rank
+    rank = runs.scoring.rank
 
     def spy(*args, **kwargs):
         with db.engine.connect() as conn:  # another connection: what a page would read
@@ -99,7 +99,7 @@ def test_progress_is_visible_while_the_job_runs(make_plan, ranked_catalogue, db,
             )
         return rank(*args, **kwargs)
 
-    monkeypatch.setattr(operations.scoring, "rank", spy)
+    monkeypatch.setattr(runs.scoring, "rank", spy)
     publish(ranked_catalogue)
     assert seen == [("running", 0.05, "Reading the declarations")]
     row = preview_rows(db)[-1]
@@ -117,7 +117,7 @@ def test_a_job_for_an_old_plan_version_regenerates_the_active_one(
     plan = make_plan()
     data = plan_payload(ranked_catalogue)
     data["indicators"][0]["cuts"] = [5.2, 4.6]
-    new = operations.update_plan(plan, data, user=evaluator)
+    new = plans.update_plan(plan, data, user=evaluator)
     commit_and_run()
     publish(ranked_catalogue, apf=5.1)
     assert tasks.regenerate_preview(plan.id) == queries.current_run(

@@ -26,7 +26,7 @@ from declare.models import (
     Product,
     VersionStatus,
 )
-from ranking import operations
+from ranking import plans, publicity, runs
 from ranking.models import (
     EvaluationPlan,
     LeaderboardPointer,
@@ -171,9 +171,9 @@ def plan_data(cat: dict, **overrides) -> dict:
 
 
 def make_plan(evaluator, cat: dict, *, activate: bool = True, **overrides) -> EvaluationPlan:
-    plan = operations.create_plan(evaluator, plan_data(cat, **overrides))
+    plan = plans.create_plan(evaluator, plan_data(cat, **overrides))
     if activate:
-        operations.activate_plan(plan)
+        plans.activate_plan(plan)
     _db.session.commit()
     jobs.dispatch_pending()  # the preview regeneration (inline: REDIS_URL is unset)
     return plan
@@ -183,14 +183,14 @@ def official_run(plan, evaluator, *, publicity_start: date | None = None,
                  publish: bool = False) -> RankingRun:
     """An official run of the plan; optionally under publicity from a given day (in the past:
     a period that has ended) and published."""
-    run = operations.build_run(plan, RunKind.OFFICIAL, evaluator)
+    run = runs.build_run(plan, RunKind.OFFICIAL, evaluator)
     _db.session.commit()  # each step in its own transaction, as the job and the pages do
     if publicity_start is not None or publish:
         start = publicity_start or date.today() - timedelta(days=plan.publicity_days + 1)
-        operations.start_publicity(run, start)
+        publicity.start_publicity(run, start)
         _db.session.commit()
     if publish:
-        operations.publish_run(run, evaluator)
+        publicity.publish_run(run, evaluator)
         _db.session.commit()
     return run
 
@@ -270,7 +270,7 @@ def test_another_evaluation_body_sees_404_for_a_plan_it_does_not_own(client, log
 
 def test_evaluator_lists_only_its_own_plans(client, login_as, world, make_user):
     other = make_user(Role.EVALUATOR)
-    operations.create_plan(other, plan_data(world["cat"], title="别人的方案"))
+    plans.create_plan(other, plan_data(world["cat"], title="别人的方案"))
     _db.session.commit()
     login_as(world["evaluator"])
     html = text_of(client.get("/my/plans"))
@@ -386,7 +386,7 @@ def test_a_benchmark_of_another_category_is_refused(client, login_as, db, en, ca
 
 
 def test_edit_a_draft_plan(client, login_as, world, en):
-    plan = operations.create_plan(world["evaluator"], plan_data(world["cat"], title="草稿"))
+    plan = plans.create_plan(world["evaluator"], plan_data(world["cat"], title="草稿"))
     _db.session.commit()
     login_as(world["evaluator"])
     page = text_of(client.get(f"/my/plans/{plan.id}/edit"))
@@ -641,7 +641,7 @@ def test_removed_leader_is_shown_with_its_reason(client, world):
     decl_id = _db.session.scalar(
         select(Declaration.id).where(Declaration.enterprise_id == leader.enterprise_id)
     )
-    operations.record_removal(run, [decl_id], "抽查不合格（2025-06-01）")
+    publicity.record_removal(run, [decl_id], "抽查不合格（2025-06-01）")
     _db.session.commit()
     html = text_of(client.get(f"/leaderboards/{plan.plan_key}"))
     removed = html.split('id="removed-leaders"')[1].split("</table>")[0]

@@ -1,4 +1,4 @@
-"""supervision.complaints: filing (who it is about, content limits, duplicates), routing to the
+"""supervision.complaints.operations: filing (who it is about, content limits, duplicates), routing to the
 regulators of the enterprise's region, dismissal and complaint-triggered checks."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from core.extensions import db as _db
 from core.models import Role
 from declare import operations as declare_ops
 from declare.queries import local_today
-from supervision import complaints
+from supervision.complaints import operations as complaints
 from supervision.models import Complaint, ComplaintStatus, InspectionOrigin
 from tests.declare import enterprise_data
 from tests.factories import valid_uscc

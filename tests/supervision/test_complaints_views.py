@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from core.extensions import db as _db
 from core.models import Role
-from supervision import complaints
+from supervision.complaints import operations as complaints
 from supervision.models import Complaint, ComplaintStatus, Inspection, InspectionOrigin
 from tests.conftest import CSRF_RE
 from tests.supervision.test_inspections_operations import (  # noqa: F401  (fixtures)

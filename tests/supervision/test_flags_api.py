@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from core.extensions import db as _db
 from core.models import OutboxJob, Role
-from supervision import flags as flag_store
+from supervision.flags import operations as flag_store
 from supervision.models import Complaint
 from tests.declare import en_request_fixture  # noqa: F401  (fixture "en_request")
 from tests.factories import make_enterprise_user
@@ -141,7 +141,7 @@ def test_recompute_by_a_regulator_of_the_region(client, auth, flagged, db):
     body = resp.get_json()
     job = db.session.get(OutboxJob, body["job_id"])
     assert (job.func, job.queue, job.status) == (
-        "supervision.tasks.flags_for_declarations",
+        "supervision.flags.tasks.flags_for_declarations",
         "supervision",
         "done",
     )

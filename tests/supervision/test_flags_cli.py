@@ -58,7 +58,7 @@ def test_enqueue_hands_the_job_to_the_supervision_queue(cli, legacy, db):
     result = cli("recompute", "--enqueue")
     assert result.exit_code == 0, result.output
     row = db.session.scalars(
-        select(OutboxJob).where(OutboxJob.func == "supervision.tasks.recompute_all")
+        select(OutboxJob).where(OutboxJob.func == "supervision.flags.tasks.recompute_all")
     ).one()
     assert f"queued job {row.id}" in result.output
     assert (row.queue, row.status, row.progress) == ("supervision", "done", 1.0)  # inline here

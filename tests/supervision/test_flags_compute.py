@@ -14,8 +14,8 @@ from benchmarks.models import BenchmarkIndicator, StandardStatus
 from core.models import OutboxJob
 from declare import operations
 from declare.queries import local_today
-from supervision import flags as flag_store
-from supervision import risk, tasks
+from supervision.flags import operations as flag_store
+from supervision.flags import risk, tasks
 from supervision.models import Complaint, ComplaintStatus, RiskFlag
 from tests.declare import en_request_fixture  # noqa: F401  (fixture "en_request")
 from tests.supervision.test_flags_common import (
@@ -65,7 +65,7 @@ def test_publish_flags_nothing_for_a_clean_declaration(db, catalogue):
     version = publish(catalogue)
     assert flags(version.declaration_id) == []
     done = db.session.scalars(
-        select(OutboxJob.status).where(OutboxJob.func == "supervision.tasks.flags_for_declarations")
+        select(OutboxJob.status).where(OutboxJob.func == "supervision.flags.tasks.flags_for_declarations")
     ).all()
     assert done == ["done"]
 
@@ -148,7 +148,7 @@ def test_withdrawn_reference_through_the_catalogue_signal_and_restored(db, catal
             OutboxJob.queue == "supervision", OutboxJob.status == "pending"
         )
     ).all()
-    assert queued == ["supervision.tasks.flags_for_category"]
+    assert queued == ["supervision.flags.tasks.flags_for_category"]
     commit_and_run()
 
     [flag] = flags(version.declaration_id)

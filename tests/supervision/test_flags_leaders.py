@@ -11,7 +11,7 @@ from sqlalchemy import select
 from core.models import OutboxJob
 from declare import operations as declare_ops
 from declare.queries import local_today
-from ranking import operations, queries
+from ranking import publicity, queries, runs
 from ranking.models import RunKind
 from supervision.models import RiskFlag
 from tests.declare import en_request_fixture  # noqa: F401  (fixture "en_request")
@@ -36,11 +36,11 @@ def published_list(make_plan, ranked_catalogue, evaluator):  # noqa: F811  (fixt
     plan = make_plan(leader_rule={"kind": "best_n", "n": 1, "star_cuts": []})
     first = publish(ranked_catalogue, apf=5.1, noise=36.0, standby=0.2)
     second = publish(ranked_catalogue, apf=4.8, noise=37.0, standby=0.3)
-    run = operations.build_run(plan, RunKind.OFFICIAL, evaluator)
-    operations.start_publicity(run, date(2025, 3, 1))
+    run = runs.build_run(plan, RunKind.OFFICIAL, evaluator)
+    publicity.start_publicity(run, date(2025, 3, 1))
     commit_and_run()
     assert leader_flags(first.declaration_id) == []  # under publicity: not a leader yet
-    operations.publish_run(run, evaluator, today=date(2025, 3, 11))
+    publicity.publish_run(run, evaluator, today=date(2025, 3, 11))
     commit_and_run()
     return plan, run, first, second
 
@@ -57,7 +57,7 @@ def test_publishing_the_list_flags_its_leaders(published_list, db):
     )
     assert leader_flags(second.declaration_id) == []
     job = db.session.scalars(
-        select(OutboxJob).where(OutboxJob.func == "supervision.tasks.flags_for_leader_lists")
+        select(OutboxJob).where(OutboxJob.func == "supervision.flags.tasks.flags_for_leader_lists")
     ).one()
     assert job.args == [[run.id]] and job.status == "done"
 

@@ -11,7 +11,7 @@ from sqlalchemy import event, insert, select
 
 from core.extensions import db as _db
 from core.models import OutboxJob, Role, utcnow
-from supervision import flags as flag_store
+from supervision.flags import operations as flag_store
 from supervision.models import Complaint, RiskFlag
 from tests.conftest import CSRF_RE, PASSWORD
 from tests.declare import en_request_fixture  # noqa: F401  (fixture "en_request")
@@ -173,7 +173,7 @@ class TestWithCsrf:
         job = db.session.scalars(select(OutboxJob).order_by(OutboxJob.id.desc())).first()
         assert job.id > before
         assert (job.func, job.args, job.queue, job.status) == (
-            "supervision.tasks.flags_for_declarations",
+            "supervision.flags.tasks.flags_for_declarations",
             [[flagged["cq_decl"]]],
             "supervision",
             "done",

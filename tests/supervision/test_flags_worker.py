@@ -29,7 +29,7 @@ def test_a_worker_flags_a_copied_standard_after_its_publication(
     copy = publish(catalogue, rows=rows, std_code="Q/ABC 0007-2025")
     queued = db.session.scalars(
         select(OutboxJob)
-        .where(OutboxJob.func == "supervision.tasks.flags_for_declarations")
+        .where(OutboxJob.func == "supervision.flags.tasks.flags_for_declarations")
         .order_by(OutboxJob.id)
     ).all()
     assert [(r.args, r.queue, r.status) for r in queued] == [

@@ -1,8 +1,8 @@
 """A leader that fails a spot check (不符合) leaves the published 领跑者 list, visibly and with
 the reason (dynamic management), and is excluded from new rankings within the plan's window.
 
-The list is built through ``ranking.operations`` exactly as tests/ranking does (its fixtures are
-reused); the result is recorded through the regulator's page, published, and the public pages
+The list is built through ``ranking.runs`` and ``ranking.publicity`` exactly as tests/ranking does
+(its fixtures are reused); the result is recorded through the regulator's page, published, and the public pages
 are read: the results page shows it, the leaderboard no longer lists the leader.
 """
 
@@ -16,9 +16,9 @@ from sqlalchemy import select
 from core.extensions import db as _db
 from core.models import Role
 from declare.queries import local_today
-from ranking import eligibility, operations, queries
+from ranking import eligibility, publicity, queries, runs
 from ranking.models import RunEntry, RunKind, RunStatus
-from supervision import inspections
+from supervision.inspections import operations as inspections
 from supervision.models import Inspection, InspectionResult, InspectionStatus
 from tests.ranking.conftest import (  # noqa: F401  (fixtures)
     commit_and_run,
@@ -41,9 +41,9 @@ def leaders(make_plan, ranked_catalogue, evaluator):
     first = publish(ranked_catalogue, apf=5.1, noise=36.0, standby=0.2)
     second = publish(ranked_catalogue, apf=4.8, noise=37.0, standby=0.3)
     third = publish(ranked_catalogue, apf=4.6, noise=40.0, standby=0.6)
-    run = operations.build_run(plan, RunKind.OFFICIAL, evaluator)
-    operations.start_publicity(run, date(2025, 3, 1))
-    operations.publish_run(run, evaluator, today=date(2025, 3, 11))
+    run = runs.build_run(plan, RunKind.OFFICIAL, evaluator)
+    publicity.start_publicity(run, date(2025, 3, 1))
+    publicity.publish_run(run, evaluator, today=date(2025, 3, 11))
     commit_and_run()
     assert {e.declaration_id for e in queries.leaders_of(run)} == {
         first.declaration_id, second.declaration_id

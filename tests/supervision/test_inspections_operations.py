@@ -1,4 +1,4 @@
-"""supervision.inspections: the three result grades and their rule, compliance records,
+"""supervision.inspections.operations: the three result grades and their rule, compliance records,
 rectification deadlines and follow-up, the nightly overdue marking, publication, region checks
 and complaint-triggered checks with their inspectors.
 
@@ -21,7 +21,7 @@ from core.extensions import db as _db
 from core.models import AuditLog, OutboxJob, Role
 from declare.models import ComplianceRecord
 from declare.queries import local_today
-from supervision import inspections
+from supervision.inspections import operations as inspections
 from supervision.models import (
     CHECKLIST,
     Complaint,
@@ -538,7 +538,7 @@ def test_recording_a_complaint_check_closes_the_complaint(world):
 def recompute_calls(monkeypatch):
     """What is asked of ``supervision.flags.request_recompute`` (it enqueues the re-flagging
     job; the flags slice tests the job itself)."""
-    from supervision import flags
+    from supervision.flags import operations as flags
 
     calls = []
     real = flags.request_recompute
@@ -560,7 +560,7 @@ def test_opening_and_closing_a_complaint_check_asks_for_flag_recomputation(world
     assert recompute_calls[-1] == [declaration_id]  # the complaint closed
     _db.session.commit()
     jobs = _db.session.scalars(select(OutboxJob.args).where(
-        OutboxJob.func == "supervision.tasks.flags_for_declarations")).all()
+        OutboxJob.func == "supervision.flags.tasks.flags_for_declarations")).all()
     assert [declaration_id] in [args[0] for args in jobs]
 
 

@@ -12,8 +12,8 @@ import pytest
 from core import jobs
 from core.extensions import db as _db
 from declare.queries import local_date, local_today
-from supervision import inspections
-from supervision.inspection_views import result_chart
+from supervision.inspections import operations as inspections
+from supervision.inspections.views import result_chart
 from supervision.models import (
     CHECKLIST,
     Inspection,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from supervision.sampling import assign_inspectors
+from supervision.sampling.method import assign_inspectors
 
 LOTTERY = "2026-11-22 双色球 03 07 12 19 25 31 + 09"
 

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from supervision.risk import (
+from supervision.flags.risk import (
     COMBINATION,
     FLAG_COLUMNS,
     REASON_TEMPLATES,

@@ -1,4 +1,4 @@
-"""supervision.sampling: seeds, population hash, sample size, pi, draw, stratified draw, redo."""
+"""supervision.sampling.method: seeds, population hash, sample size, pi, draw, stratified draw, redo."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.random import PCG64, Generator
 
-from supervision.sampling import (
+from supervision.sampling.method import (
     METHOD,
     allocate,
     child_seed,

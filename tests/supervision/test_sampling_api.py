@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 
 from core.extensions import db as _db
 from core.models import Role
-from supervision import draws, sampling
+from supervision.sampling import method as sampling
+from supervision.sampling import operations as draws
 from supervision.models import Draw, Inspection, SamplingPlan
 from tests.supervision.test_sampling_support import (  # noqa: F401  (fixtures)
     LAST_YEAR,

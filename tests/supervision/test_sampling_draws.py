@@ -1,4 +1,4 @@
-"""Draws through the operation layer (supervision.draws): the population, the record,
+"""Draws through the operation layer (supervision.sampling.operations): the population, the record,
 reproducibility, exclusions, the minimum ratio, risk, complaint-triggered objects, inspection
 assignment and redo."""
 
@@ -18,7 +18,8 @@ from core.extensions import db as _db
 from core.models import utcnow
 from declare.models import VersionStatus
 from declare.queries import local_date
-from supervision import draws, sampling
+from supervision.sampling import method as sampling
+from supervision.sampling import operations as draws
 from supervision.models import (
     ComplaintStatus,
     Draw,

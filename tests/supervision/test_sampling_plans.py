@@ -1,4 +1,4 @@
-"""Sampling plans and the inspector pool through supervision.draws: defaults, refusals with
+"""Sampling plans and the inspector pool through supervision.sampling.operations: defaults, refusals with
 the field that is wrong, region scoping, edits."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from werkzeug.exceptions import Forbidden
 from core.errors import ValidationFailed
 from core.extensions import db as _db
 from core.models import Role
-from supervision import draws
+from supervision.sampling import operations as draws
 from supervision.models import Stratification
 from tests.supervision.test_sampling_support import (  # noqa: F401  (fixtures)
     en_request_fixture,

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from numpy.random import PCG64, Generator
 
-from supervision.sampling import draw, inclusion_probabilities, stratified_draw
+from supervision.sampling.method import draw, inclusion_probabilities, stratified_draw
 
 pytestmark = pytest.mark.slow  # tens of thousands of draws
 

@@ -26,7 +26,7 @@ from declare.models import (
     Product,
     VersionStatus,
 )
-from supervision import draws
+from supervision.sampling import operations as draws
 from supervision.models import Complaint, Inspector, RiskFlag
 from tests.conftest import PASSWORD
 from tests.factories import valid_uscc

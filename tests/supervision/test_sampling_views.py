@@ -12,9 +12,9 @@ from sqlalchemy import func, select
 
 from core.extensions import db as _db
 from core.models import Role
-from supervision import draws
+from supervision.sampling import operations as draws
 from supervision.models import Draw, Inspector, SamplingPlan
-from supervision.sampling_views import stratum_chart
+from supervision.sampling.views import stratum_chart
 from tests.conftest import CSRF_RE, PASSWORD
 from tests.supervision.test_sampling_support import (  # noqa: F401  (fixtures)
     LAST_YEAR,

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from supervision.similarity import (
+from supervision.flags.similarity import (
     NUM_PERM,
     SimilarityIndex,
     estimate,

@@ -1,4 +1,4 @@
-"""Risk flags in the database: load the frame, compute with ``supervision.risk``, store the change.
+"""Risk flags in the database: load the frame, compute with ``flags.risk``, store the change.
 
 ``recompute(...)`` works on one scope — some declarations, one product category, one region
 (行政区划 prefix) or everything — in four steps:
@@ -11,7 +11,7 @@
 2. **Compute** with ``risk.compute_flags``. The outlier check (implausible values) needs the
    whole category, not only the scope, so it runs on a narrow frame of every published value
    of the scope's categories, and its flags are kept for the scope. Copying (near-identical
-   indicator table or standard text) is found with ``supervision.similarity`` against the
+   indicator table or standard text) is found with ``supervision.flags.similarity`` against the
    published enterprise standards of other enterprises in the same product category; a match
    flags *both* declarations, so the other side is written too.
 3. **Diff** with the open flags (``risk.diff_flags`` / ``risk.changed_flags``): new flags are
@@ -72,7 +72,7 @@ from declare.models import (
     Product,
 )
 from ranking.models import EvaluationPlan, RankingRun, RunEntry, RunKind, RunStatus
-from supervision import risk, similarity
+from supervision.flags import risk, similarity
 from supervision.models import Complaint, ComplaintStatus, RiskFlag
 
 __all__ = [
@@ -115,7 +115,7 @@ INDICATOR_CODES = ("below_mandatory", "below_recommended_without_mingshi", "miss
 
 
 def risk_config() -> risk.RiskConfig:
-    """The thresholds of ``supervision.risk`` from ``SUPERVISION_RISK`` (defaults otherwise)."""
+    """The thresholds of ``flags.risk`` from ``SUPERVISION_RISK`` (defaults otherwise)."""
     return risk.RiskConfig.coerce(current_app.config.get("SUPERVISION_RISK") or None)
 
 
@@ -1077,7 +1077,7 @@ def request_recompute(declaration_ids: Iterable[int]) -> list:
     """Have these declarations re-flagged after the current transaction commits.
 
     The entry point for every package to the right of declare: a new or closed complaint, a
-    leader list published or changed. Enqueues ``supervision.tasks.flags_for_declarations`` on
+    leader list published or changed. Enqueues ``supervision.flags.tasks.flags_for_declarations`` on
     the ``supervision`` queue (a waiting job with the same ids is reused); returns the outbox
     rows (none when there is nothing to do).
     """

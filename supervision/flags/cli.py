@@ -53,7 +53,7 @@ def recompute_cmd(region: str | None, category_id: int | None, enqueue: bool) ->
     from core import jobs
     from core.audit import acting_as, reset_actor
     from core.extensions import db
-    from supervision import tasks
+    from supervision.flags import tasks
 
     if region and category_id:
         raise click.UsageError("give --region or --category, not both")

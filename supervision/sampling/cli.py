@@ -39,7 +39,7 @@ def _find(number: str):
 @with_appcontext
 def redo(number: str, population_file: str | None, params_file: str | None) -> None:
     """Redo draw NUMBER and say whether the sample is identical to the stored one."""
-    from supervision import draws
+    from supervision.sampling import operations as draws
 
     found = _find(number)
     population = params = None

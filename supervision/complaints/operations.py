@@ -48,7 +48,7 @@ from core.validation import Errors as _Errors
 from core.validation import text as _text
 from declare.models import Declaration, DeclarationStatus, Enterprise
 from declare.validators import USCCError, validate_uscc
-from supervision import inspections
+from supervision.inspections import operations as inspections
 from supervision.models import Complaint, ComplaintStatus, Inspection
 
 __all__ = [

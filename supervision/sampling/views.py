@@ -1,7 +1,7 @@
 """HTML pages of spot-check sampling (双随机): a regulator's plans, draws and inspector pool,
 and the public sample lists (抽查名单公示) with their reproduction.
 
-Thin on purpose: parse a form → call ``supervision.draws`` → render or redirect. Refused input
+Thin on purpose: parse a form → call ``sampling.operations`` → render or redirect. Refused input
 re-renders the form with status 422 and the message on the field (the request's after_request
 hook rolls back whatever an operation had flushed). A regulator sees the plans and draws of
 the regions it covers and its own inspector pool: anything else answers 404; enterprises and
@@ -23,7 +23,6 @@ from flask import (
     Blueprint,
     Response,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -32,95 +31,52 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup
 from sqlalchemy import func, select
-from wtforms import (
-    BooleanField,
-    Field,
-    SelectField,
-    SelectMultipleField,
-    StringField,
-    TextAreaField,
-)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
 
-from benchmarks.models import ProductCategory, Standard
+from benchmarks.models import ProductCategory
 from core.auth import roles_required
 from core.errors import ValidationFailed
 from core.extensions import db, limiter
-from core.forms import DayField, NumberField
-from core.forms import strip as _strip
 from core.models import Role
-from declare.models import Declaration, DeclarationVersion, Enterprise
+from declare.models import Enterprise
 from ranking.charts import fmt, nice_ticks
-from supervision import draws
-from supervision.models import (
-    Draw,
-    DrawItem,
-    DrawStatus,
-    Inspection,
-    Inspector,
-    SamplingPlan,
+from supervision.models import Draw, DrawStatus, Inspector, SamplingPlan
+from supervision.sampling import operations as draws
+from supervision.sampling import queries
+from supervision.sampling.forms import (
+    ActionForm,
+    DrawForm,
+    InspectorForm,
+    PlanForm,
+    apply_errors,
+    plan_form_data,
+)
+from supervision.sampling.labels import (
+    ALLOCATION_CHOICES,
+    DRAW_STATUS_LABELS,
+    STRATIFICATION_CHOICES,
+    _label,
+    exclusion_text,
+    percent,
+    reason_label,
+)
+from supervision.sampling.queries import (
+    _inspector_names,
+    draw_items,
+    exclusion_rows,
+    population_filename,
+    redo_limit,
 )
 
 bp = Blueprint("sampling", __name__, url_prefix="/supervision/sampling")
 
 regulator_only = roles_required(Role.REGULATOR)
 
-ITEMS_PER_PAGE = 100
-EXCLUSIONS_SHOWN = 200
 CHART_STRATA = 30  # strata drawn in the chart; the table lists all of them
 STRATUM_LABEL = 22  # characters of a stratum key shown left of its bars (the table has all)
-STRATIFICATIONS = list(draws.STRATA)
-ALLOCATIONS = list(draws.ALLOCATIONS)
-
-REASON_LABELS = {
-    "random": _l("Random"),
-    "risk_weighted": _l("Risk-weighted"),
-    "complaint": _l("Complaint-triggered (举报)"),
-}
-STRATIFICATION_CHOICES = [
-    SelectChoice("none", _l("No strata")),
-    SelectChoice("region", _l("By region (county)")),
-    SelectChoice("category", _l("By product category")),
-    SelectChoice("region_category", _l("By region and product category")),
-]
-ALLOCATION_CHOICES = [
-    SelectChoice("proportional", _l("Proportional to the stratum's size")),
-    SelectChoice("equal", _l("Equal for every stratum")),
-]
-DRAW_STATUS_LABELS = {
-    "drawn": _l("Drawn (not yet public)"),
-    "publicised": _l("Sample list publicised (公示)"),
-    "closed": _l("Closed"),
-}
-
-
-def _label(table: dict, value) -> str:
-    value = getattr(value, "value", value)
-    return str(table[value]) if value in table else str(value or "")
-
-
-def reason_label(reason) -> str:
-    return _label(REASON_LABELS, reason)
-
-
-def exclusion_text(reason: str) -> str:
-    """A recorded exclusion reason in the reader's language."""
-    parts = draws.exclusion_parts(reason)
-    if parts is None:
-        return reason
-    return _("The enterprise was drawn in draw %(number)s on %(day)s, within the exclusion "
-             "window.", number=parts["number"], day=parts["day"])
-
-
-def percent(value: float | None) -> str:
-    return "" if value is None else f"{value * 100:.2f} %"
-
 
 @bp.context_processor
 def _helpers() -> dict:
@@ -135,219 +91,6 @@ def _helpers() -> dict:
         "DrawStatus": DrawStatus,
         "locale": str(get_locale()),
     }
-
-
-# --------------------------------------------------------------------------- forms
-
-
-class PlanForm(FlaskForm):
-    """抽查计划: scope, size, strata, exclusions, risk weight, inspectors."""
-
-    name = StringField(_l("Plan name"), validators=[DataRequired(), Length(max=200)],
-                       filters=[_strip])
-    region_code = StringField(_l("Region (行政区划 code)"), validators=[Length(max=6)],
-                              filters=[_strip])
-    category_ids = SelectMultipleField(_l("Product categories (none chosen: all)"), choices=[],
-                                       validate_choice=False)
-    period_start = DayField(_l("Period starts"), validators=[Optional()])
-    period_end = DayField(_l("Period ends (declarations in force on this day)"),
-                          validators=[Optional()])
-    size_ratio = NumberField(_l("Sample ratio (e.g. 0.1 for one tenth)"))
-    size_count = NumberField(_l("Or a number of objects"))
-    min_ratio = NumberField(_l("Minimum sample ratio"))
-    stratification = SelectField(_l("Strata"), choices=STRATIFICATION_CHOICES, default="none")
-    allocation = SelectField(_l("Sample shared among strata"), choices=ALLOCATION_CHOICES,
-                             default="proportional")
-    exclude_drawn_years = NumberField(_l("Exclude enterprises drawn in the last (years)"))
-    risk_factor = NumberField(_l("Risk factor (0: risk does not count)"))
-    max_inclusion = NumberField(_l("Highest inclusion probability"))
-    inspectors_per_object = NumberField(_l("Inspectors per object"))
-    rectification_days = NumberField(_l("Rectification deadline (days)"))
-
-    NUMBERS = ("size_ratio", "size_count", "min_ratio", "exclude_drawn_years", "risk_factor",
-               "max_inclusion", "inspectors_per_object", "rectification_days")
-
-    def to_data(self) -> dict:
-        data = {
-            "name": self.name.data or "",
-            "region_code": self.region_code.data or "",
-            "category_ids": list(self.category_ids.data or []),
-            "period_start": self.period_start.data,
-            "period_end": self.period_end.data,
-            "stratification": self.stratification.data,
-            "allocation": self.allocation.data,
-        }
-        for name in self.NUMBERS:
-            data[name] = getattr(self, name).data
-        return data
-
-
-def plan_form_data(plan: SamplingPlan) -> dict:
-    data = draws.plan_data(plan)
-    data["category_ids"] = [str(c) for c in data["category_ids"]]
-    return data
-
-
-class DrawForm(FlaskForm):
-    """The seed of a draw and the complaint-triggered objects checked with it."""
-
-    seed = StringField(_l("Seed (a whole number)"), validators=[Length(max=40)],
-                       filters=[_strip])
-    seed_text = TextAreaField(
-        _l("Or a public seed text, e.g. a lottery result"),
-        validators=[Length(max=draws.MAX_SEED_TEXT)], filters=[_strip], render_kw={"rows": 2},
-    )
-    complaint_declaration_ids = StringField(
-        _l("Complaint-triggered declarations (ids, separated by commas)"), filters=[_strip]
-    )
-    complaint_ids = StringField(_l("Complaints to check (ids, separated by commas)"),
-                                filters=[_strip])
-
-
-class InspectorForm(FlaskForm):
-    """A member of the inspector pool (执法检查人员库) with the ties they are recused for."""
-
-    code = StringField(_l("Staff number"), validators=[DataRequired(), Length(max=40)],
-                       filters=[_strip])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)], filters=[_strip])
-    organisation = StringField(_l("Organisation"), validators=[Length(max=200)],
-                               filters=[_strip])
-    speciality = StringField(_l("Speciality"), validators=[Length(max=200)], filters=[_strip])
-    tied_usccs = TextAreaField(
-        _l("Recused from enterprises (unified social credit codes)"), filters=[_strip],
-        render_kw={"rows": 2},
-    )
-    tied_region_codes = StringField(_l("Recused from regions (行政区划 codes)"),
-                                    filters=[_strip])
-    active = BooleanField(_l("In the pool drawn from"), default=True)
-
-    def to_data(self) -> dict:
-        return {
-            "code": self.code.data or "",
-            "name": self.name.data or "",
-            "organisation": self.organisation.data or "",
-            "speciality": self.speciality.data or "",
-            "tied_usccs": self.tied_usccs.data or "",
-            "tied_region_codes": self.tied_region_codes.data or "",
-            "active": bool(self.active.data),
-        }
-
-
-class ActionForm(FlaskForm):
-    """A button that changes state: nothing but the CSRF token."""
-
-
-def apply_errors(form: FlaskForm, errors: dict[str, list[str]]) -> list[str]:
-    """Put each message on its field; return the messages that match no field."""
-    other = []
-    aliases = {"tied_enterprise_ids": "tied_usccs"}
-    for key, messages in errors.items():
-        field = getattr(form, aliases.get(key, key), None)
-        if isinstance(field, Field) and key != "meta":
-            field.errors = list(field.errors or []) + list(messages)
-        else:
-            other.extend(messages)
-    return other
-
-
-# --------------------------------------------------------------------------- reads
-
-
-@dataclass
-class ItemPage:
-    total: int
-    rows: list[dict]
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-
-def draw_items(draw: Draw, *, page: int = 1, per_page: int = ITEMS_PER_PAGE) -> ItemPage:
-    """One page of a draw's items with enterprise, standard and inspection: two statements."""
-    total = db.session.scalar(select(func.count(DrawItem.id)).where(DrawItem.draw_id == draw.id))
-    stmt = (
-        select(
-            DrawItem,
-            Enterprise.name,
-            Enterprise.uscc,
-            DeclarationVersion.std_code,
-            Standard.code,
-            Inspection.id,
-            Inspection.inspector_ids,
-        )
-        .join(Enterprise, Enterprise.id == DrawItem.enterprise_id)
-        .join(DeclarationVersion, DeclarationVersion.id == DrawItem.version_id)
-        .outerjoin(Standard, Standard.id == DeclarationVersion.standard_id)
-        .outerjoin(Inspection, Inspection.draw_item_id == DrawItem.id)
-        .where(DrawItem.draw_id == draw.id)
-        .order_by(DrawItem.position)
-        .limit(per_page)
-        .offset((max(page, 1) - 1) * per_page)
-    )
-    rows = []
-    for item, name, uscc, std_code, catalogue_code, inspection_id, inspector_ids in (
-        db.session.execute(stmt)
-    ):
-        rows.append({
-            "position": item.position,
-            "declaration_id": item.declaration_id,
-            "version_id": item.version_id,
-            "enterprise_id": item.enterprise_id,
-            "enterprise": name,
-            "uscc": uscc,
-            "standard_code": catalogue_code or std_code,
-            "region_code": item.region_code,
-            "stratum": item.stratum,
-            "reason": item.reason.value,
-            "reason_label": reason_label(item.reason),
-            "inclusion_probability": item.inclusion_probability,
-            "risk_score": item.risk_score,
-            "inspection_id": inspection_id,
-            "inspector_ids": list(inspector_ids or []),
-        })
-    return ItemPage(total or 0, rows, max(page, 1), per_page)
-
-
-def exclusion_rows(draw: Draw, *, page: int = 1, per_page: int = EXCLUSIONS_SHOWN,
-                   population=None) -> tuple[int, list[dict]]:
-    """(total, one page) of the excluded objects with their reasons and enterprises."""
-    excluded = draws.excluded_of(draw, population)
-    shown = excluded.iloc[(max(page, 1) - 1) * per_page : max(page, 1) * per_page]
-    ids = [int(i) for i in shown["id"].tolist()]
-    names = dict(
-        db.session.execute(
-            select(Declaration.id, Enterprise.name)
-            .join(Enterprise, Enterprise.id == Declaration.enterprise_id)
-            .where(Declaration.id.in_(ids))
-        ).all()
-    ) if ids else {}
-    rows = [
-        {
-            "declaration_id": ident,
-            "enterprise": names.get(ident, ""),
-            "stratum": str(stratum),
-            "reason": str(reason),
-            "reason_text": exclusion_text(str(reason)),
-        }
-        for ident, stratum, reason in zip(ids, shown["stratum"].tolist(),
-                                          shown["exclusion_reason"].tolist(), strict=True)
-    ]
-    return len(excluded), rows
-
-
-def population_filename(draw: Draw) -> str:
-    return f"population-{draw.number}.csv.gz"
-
-
-def _inspector_names(regulator_id: int) -> dict[int, str]:
-    return dict(
-        db.session.execute(
-            select(Inspector.id, Inspector.name).where(Inspector.regulator_id == regulator_id)
-        ).all()
-    )
 
 
 # --------------------------------------------------------------------------- chart
@@ -473,14 +216,10 @@ def _draw(draw_id: int) -> Draw:
 
 def _visible_draw(draw_id: int) -> tuple[Draw, bool]:
     """(draw, the visitor is one of its regulators): public draws for everyone."""
-    if current_user.is_authenticated:
-        mine = draws.draw_for(current_user, draw_id)
-        if mine is not None:
-            return mine, True
-    found = draws.public_draw(draw_id)
+    found = queries.visible_draw(current_user, draw_id)
     if found is None:
         abort(404)
-    return found, False
+    return found
 
 
 def _inspector(inspector_id: int) -> Inspector:
@@ -668,11 +407,6 @@ def draw_publicise(draw_id: int):
     return redirect(url_for("sampling.public_draw", draw_id=found.id))
 
 
-def redo_limit() -> str:
-    """Redoing a draw recomputes it: public, so abuse-limited (SAMPLING_REDO_RATE_LIMIT)."""
-    return current_app.config.get("SAMPLING_REDO_RATE_LIMIT", "10 per minute")
-
-
 @bp.get("/draws/<int:draw_id>/redo")
 @limiter.limit(redo_limit)
 def draw_redo(draw_id: int):
@@ -798,12 +532,6 @@ def inspector_active(inspector_id: int):
 bp.add_app_template_global(svg, "sampling_svg")
 
 __all__ = [
-    "ALLOCATIONS",
-    "STRATIFICATIONS",
     "bp",
-    "draw_items",
-    "exclusion_rows",
-    "population_filename",
-    "redo_limit",
     "stratum_chart",
 ]

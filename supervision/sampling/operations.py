@@ -54,12 +54,12 @@ How a draw is made (``create_draw``):
    latest such draw ("drawn in draw 500000-2025-002 on 2025-03-01"). The text is part of the
    recorded population and of its hash, so it is language-neutral; pages translate it.
 3. **Risk**, one select: the open risk flags (``cleared_at`` NULL) of the region, scored per
-   declaration by ``supervision.risk.risk_score`` (each flag code counts once, at its most
+   declaration by ``supervision.flags.risk.risk_score`` (each flag code counts once, at its most
    severe). Weight = ``1 + risk_factor x score``; ``max_inclusion`` keeps every pi below 1.
 4. **Complaint-triggered objects** (``forced``) come from the caller: declarations, or open
    complaints of the region (a complaint about an enterprise forces each of its declarations
    in the population). They are checked outside the random draw and labelled "complaint".
-5. ``supervision.sampling.stratified_draw`` with the seed: an integer, or a public text such as
+5. ``method.stratified_draw`` with the seed: an integer, or a public text such as
    a lottery result (``seed_from_text``). The draw records the seed and its text, the
    population as gzip'd canonical CSV (``population_csv``: the columns the draw uses, rows in
    id order, floats in shortest round-trip form, gzip without a timestamp, so the same
@@ -81,9 +81,8 @@ PostgreSQL, process CPU time about 1.0 s (SQLite, database work included) and 0.
 client side). The population select is about 40 % of it, the executemany of items and
 inspections 25 %, the rest the draw, the CSV and the inspector assignment. That is not "well
 under a second" on this machine, so it is the first thing to move if regions of that size
-draw often: ``core.jobs`` only runs functions of a module named ``tasks``, and
-``supervision/tasks.py`` belongs to the risk-flag slice, so the job needs a
-``supervision.tasks.make_draw(plan_id, user_id, request)`` that calls ``create_draw`` with
+draw often: ``core.jobs`` only runs functions of a module named ``tasks``, so the job needs a
+``supervision.sampling.tasks.make_draw(plan_id, user_id, request)`` that calls ``create_draw`` with
 ``core.jobs.report_progress`` between the steps above (population, draw, record, inspectors).
 County and city regions (a few thousand declarations) draw in a fraction of the time.
 """
@@ -122,7 +121,9 @@ from core.validation import number as _number
 from core.validation import refuse as _refuse
 from core.validation import text as _text
 from declare.models import Declaration, DeclarationVersion, Enterprise, Product, VersionStatus
-from supervision import risk, sampling
+from core.clock import local_date, local_zone
+from supervision.flags import risk
+from supervision.sampling import method as sampling
 from supervision.models import (
     Complaint,
     ComplaintStatus,

@@ -74,7 +74,9 @@ from core.validation import day as _date
 from core.validation import text as _text
 from declare import operations as declare_ops
 from declare.models import Declaration, DeclarationStatus, DeclarationVersion, Enterprise
-from supervision import flags, sampling
+from core.clock import local_date, local_today
+from supervision.flags import operations as flags
+from supervision.sampling import method as sampling
 from supervision.models import (
     CHECKLIST,
     Complaint,
@@ -173,7 +175,7 @@ def request_flag_recompute(declaration_ids: Iterable[int | None]) -> None:
 
 def complaint_declarations(complaint: Complaint) -> list[int]:
     """The declarations a complaint's risk flag sits on: the one it names, else every
-    declaration in force of the enterprise (as ``supervision.flags`` counts them)."""
+    declaration in force of the enterprise (as ``supervision.flags.operations`` counts them)."""
     if complaint.declaration_id is not None:
         return [complaint.declaration_id]
     return list(

@@ -1,4 +1,4 @@
-"""Background jobs of supervision/ (RQ on the ``supervision`` queue, or inline without Redis).
+"""Background jobs of the risk flags (RQ on the ``supervision`` queue, or inline without Redis).
 
 Jobs take ids, never objects, and are idempotent: each recomputes the flags of its scope from
 what the database holds when it starts and stores only the difference, so a retried or
@@ -15,9 +15,6 @@ Which job runs when (``supervision.receivers`` enqueues them):
 ``recompute_all()``                nightly (cron: ``flask supervision flags recompute
                                    --enqueue``): limits change with the date, category medians
                                    drift, copies of older standards appear
-``rectifications_overdue(day)``    nightly (cron: ``flask supervision inspections
-                                   mark-overdue --enqueue``): open rectification orders past
-                                   their deadline become overdue
 =================================  ========================================================
 """
 
@@ -31,7 +28,7 @@ from sqlalchemy import or_, select
 from core.extensions import db
 from core.jobs import job, report_progress
 from ranking.models import RunEntry
-from supervision import flags
+from supervision.flags import operations as flags
 
 __all__ = [
     "flags_for_category",
@@ -39,7 +36,6 @@ __all__ = [
     "flags_for_leader_lists",
     "flags_for_region",
     "recompute_all",
-    "rectifications_overdue",
 ]
 
 log = logging.getLogger(__name__)
@@ -100,16 +96,3 @@ def recompute_all() -> dict:
     result = flags.recompute(progress=_progress)
     log.info("risk flags, full recompute: %s", result.as_dict())
     return result.as_dict()
-
-
-@job('supervision')
-def rectifications_overdue(day: str | None = None) -> dict:
-    """Open rectification orders whose deadline passed before ``day`` (ISO date; default:
-    today in Beijing) become overdue. Idempotent: one set-based UPDATE of what is still open."""
-    from datetime import date
-
-    from supervision import inspections
-
-    ids = inspections.mark_overdue(date.fromisoformat(day) if day else None)
-    log.info("rectification orders marked overdue: %s", ids)
-    return {"overdue": len(ids), "ids": ids[:200]}

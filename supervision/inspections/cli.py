@@ -20,7 +20,8 @@ def mark_overdue_command(day: str | None, enqueue: bool) -> None:
     """Open orders whose deadline has passed become overdue."""
     from core import jobs
     from core.extensions import db
-    from supervision import inspections, tasks
+    from supervision.inspections import operations as inspections
+    from supervision.inspections import tasks
 
     if day is not None:
         try:

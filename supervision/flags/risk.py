@@ -4,7 +4,7 @@
 flag, ``[declaration_id, version_id, code, severity, key, evidence]``. Nothing here touches
 Flask, the database or files: the ``supervision`` jobs load the frame, call this, and store the
 difference with the open flags (``diff_flags``). The near-identical-text flag is computed with
-``supervision.similarity`` and turned into flag rows by ``near_identical_flags``.
+``supervision.flags.similarity`` and turned into flag rows by ``near_identical_flags``.
 
 Input columns (only ``declaration_id`` and ``version_id`` are required; a check whose columns
 are missing is skipped and named in ``flags.attrs["skipped_checks"]``):
@@ -1199,7 +1199,7 @@ def compute_flags(
 def near_identical_flags(
     matches: pd.DataFrame, *, config: RiskConfig | Mapping[str, Any] | None = None
 ) -> pd.DataFrame:
-    """Flag rows for near-identical texts found with ``supervision.similarity``.
+    """Flag rows for near-identical texts found with ``supervision.flags.similarity``.
 
     ``matches`` has one row per (declaration, similar declaration of another enterprise):
     ``declaration_id``, ``version_id``, ``other_declaration_id``, ``other_enterprise_id``,

@@ -1,16 +1,17 @@
-"""HTML pages of inspections, rectification and complaints (/supervision/inspections).
+"""HTML pages of inspections and rectification (/supervision/inspections).
 
-Thin on purpose: parse a form → call ``supervision.inspections`` / ``supervision.complaints`` →
+Thin on purpose: parse a form (``forms.py``) → call ``supervision.inspections.operations`` →
 render or redirect. Refused input re-renders the page with status 422 and the message next to
 the field (the request's after_request hook rolls back what an operation had flushed).
 
 Who sees what:
 
-* a regulator: the inspections and complaints of its region (``core.auth.region_covers``);
+* a regulator: the inspections of its region (``core.auth.region_covers``);
   anything outside answers 404, so ids reveal nothing; other roles get 403 on its pages;
 * an enterprise: the results recorded against itself and its rectification orders only;
-* the public (no login): published results (一公开) with a chart of the grades, and the
-  complaint form (CSRF, rate-limited per client address: ``COMPLAINT_RATE_LIMIT``).
+* the public (no login): published results (一公开) with a chart of the grades.
+
+The complaint pages are ``supervision.complaints.views`` (same URL prefix).
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from xml.sax.saxutils import escape, quoteattr
 from flask import (
     Blueprint,
     abort,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -31,26 +31,27 @@ from flask import (
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from markupsafe import Markup
-from sqlalchemy import select
-from wtforms import HiddenField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Length, Optional
 
 from core.auth import roles_required
 from core.clock import local_date, local_today
 from core.errors import ValidationFailed
-from core.extensions import db, limiter
-from core.forms import DayField
-from core.forms import strip as _strip
+from core.clock import local_date, local_today
+from core.extensions import db
 from core.models import Role
-from declare.models import Declaration, DeclarationStatus, Enterprise
-from supervision import complaints, inspections
-from supervision.inspections import CHECKLIST_LABELS, RESULT_LABELS
+from supervision.inspections import operations as inspections
+from supervision.inspections.forms import (
+    CHECK_LABELS,
+    ActionForm,
+    AnswerForm,
+    FollowUpForm,
+    RecordForm,
+    apply_errors,
+    apply_record_errors,
+)
+from supervision.inspections.operations import CHECKLIST_LABELS, RESULT_LABELS
 from supervision.models import (
     CHECKLIST,
-    Complaint,
     ComplaintStatus,
     Inspection,
     InspectionResult,
@@ -65,7 +66,6 @@ regulator_only = roles_required(Role.REGULATOR)
 enterprise_only = roles_required(Role.ENTERPRISE)
 
 PER_PAGE = 30
-DEFAULT_COMPLAINT_RATE_LIMIT = "5 per minute;30 per day"
 
 STATUS_LABELS = {
     "assigned": _l("Assigned, not yet recorded"),
@@ -89,7 +89,6 @@ COMPLAINT_LABELS = {
     "dismissed": _l("Dismissed"),
     "closed": _l("Closed: the check finished"),
 }
-CHECK_LABELS = {"pass": _l("Pass"), "fail": _l("Fail"), "na": _l("Not applicable")}
 RESULT_COLOURS = {"conforming": "#2e7d32", "defects": "#b26a00", "nonconforming": "#c62828"}
 
 
@@ -121,169 +120,6 @@ def _helpers() -> dict:
 def _answered_late(order: RectificationOrder) -> bool:
     """Answered after the deadline day (in Beijing time, as deadlines are)."""
     return order.answered_at is not None and local_date(order.answered_at) > order.deadline
-
-
-# --------------------------------------------------------------------------- forms
-
-
-class ActionForm(FlaskForm):
-    """A button that changes state: nothing but the CSRF token."""
-
-
-class RecordForm(FlaskForm):
-    """The result with the checklist: one pass/fail/na choice and one finding per item.
-
-    The fields only carry what was typed; ``inspections.record_result`` judges it and its
-    messages come back on the field they are about (``apply_record_errors``).
-    """
-
-    result = RadioField(
-        _l("Result"),
-        choices=[SelectChoice(r.value, RESULT_LABELS[r.value]) for r in InspectionResult],
-        validate_choice=False,
-    )
-    inspected_on = DayField(_l("Inspected on"), validators=[Optional()])
-    requirements = TextAreaField(
-        _l("Rectification requirements (does not conform only; empty: the failed findings)"),
-        validators=[Optional(), Length(max=inspections.TEXT_MAX)],
-        filters=[_strip],
-        render_kw={"rows": 3},
-    )
-    rectification_days = StringField(
-        _l("Rectification period in days (empty: the plan's or the default)"),
-        validators=[Optional(), Length(max=5)],
-        filters=[_strip],
-        render_kw={"inputmode": "numeric"},
-    )
-
-    def check(self, item: str):
-        return getattr(self, f"check_{item}")
-
-    def finding(self, item: str):
-        return getattr(self, f"finding_{item}")
-
-    def to_data(self) -> dict:
-        return {
-            "result": self.result.data or "",
-            "inspected_on": self.inspected_on.data,
-            "requirements": self.requirements.data or "",
-            "rectification_days": self.rectification_days.data or None,
-            "checklist": {item: self.check(item).data or "" for item in CHECKLIST},
-            "findings": [
-                {"item": item, "text": self.finding(item).data}
-                for item in CHECKLIST
-                if self.finding(item).data
-            ],
-        }
-
-
-for _item in CHECKLIST:
-    setattr(
-        RecordForm,
-        f"check_{_item}",
-        RadioField(
-            CHECKLIST_LABELS[_item],
-            choices=[SelectChoice(v, CHECK_LABELS[v]) for v in inspections.CHECK_VALUES],
-            validate_choice=False,
-        ),
-    )
-    setattr(
-        RecordForm,
-        f"finding_{_item}",
-        TextAreaField(
-            _l("Finding"),
-            validators=[Optional(), Length(max=inspections.FINDING_MAX)],
-            filters=[_strip],
-            render_kw={"rows": 2},
-        ),
-    )
-
-
-def apply_record_errors(form: RecordForm, errors: dict, findings: list[dict]) -> list[str]:
-    """Put the operation's messages on the fields; return those that belong to none."""
-    general = []
-    for key, messages in errors.items():
-        parts = key.split(".")
-        target = None
-        if parts[0] in ("result", "inspected_on", "requirements", "rectification_days"):
-            target = getattr(form, parts[0])
-        elif parts[0] == "checklist" and len(parts) == 2 and parts[1] in CHECKLIST:
-            target = form.check(parts[1])
-        elif parts[0] == "findings" and len(parts) >= 2 and parts[1].isdigit():
-            pos = int(parts[1])
-            if pos < len(findings):
-                target = form.finding(findings[pos]["item"])
-        if target is None:
-            general.extend(messages)
-        else:
-            target.errors = list(target.errors) + list(messages)
-    return general
-
-
-class FollowUpForm(FlaskForm):
-    follow_up = TextAreaField(
-        _l("Follow-up (what was verified, or why the answer is not accepted)"),
-        validators=[Optional(), Length(max=inspections.TEXT_MAX)],
-        filters=[_strip],
-        render_kw={"rows": 3},
-    )
-
-
-class AnswerForm(FlaskForm):
-    answer = TextAreaField(
-        _l("What was rectified"),
-        validators=[Optional(), Length(max=inspections.TEXT_MAX)],
-        filters=[_strip],
-        render_kw={"rows": 4},
-    )
-
-
-class ComplaintForm(FlaskForm):
-    """举报: anyone may file one; only the regulators of the enterprise's region read it."""
-
-    enterprise_uscc = StringField(
-        _l("Unified social credit code (统一社会信用代码) of the enterprise"),
-        validators=[Optional(), Length(max=40)],
-        filters=[_strip],
-    )
-    content = TextAreaField(
-        _l("What is wrong (%(min)d to %(max)d characters)", min=complaints.CONTENT_MIN,
-           max=complaints.CONTENT_MAX),
-        validators=[Optional(), Length(max=complaints.CONTENT_MAX + 1000)],
-        filters=[_strip],
-        render_kw={"rows": 6},
-    )
-    contact = StringField(
-        _l("Your contact (optional; only the regulator sees it)"),
-        validators=[Optional(), Length(max=complaints.CONTACT_MAX)],
-        filters=[_strip],
-    )
-    enterprise_id = HiddenField()
-    declaration_id = HiddenField()
-
-
-class DismissForm(FlaskForm):
-    reason = TextAreaField(
-        _l("Reason for dismissing"),
-        validators=[Optional(), Length(max=complaints.REASON_MAX)],
-        filters=[_strip],
-        render_kw={"rows": 3},
-    )
-
-
-class OpenCheckForm(FlaskForm):
-    declaration_id = SelectField(_l("Declaration to check"), validate_choice=False)
-
-
-def _apply(form: FlaskForm, errors: dict) -> list[str]:
-    general = []
-    for key, messages in errors.items():
-        field = getattr(form, key.split(".")[0], None)
-        if field is not None and hasattr(field, "errors") and key.split(".")[0] != "meta":
-            field.errors = list(field.errors) + list(messages)
-        else:
-            general.extend(messages)
-    return general
 
 
 # --------------------------------------------------------------------------- the result chart
@@ -375,13 +211,6 @@ def _regional_order(order_id: int) -> RectificationOrder:
     if order is None or not inspections.in_region(current_user, order.inspection.region_code):
         abort(404)
     return order
-
-
-def _regional_complaint(complaint_id: int) -> Complaint:
-    complaint = db.session.get(Complaint, complaint_id)
-    if complaint is None or not inspections.in_region(current_user, complaint.region_code):
-        abort(404)
-    return complaint
 
 
 def _own_order(order_id: int) -> RectificationOrder:
@@ -489,7 +318,7 @@ def _follow_up(order_id: int, action: str):
             inspections.mark_order_overdue(order, user=current_user,
                                            follow_up=form.follow_up.data)
     except ValidationFailed as exc:
-        general = _apply(form, exc.errors)
+        general = apply_errors(form, exc.errors)
         return _render_detail(inspection, status=422, follow_up_form=form, errors=general)
     flash(_("The rectification order is closed.") if action == "close"
           else _("The rectification order is marked overdue."), "success")
@@ -592,156 +421,3 @@ def results():
     )
 
 
-def _complaint_limit() -> str:
-    return current_app.config.get("COMPLAINT_RATE_LIMIT", DEFAULT_COMPLAINT_RATE_LIMIT)
-
-
-def _complaint_subject(form: ComplaintForm) -> tuple[Enterprise | None, Declaration | None]:
-    """Who the complaint is about when the form came from a link (?declaration= / ?enterprise=)."""
-    decl_arg = request.args.get("declaration") or form.declaration_id.data
-    ent_arg = request.args.get("enterprise") or form.enterprise_id.data
-    declaration = enterprise = None
-    if decl_arg and str(decl_arg).isdigit():
-        declaration = db.session.get(Declaration, int(decl_arg))
-        if declaration is None or declaration.status is DeclarationStatus.DRAFT:
-            declaration = None
-        else:
-            enterprise = declaration.enterprise
-    if enterprise is None and ent_arg and str(ent_arg).isdigit():
-        enterprise = db.session.get(Enterprise, int(ent_arg))
-    form.declaration_id.data = str(declaration.id) if declaration is not None else ""
-    form.enterprise_id.data = str(enterprise.id) if enterprise is not None else ""
-    return enterprise, declaration
-
-
-@bp.route("/complaints/new", methods=["GET", "POST"])
-@limiter.limit(_complaint_limit, methods=["POST"])
-def complaint_new():
-    """The public complaint form (举报); no login."""
-    form = ComplaintForm()
-    enterprise, declaration = _complaint_subject(form)
-    status = 200
-    if request.method == "POST":
-        status = 422
-        if form.validate_on_submit():
-            try:
-                complaint = complaints.file_complaint(
-                    {
-                        "enterprise_uscc": form.enterprise_uscc.data,
-                        "enterprise_id": form.enterprise_id.data or None,
-                        "declaration_id": form.declaration_id.data or None,
-                        "content": form.content.data,
-                        "contact": form.contact.data,
-                    },
-                    fingerprint=complaints.fingerprint(request.remote_addr),
-                )
-            except ValidationFailed as exc:
-                general = _apply(form, exc.errors)
-                if general:
-                    form.content.errors = list(form.content.errors) + general
-            else:
-                flash(
-                    _("Your complaint %(number)s is filed; the regulator of the enterprise's "
-                      "region handles it.", number=complaint.number),
-                    "success",
-                )
-                return redirect(url_for("inspections.complaint_new"))
-    return render_template(
-        "supervision/complaints_new.html",
-        form=form,
-        enterprise=enterprise,
-        declaration=declaration,
-    ), status
-
-
-# --------------------------------------------------------------------------- complaints inbox
-
-
-@bp.get("/complaints")
-@regulator_only
-def complaint_inbox():
-    status = request.args.get("status") or None
-    page = db.paginate(
-        complaints.complaints_for(current_user, status=status),
-        page=_page_arg(), per_page=PER_PAGE, error_out=False,
-    )
-    return render_template(
-        "supervision/complaints_inbox.html",
-        page=page,
-        statuses=COMPLAINT_LABELS,
-        status=status,
-        args={"status": status} if status else {},
-    )
-
-
-def _render_complaint(
-    complaint: Complaint,
-    *,
-    status: int = 200,
-    dismiss_form: DismissForm | None = None,
-    check_form: OpenCheckForm | None = None,
-    errors: list[str] | None = None,
-):
-    options = complaints.checkable_declarations(complaint)
-    check_form = check_form or OpenCheckForm(formdata=None)
-    check_form.declaration_id.choices = [
-        SelectChoice(str(d.id), f"{d.current_version.number} {d.current_version.title}")
-        for d in options
-    ]
-    if not check_form.declaration_id.data and complaint.declaration_id is not None:
-        check_form.declaration_id.data = str(complaint.declaration_id)
-    checks = db.session.scalars(
-        select(Inspection)
-        .where(Inspection.complaint_id == complaint.id)
-        .order_by(Inspection.id)
-    ).all()
-    return render_template(
-        "supervision/complaints_detail.html",
-        complaint=complaint,
-        checks=checks,
-        dismiss_form=dismiss_form or DismissForm(formdata=None),
-        check_form=check_form,
-        options=options,
-        errors=errors or [],
-    ), status
-
-
-@bp.get("/complaints/<int:complaint_id>")
-@regulator_only
-def complaint_detail(complaint_id: int):
-    return _render_complaint(_regional_complaint(complaint_id))
-
-
-@bp.post("/complaints/<int:complaint_id>/dismiss")
-@regulator_only
-def complaint_dismiss(complaint_id: int):
-    complaint = _regional_complaint(complaint_id)
-    form = DismissForm()
-    if not form.validate_on_submit():
-        return _render_complaint(complaint, status=422, dismiss_form=form)
-    try:
-        complaints.dismiss(complaint, form.reason.data, user=current_user)
-    except ValidationFailed as exc:
-        general = _apply(form, exc.errors)
-        return _render_complaint(complaint, status=422, dismiss_form=form, errors=general)
-    flash(_("The complaint is dismissed; the reason is recorded."), "success")
-    return redirect(url_for("inspections.complaint_detail", complaint_id=complaint.id))
-
-
-@bp.post("/complaints/<int:complaint_id>/open-check")
-@regulator_only
-def complaint_open_check(complaint_id: int):
-    complaint = _regional_complaint(complaint_id)
-    form = OpenCheckForm()
-    if not form.validate_on_submit():
-        return _render_complaint(complaint, status=422, check_form=form)
-    try:
-        inspection = complaints.open_check(
-            complaint, user=current_user, declaration_id=form.declaration_id.data or None
-        )
-    except ValidationFailed as exc:
-        general = _apply(form, exc.errors)
-        return _render_complaint(complaint, status=422, check_form=form, errors=general)
-    flash(_("Complaint-triggered check %(number)s is opened.", number=inspection.number),
-          "success")
-    return redirect(url_for("inspections.detail", inspection_id=inspection.id))

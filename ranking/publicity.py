@@ -1,0 +1,313 @@
+"""An official run's lifecycle: publicity (公示), objections (异议) and their resolution (an
+accepted one re-runs the list as a new version), publication, and removals of leaders
+(dynamic management). Flushes, never commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import date, timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import case, func, insert, literal, select
+
+from core.clock import local_today
+from core.errors import ValidationFailed
+from core.extensions import db
+from core.models import User, utcnow
+from ranking.models import Objection, ObjectionStatus, RankingRun, RunEntry, RunKind, RunStatus
+from core.validation import Errors as _Errors
+from core.validation import integer as _integer
+from core.validation import refuse as _refuse
+from core.validation import text as _text
+from ranking.plans import _require_owner, status_word
+from ranking.runs import _next_list_version, _plan_key_runs, _pointer, _switch, build_run
+
+__all__ = [
+    "file_objection",
+    "publish_run",
+    "record_removal",
+    "resolve_objection",
+    "start_publicity",
+]
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+def _official_run(run: RankingRun, *states: RunStatus) -> None:
+    if run.kind is not RunKind.OFFICIAL:
+        raise _refuse(_("A preview leaderboard is unofficial; only official runs are "
+                        "publicised and published."))
+    if states and run.status not in states:
+        raise _refuse(_("This run is %(status)s; that step is not possible now.",
+                        status=status_word(run.status)))
+
+
+def start_publicity(
+    run: RankingRun, start: date | None = None, *, user: User | None = None
+) -> RankingRun:
+    """公示: the computed official run becomes the public official list; objections open."""
+    _require_owner(run.plan, user)
+    _official_run(run, RunStatus.COMPUTED)
+    plan = run.plan
+    other = db.session.scalar(
+        _plan_key_runs(plan.plan_key).where(
+            RankingRun.status == RunStatus.PUBLICITY, RankingRun.id != run.id
+        )
+    )
+    if other is not None:
+        raise _refuse(_("Run %(id)d of this plan is in publicity; publish it, or accept an "
+                        "objection, before publicising another.", id=other))
+    start = start or local_today()
+    if not isinstance(start, date):
+        raise _refuse(_("Enter a date as yyyy-MM-dd."), "start")
+    next_version = _next_list_version(plan.plan_key)
+    run.status = RunStatus.PUBLICITY
+    run.publicity_start = start
+    run.publicity_end = start + timedelta(days=plan.publicity_days - 1)
+    if run.previous_run_id is None:  # a fresh run: the next version of the official list
+        run.list_version = next_version
+    db.session.flush()
+    _switch(plan.plan_key, RunKind.OFFICIAL, run)
+    db.session.flush()
+    return run
+
+
+def file_objection(
+    run: RankingRun,
+    *,
+    name: str,
+    contact: str,
+    text: str,
+    entry_id: int | None = None,
+    today: date | None = None,
+) -> Objection:
+    """异议: anyone may object to a list in publicity, until its last day."""
+    today = today or local_today()
+    if (
+        run.kind is not RunKind.OFFICIAL
+        or run.status is not RunStatus.PUBLICITY
+        or run.publicity_start is None
+        or not run.publicity_start <= today <= run.publicity_end
+    ):
+        if run.status is RunStatus.PUBLICITY and run.publicity_end is not None:
+            raise _refuse(_("Objections can be filed from %(start)s to %(end)s.",
+                            start=run.publicity_start.isoformat(),
+                            end=run.publicity_end.isoformat()))
+        raise _refuse(_("Objections can be filed only while a list is in publicity."))
+    errors = _Errors()
+    clean = {}
+    for field, value, limit, message in (
+        ("name", name, 120, _("Enter your name or your organisation's name.")),
+        ("contact", contact, 120, _("Enter a telephone number or e-mail address for the reply.")),
+        ("text", text, 5000, _("Describe the objection: which entry, what is wrong, why.")),
+    ):
+        clean[field] = _text(value)
+        if not clean[field]:
+            errors.add(field, message)
+        elif len(clean[field]) > limit:
+            errors.add(field, _("At most %(n)d characters.", n=limit))
+    entry = None
+    if entry_id not in (None, ""):
+        eid, ok = _integer(entry_id)
+        entry = db.session.get(RunEntry, eid) if ok and eid else None
+        if entry is None or entry.run_id != run.id:
+            errors.add("entry_id", _("Choose an entry of this list."))
+    if errors:
+        raise ValidationFailed(dict(errors))
+    objection = Objection(run_id=run.id, entry_id=entry.id if entry else None, **clean)
+    db.session.add(objection)
+    db.session.flush()
+    return objection
+
+
+def _carry_objections(old: RankingRun, new: RankingRun, exclude: int) -> None:
+    """Open objections of a replaced run continue on its re-run (same declaration's entry)."""
+    rows = db.session.execute(
+        select(Objection.id, RunEntry.declaration_id)
+        .outerjoin(RunEntry, RunEntry.id == Objection.entry_id)
+        .where(
+            Objection.run_id == old.id,
+            Objection.status == ObjectionStatus.OPEN,
+            Objection.id != exclude,
+        )
+    ).all()
+    if not rows:
+        return
+    decl_ids = {d for _, d in rows if d is not None}
+    mapping = dict(
+        db.session.execute(
+            select(RunEntry.declaration_id, RunEntry.id).where(
+                RunEntry.run_id == new.id, RunEntry.declaration_id.in_(decl_ids)
+            )
+        ).all()
+    ) if decl_ids else {}
+    for objection_id, decl_id in rows:
+        objection = db.session.get(Objection, objection_id)
+        objection.run_id = new.id
+        objection.entry_id = mapping.get(decl_id) if decl_id is not None else None
+
+
+def resolve_objection(
+    objection: Objection,
+    *,
+    accept: bool,
+    response: str,
+    user: User,
+    today: date | None = None,
+) -> Objection:
+    """Accept (re-run now: a new list version in a new publicity period) or reject (with the
+    reason, required) an open objection."""
+    run = objection.run
+    _require_owner(run.plan, user)
+    if objection.status is not ObjectionStatus.OPEN:
+        raise _refuse(_("This objection was already %(status)s.",
+                        status=status_word(objection.status)))
+    _official_run(run, RunStatus.PUBLICITY)
+    response = _text(response)
+    if not accept and not response:
+        raise _refuse(
+            _("Give the reason for rejecting the objection; it is kept with the list."),
+            "response",
+        )
+    now = utcnow()
+    objection.response = response
+    objection.resolved_at = now
+    if not accept:
+        objection.status = ObjectionStatus.REJECTED
+        db.session.flush()
+        return objection
+
+    reason = _("Objection %(id)d accepted: %(text)s", id=objection.id, text=objection.text)
+    if response:
+        reason += "\n" + response
+    new = build_run(run.plan, RunKind.OFFICIAL, user, previous=run, change_reason=reason)
+    start = today or local_today()
+    new.status = RunStatus.PUBLICITY
+    new.publicity_start = start
+    new.publicity_end = start + timedelta(days=run.plan.publicity_days - 1)
+    run.status = RunStatus.SUPERSEDED
+    objection.status = ObjectionStatus.ACCEPTED
+    objection.resolved_run_id = new.id
+    db.session.flush()
+    _carry_objections(run, new, exclude=objection.id)
+    _switch(run.plan.plan_key, RunKind.OFFICIAL, new)
+    db.session.flush()
+    return objection
+
+
+def publish_run(run: RankingRun, user: User, *, today: date | None = None) -> RankingRun:
+    """发布: after the publicity period, with every objection resolved. Immutable afterwards."""
+    _require_owner(run.plan, user)
+    _official_run(run, RunStatus.PUBLICITY)
+    today = today or local_today()
+    if run.publicity_end is None or today <= run.publicity_end:
+        raise _refuse(_("The publicity period ends on %(end)s; publish from %(next)s.",
+                        end=run.publicity_end.isoformat() if run.publicity_end else "",
+                        next=(run.publicity_end + timedelta(days=1)).isoformat()
+                        if run.publicity_end else ""))
+    open_count = db.session.scalar(
+        select(func.count(Objection.id)).where(
+            Objection.run_id == run.id, Objection.status == ObjectionStatus.OPEN
+        )
+    )
+    if open_count:
+        raise _refuse(_("%(n)d objection(s) are still open; accept or reject each first.",
+                        n=open_count))
+    for old in db.session.scalars(
+        select(RankingRun).where(
+            RankingRun.id.in_(_plan_key_runs(run.plan.plan_key)),
+            RankingRun.kind == RunKind.OFFICIAL,
+            RankingRun.status == RunStatus.PUBLISHED,
+            RankingRun.id != run.id,
+        )
+    ):
+        old.status = RunStatus.SUPERSEDED
+    run.status = RunStatus.PUBLISHED
+    run.published_at = utcnow()
+    db.session.flush()
+    _switch(run.plan.plan_key, RunKind.OFFICIAL, run)
+    db.session.flush()
+    return run
+
+
+def record_removal(
+    run: RankingRun,
+    declaration_ids: Iterable[int],
+    reason: str,
+    *,
+    reasons: Mapping[int, str] | None = None,
+    user: User | None = None,
+) -> RankingRun:
+    """动态管理: a new published list version without the given leaders, shown removed with
+    their reason; the old version is superseded and the official pointer moves (one
+    transaction). ``reasons`` gives each declaration its own reason (default ``reason``)."""
+    _require_owner(run.plan, user)
+    _official_run(run, RunStatus.PUBLISHED)
+    reason = _text(reason)
+    if not reason:
+        raise _refuse(_("Give the reason; it is shown on the list."), "reason")
+    ids = sorted({int(i) for i in declaration_ids})
+    leaders = set(
+        db.session.scalars(
+            select(RunEntry.declaration_id).where(
+                RunEntry.run_id == run.id,
+                RunEntry.declaration_id.in_(ids),
+                RunEntry.is_leader.is_(True),
+            )
+        )
+    ) if ids else set()
+    if not leaders:
+        raise _refuse(_("None of these declarations is a leader on this list."),
+                      "declaration_ids")
+    per_entry = {i: _text((reasons or {}).get(i)) or reason for i in sorted(leaders)}
+    now = utcnow()
+    digest = hashlib.sha256(
+        (run.inputs_hash + json.dumps(sorted(per_entry.items()), ensure_ascii=False)).encode()
+    ).hexdigest()
+    new = RankingRun(
+        plan_id=run.plan_id,
+        kind=RunKind.OFFICIAL,
+        status=RunStatus.PUBLISHED,
+        list_version=run.list_version + 1,
+        previous_run_id=run.id,
+        change_reason=reason,
+        inputs_hash=digest,
+        as_of=run.as_of,
+        entry_count=run.entry_count,
+        eligible_count=run.eligible_count,
+        indicator_status=run.indicator_status,
+        created_by_id=user.id if user is not None else None,
+        publicity_start=run.publicity_start,
+        publicity_end=run.publicity_end,
+        published_at=now,
+    )
+    db.session.add(new)
+    db.session.flush()
+    removed = RunEntry.declaration_id.in_(sorted(leaders))
+    copied = [
+        c.key for c in RunEntry.__table__.columns if c.key not in ("id", "run_id")
+    ]
+    overrides = {
+        "is_leader": case((removed, False), else_=RunEntry.is_leader),
+        "stars": case((removed, 0), else_=RunEntry.stars),
+        "removed_reason": case(per_entry, value=RunEntry.declaration_id,
+                               else_=RunEntry.removed_reason),
+    }
+    source = select(
+        literal(new.id).label("run_id"),
+        *[overrides.get(c, RunEntry.__table__.c[c]).label(c) for c in copied],
+    ).where(RunEntry.run_id == run.id).order_by(RunEntry.id)
+    db.session.execute(
+        insert(RunEntry.__table__).from_select(["run_id", *copied], source)
+    )
+    run.status = RunStatus.SUPERSEDED
+    db.session.flush()
+    pointer = _pointer(run.plan.plan_key, RunKind.OFFICIAL, lock=True)
+    if pointer is None or pointer.run_id == run.id:
+        _switch(run.plan.plan_key, RunKind.OFFICIAL, new)
+    db.session.flush()
+    return new
+

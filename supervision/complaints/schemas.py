@@ -1,0 +1,71 @@
+"""Schemas of the complaints API: what anyone files, what the regulator reads and decides,
+and the receipt the person who filed it gets."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from core.schemas import TrimmedSchema
+from supervision.complaints import operations as complaints
+from supervision.models import ComplaintStatus
+
+
+class ComplaintIn(TrimmedSchema):
+    enterprise_uscc = fields.String(
+        load_default="", metadata={"description": "the enterprise's 统一社会信用代码"}
+    )
+    enterprise_id = fields.Integer(strict=True, load_default=None, allow_none=True)
+    declaration_id = fields.Integer(
+        strict=True, load_default=None, allow_none=True,
+        metadata={"description": "one of the enterprise's published declarations (optional)"},
+    )
+    content = fields.String(
+        required=True,
+        metadata={"description": f"{complaints.CONTENT_MIN} to {complaints.CONTENT_MAX} "
+                  "characters"},
+    )
+    contact = fields.String(
+        load_default="", metadata={"description": "optional; only the regulator sees it"}
+    )
+
+
+class DismissIn(TrimmedSchema):
+    reason = fields.String(required=True)
+
+
+class OpenCheckIn(Schema):
+    declaration_id = fields.Integer(
+        strict=True, load_default=None, allow_none=True,
+        metadata={"description": "default: the declaration the complaint names"},
+    )
+
+
+class ComplaintArgs(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(
+        [s.value for s in ComplaintStatus]))
+
+
+class ComplaintOut(Schema):
+    """For the regulator of the enterprise's region: the complaint with the contact."""
+
+    id = fields.Integer()
+    number = fields.String()
+    enterprise_id = fields.Integer()
+    enterprise = fields.String(attribute="enterprise.name")
+    uscc = fields.String(attribute="enterprise.uscc")
+    declaration_id = fields.Integer(allow_none=True)
+    region_code = fields.String()
+    content = fields.String()
+    contact = fields.String()
+    submitted_at = fields.AwareDateTime()
+    status = fields.Enum(ComplaintStatus, by_value=True)
+    handled_at = fields.AwareDateTime(allow_none=True)
+    resolution = fields.String()
+
+
+class ComplaintReceiptOut(Schema):
+    """For the person who filed it: the receipt, nothing about anyone else."""
+
+    number = fields.String()
+    status = fields.Enum(ComplaintStatus, by_value=True)
+    submitted_at = fields.AwareDateTime()
