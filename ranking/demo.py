@@ -42,7 +42,6 @@ from core.extensions import db
 from core.models import Role, User
 from declare.demo import STAFF_ACCOUNTS, DemoError
 from declare.models import Declaration, DeclarationStatus, Enterprise, Product
-from core.clock import local_today, local_zone
 from ranking import plans, publicity, runs
 from ranking.models import EvaluationPlan, RankingRun, RunEntry, RunKind
 

@@ -24,7 +24,6 @@ from declare.models import (
     DeclarationStatus,
     DeclarationVersion,
 )
-from core.clock import local_date, local_today
 from ranking import eligibility, publicity, runs
 from ranking.models import (
     EvaluationPlan,

@@ -74,7 +74,6 @@ from core.validation import day as _date
 from core.validation import text as _text
 from declare import operations as declare_ops
 from declare.models import Declaration, DeclarationStatus, DeclarationVersion, Enterprise
-from core.clock import local_date, local_today
 from supervision.flags import operations as flags
 from supervision.sampling import method as sampling
 from supervision.models import (

@@ -36,7 +36,6 @@ from markupsafe import Markup
 from core.auth import roles_required
 from core.clock import local_date, local_today
 from core.errors import ValidationFailed
-from core.clock import local_date, local_today
 from core.extensions import db
 from core.models import Role
 from supervision.inspections import operations as inspections

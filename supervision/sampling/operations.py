@@ -121,7 +121,6 @@ from core.validation import number as _number
 from core.validation import refuse as _refuse
 from core.validation import text as _text
 from declare.models import Declaration, DeclarationVersion, Enterprise, Product, VersionStatus
-from core.clock import local_date, local_zone
 from supervision.flags import risk
 from supervision.sampling import method as sampling
 from supervision.models import (
