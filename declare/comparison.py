@@ -29,6 +29,7 @@ from core.extensions import db
 
 __all__ = [
     "IndicatorCheck",
+    "distance_text",
     "Problem",
     "check_indicators",
     "check_version",
@@ -82,6 +83,45 @@ def format_number(value: float | None, *others: float | None) -> str:
         if "." in text:
             decimals = max(decimals, len(text.split(".")[1]), 2)
     return f"{value:.{decimals}f}"
+
+
+def distance_text(distance: cmp.Distance | None, unit: str) -> str:
+    """``distance`` in words: "39.4% below the mandatory limit 3.30 W/W", "2.2% above the
+    threshold 4.50 W/W of grade 2级", "at the recommended value 5.0 L" (see compare.Distance)."""
+    if distance is None:
+        return ""
+    figures = {
+        "threshold": format_number(distance.threshold),
+        "unit": unit if unit != "1" else "",
+        "grade": distance.label or "",
+        "pct": "" if distance.pct is None else f"{distance.pct:.1f}%",
+    }
+    texts = {
+        ("mandatory", "above"): _(
+            "%(pct)s above the mandatory limit %(threshold)s %(unit)s", **figures
+        ),
+        ("mandatory", "below"): _(
+            "%(pct)s below the mandatory limit %(threshold)s %(unit)s", **figures
+        ),
+        ("mandatory", "at"): _("at the mandatory limit %(threshold)s %(unit)s", **figures),
+        ("recommended", "above"): _(
+            "%(pct)s above the recommended value %(threshold)s %(unit)s", **figures
+        ),
+        ("recommended", "below"): _(
+            "%(pct)s below the recommended value %(threshold)s %(unit)s", **figures
+        ),
+        ("recommended", "at"): _("at the recommended value %(threshold)s %(unit)s", **figures),
+        ("grade", "above"): _(
+            "%(pct)s above the threshold %(threshold)s %(unit)s of grade %(grade)s", **figures
+        ),
+        ("grade", "below"): _(
+            "%(pct)s below the threshold %(threshold)s %(unit)s of grade %(grade)s", **figures
+        ),
+        ("grade", "at"): _(
+            "at the threshold %(threshold)s %(unit)s of grade %(grade)s", **figures
+        ),
+    }
+    return " ".join(texts[(distance.kind, distance.side)].split())
 
 
 def _get(row: Any, key: str, default: Any = None) -> Any:

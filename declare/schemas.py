@@ -386,6 +386,14 @@ class VersionSummaryOut(Schema):
     revision_note = fields.String()
 
 
+class DistanceOut(Schema):
+    kind = fields.String(metadata={"description": "mandatory | recommended | grade"})
+    threshold = fields.Float()
+    label = fields.String(allow_none=True, metadata={"description": "the grade, for kind grade"})
+    pct = fields.Float(allow_none=True, metadata={"description": "gap in % of the threshold"})
+    side = fields.String(metadata={"description": "above | below | at (numerically)"})
+
+
 class ComparisonOut(Schema):
     status = fields.String(
         metadata={"description": "violation | below_recommended | meets | exceeds"}
@@ -400,6 +408,14 @@ class ComparisonOut(Schema):
     mandatory_source = fields.String(allow_none=True)
     recommended_value = fields.Float(allow_none=True)
     recommended_source = fields.String(allow_none=True)
+    distance = fields.Nested(
+        DistanceOut,
+        allow_none=True,
+        metadata={
+            "description": "from the limit (violation), the recommended value (shortfall) or "
+            "the grade's threshold: what a person reads"
+        },
+    )
 
 
 class IndicatorCheckOut(Schema):

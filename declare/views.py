@@ -832,6 +832,11 @@ def _comparison_rows(checks, indicators=None, rows_at=None) -> list[dict]:
                 "status_label": str(CMP_LABELS.get(cmp.status, "")) if cmp is not None else None,
                 "grade": cmp.grade if cmp is not None else None,
                 "margin_pct": cmp.margin_pct if cmp is not None else None,
+                "distance_text": (
+                    comparison.distance_text(cmp.distance, bm.unit)
+                    if cmp is not None and bm is not None
+                    else ""
+                ),
                 "guaranteed": cmp.guaranteed if cmp is not None else None,
                 "mandatory_limit": cmp.mandatory_limit if cmp is not None else None,
                 "mandatory_source": cmp.mandatory_source if cmp is not None else None,
@@ -881,6 +886,19 @@ def bar_marks(
     return {"marks": marks, "bad_until": bad_until, "status": status, "unit": bm.unit}
 
 
+def _stored_distance_text(ind) -> str:
+    """The distance in words for a stored comparison (``cmp_*``), as the live page said it."""
+    if ind.benchmark is None or ind.cmp_guaranteed is None or ind.cmp_status is None:
+        return ""
+    from benchmarks.compare import distance_for
+    from benchmarks.queries import to_compare_benchmark
+
+    distance = distance_for(
+        ind.cmp_guaranteed, ind.cmp_status, ind.cmp_grade, to_compare_benchmark(ind.benchmark)
+    )
+    return comparison.distance_text(distance, ind.benchmark.unit)
+
+
 def _version_context(version: DeclarationVersion | None) -> dict:
     """What the public page shows beside a version: comparison rows from the stored cmp_*."""
     if version is None:
@@ -891,6 +909,7 @@ def _version_context(version: DeclarationVersion | None) -> dict:
             {
                 "ind": ind,
                 "bar": bar_marks(ind.cmp_guaranteed, ind.benchmark, ind.cmp_status),
+                "distance_text": _stored_distance_text(ind),
             }
         )
     flags = [f for f in version.reference_flags if f.cleared_at is None]

@@ -181,9 +181,10 @@
       target.appendChild(el("span", "grade", (target.getAttribute("data-grade-label") || "") + " " + result.grade));
       target.appendChild(document.createTextNode(" "));
     }
-    if (result.margin_pct !== null && result.margin_pct !== undefined) {
-      var pct = (result.margin_pct >= 0 ? "+" : "") + result.margin_pct.toFixed(1) + "%";
-      target.appendChild(el("span", "margin", (target.getAttribute("data-margin-label") || "") + " " + pct));
+    /* Said by the server from the threshold the status is about (limit, recommended value or
+       grade), in the indicator's own direction: never a signed "margin" against another figure. */
+    if (result.distance_text) {
+      target.appendChild(el("span", "margin", result.distance_text));
     }
     if (result.bar) { target.appendChild(drawBar(result.bar)); }
     if (result.message) {
