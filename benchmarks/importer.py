@@ -7,7 +7,8 @@ Three kinds of table, loaded in this order when they depend on each other:
   replaced_by, source
 - ``indicators``: category, code, name, name_en, unit, direction, mandatory_limit,
   mandatory_source, recommended_value, recommended_source, grades, valid_from, valid_to,
-  citation, source
+  citation, source, applies (optional: which products of the category the row applies to,
+  ``ac_type = heat_pump; rated_cooling_capacity (4500, 7100] W``, see benchmarks.applicability)
 
 Headers may also be the Chinese column names in ``COLUMN_ALIASES``. The upload is recognised by
 its content, never by its name: an ``.xlsx`` is a zip holding ``[Content_Types].xml``; anything
@@ -34,7 +35,7 @@ from typing import Any, Literal
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from benchmarks import operations
+from benchmarks import applicability, operations
 from benchmarks.messages import number_error_message
 from benchmarks.models import (
     BenchmarkIndicator,
@@ -96,6 +97,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "valid_to",
         "citation",
         "source",
+        "applies",
     ),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -131,6 +133,7 @@ COLUMN_ALIASES: dict[str, str] = {
     "生效日期": "valid_from",
     "失效日期": "valid_to",
     "引用条款": "citation",
+    "适用条件": "applies",
 }
 STATUS_VALUES: dict[str, StandardStatus] = {
     "in_force": StandardStatus.IN_FORCE,
@@ -168,6 +171,7 @@ MAX_LEN = {
     ("indicators", "name_en"): 120,
     ("indicators", "unit"): 30,
     ("indicators", "grades"): 2000,
+    ("indicators", "applies"): 2000,
 }
 _UNIT_PROBE = "kg"  # any known unit: converting to it tells "unknown" from "other quantity"
 
@@ -898,6 +902,12 @@ def _validate_indicators(records, report: ImportReport) -> list[dict]:
                     ),
                 )
         source = row.text("source", required=True)
+        applies: list = []
+        if row.text("applies"):
+            try:
+                applies = applicability.parse_conditions(row.text("applies"))
+            except applicability.ConditionError as exc:
+                row.error("applies", str(exc))
         data = {
             "category_id": category_id,
             "code": code,
@@ -914,6 +924,7 @@ def _validate_indicators(records, report: ImportReport) -> list[dict]:
             "valid_to": valid_to,
             "citation": row.text("citation"),
             "source": source,
+            "applies": applies,
         }
         if not row.bad:
             cleaned.append(data)
@@ -1045,6 +1056,7 @@ def export_rows(kind: str) -> list[list[str]]:
                     _cell(i.valid_to),
                     i.citation,
                     i.source,
+                    applicability.conditions_text(i.applies or []),
                 ]
             )
     else:

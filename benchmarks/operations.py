@@ -74,6 +74,7 @@ INDICATOR_FIELDS = (
     "valid_to",
     "citation",
     "source",
+    "applies",
 )
 
 
