@@ -204,6 +204,13 @@ class ImportReport:
     unchanged: int = 0
     changed_standard_ids: list[int] = field(default_factory=list)
     written: bool = False
+    # What the import changes in existing standard editions and benchmark rows (old → new) and
+    # how many declarations in force each changed row's comparison touches: shown, and written
+    # only when confirmed.
+    changes: list[dict] = field(default_factory=list)
+    affected: dict[str, int] = field(default_factory=dict)
+    needs_confirmation: bool = False
+    new_rows: int = 0
 
     @property
     def ok(self) -> bool:
@@ -222,6 +229,13 @@ class ImportReport:
             return (
                 f"{self.kind}: {len(self.errors)} error(s) in {self.rows} row(s); "
                 "nothing written"
+            )
+        if self.needs_confirmation and not self.written:
+            rows = len({c["key"] for c in self.changes})
+            return (
+                f"{self.kind}: {len(self.changes)} change(s) to {rows} existing row(s), "
+                f"{sum(self.affected.values())} declaration comparison(s) affected; nothing "
+                "written until confirmed (--confirm)"
             )
         return (
             f"{self.kind}: {self.rows} row(s): {self.inserted} inserted, {self.updated} updated, "
@@ -946,8 +960,14 @@ _WRITERS = {
 # ---------------------------------------------------------------- entry points
 
 
-def import_rows(kind: str, table: list[list[str]], *, write: bool = True) -> ImportReport:
-    """Validate a table (header first) of ``kind``; if every row is good and ``write``, upsert."""
+def import_rows(
+    kind: str, table: list[list[str]], *, write: bool = True, confirm: bool = False
+) -> ImportReport:
+    """Validate a table (header first) of ``kind``; if every row is good and ``write``, upsert.
+
+    An import that changes existing standard editions or benchmark rows lists the changes
+    (``report.changes``, with ``report.affected``) and writes only with ``confirm``; new rows
+    alone need no confirmation. Every write is kept as history (benchmarks.history)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     report = ImportReport(kind=kind)
@@ -959,7 +979,17 @@ def import_rows(kind: str, table: list[list[str]], *, write: bool = True) -> Imp
         report.add(2, "", _("The file has a header but no rows."))
         return report
     cleaned = _VALIDATORS[kind](records, report)
-    if report.errors or not write:
+    if report.errors:
+        return report
+    plan = operations.planned_changes(kind, cleaned)
+    report.changes = [
+        {"key": c.key, "field": c.field, "old": c.old, "new": c.new, "table": c.table}
+        for c in plan.changes
+    ]
+    report.affected = dict(plan.affected)
+    report.needs_confirmation = plan.needs_confirmation
+    report.new_rows = len(plan.new)
+    if not write or (plan.needs_confirmation and not confirm):
         return report
     result = _WRITERS[kind](cleaned)
     report.inserted, report.updated, report.unchanged = (
@@ -972,7 +1002,9 @@ def import_rows(kind: str, table: list[list[str]], *, write: bool = True) -> Imp
     return report
 
 
-def import_file(kind: str, data: bytes, *, write: bool = True) -> ImportReport:
+def import_file(
+    kind: str, data: bytes, *, write: bool = True, confirm: bool = False
+) -> ImportReport:
     """Read an upload (CSV or .xlsx, recognised by content) and import it all-or-nothing."""
     try:
         table = read_table(data)
@@ -980,15 +1012,17 @@ def import_file(kind: str, data: bytes, *, write: bool = True) -> ImportReport:
         report = ImportReport(kind=kind)
         report.add(0, "file", exc.message)
         return report
-    return import_rows(kind, table, write=write)
+    return import_rows(kind, table, write=write, confirm=confirm)
 
 
-def load_directory(directory: Path | str | None = None) -> list[ImportReport]:
+def load_directory(
+    directory: Path | str | None = None, *, confirm: bool = False
+) -> list[ImportReport]:
     """Load categories.csv, standards.csv and indicators.csv from ``directory`` in that order.
 
     The caller commits when every report is ok, and rolls back otherwise: indicators refer to
     standards of the same load, so the earlier files are flushed before the later are checked.
-    A later file is not written once an earlier one failed.
+    A later file is not written once an earlier one failed or waits for confirmation.
     """
     directory = Path(directory) if directory else SEED_DIR
     reports = []
@@ -1001,8 +1035,8 @@ def load_directory(directory: Path | str | None = None) -> list[ImportReport]:
             reports.append(report)
             failed = True
             continue
-        report = import_file(kind, path.read_bytes(), write=not failed)
-        failed = failed or not report.ok
+        report = import_file(kind, path.read_bytes(), write=not failed, confirm=confirm)
+        failed = failed or not report.ok or (report.needs_confirmation and not report.written)
         reports.append(report)
     return reports
 

@@ -794,3 +794,124 @@ def auto_links(data: Mapping, on: date) -> dict[int, int]:
         on=on,
     )
     return {i: result.links[i] for i in result.auto_linked}
+
+
+# --------------------------------------------------------------------------- catalogue impact
+
+
+def catalogue_impact(changes) -> dict[str, int]:
+    """For a planned catalogue import (benchmarks.history.Change list): per changed row, the
+    number of declarations in force whose comparison it changes.
+
+    A benchmark row: the declarations whose stored comparison (status, grade) of an indicator
+    linked to it comes out different with the new figures; when its unit, direction,
+    applicability or validity changes, every declaration compared with it. A standard edition:
+    every declaration in force that follows it, cites it or is compared with a benchmark it
+    sets (its title, dates and status are part of what those show).
+    """
+    from benchmarks.history import THRESHOLD_FIELDS
+    from declare.models import (
+        DeclarationVersion,
+        Indicator,
+        NormativeReference,
+        VersionStatus,
+    )
+
+    by_row: dict[tuple[str, int], dict[str, Any]] = {}
+    keys: dict[tuple[str, int], str] = {}
+    for change in changes:
+        by_row.setdefault((change.table, change.row_id), {})[change.field] = change.new
+        keys[(change.table, change.row_id)] = change.key
+    in_force = DeclarationVersion.status == VersionStatus.PUBLISHED
+    out: dict[str, int] = {keys[k]: 0 for k in by_row}
+
+    # Standard editions: three set-based queries (follow, cite, compared with a benchmark).
+    std_ids = sorted(row_id for table, row_id in by_row if table == "standards")
+    if std_ids:
+        pairs: set[tuple[int, int]] = set()
+        pairs |= set(
+            tuple(r) for r in db.session.execute(
+                select(DeclarationVersion.standard_id, DeclarationVersion.declaration_id).where(
+                    in_force, DeclarationVersion.standard_id.in_(std_ids)
+                )
+            ).all()
+        )
+        pairs |= set(
+            tuple(r) for r in db.session.execute(
+                select(NormativeReference.standard_id, DeclarationVersion.declaration_id)
+                .join(DeclarationVersion, NormativeReference.version_id == DeclarationVersion.id)
+                .where(in_force, NormativeReference.standard_id.in_(std_ids))
+            ).all()
+        )
+        sources = (BenchmarkIndicator.mandatory_source_id, BenchmarkIndicator.recommended_source_id)
+        for source in sources:
+            pairs |= set(
+                tuple(r) for r in db.session.execute(
+                    select(source, DeclarationVersion.declaration_id)
+                    .join(Indicator, Indicator.benchmark_indicator_id == BenchmarkIndicator.id)
+                    .join(DeclarationVersion, Indicator.version_id == DeclarationVersion.id)
+                    .where(in_force, source.in_(std_ids))
+                ).all()
+            )
+        for std_id in std_ids:
+            out[keys[("standards", std_id)]] = len({d for s, d in pairs if s == std_id})
+
+    # Benchmark rows whose thresholds change: the linked indicators in one query, re-judged.
+    bench_ids = sorted(
+        row_id
+        for (table, row_id), new in by_row.items()
+        if table == "benchmark_indicators" and set(new) & set(THRESHOLD_FIELDS)
+    )
+    if not bench_ids:
+        return out
+    benches = {
+        b.id: b
+        for b in db.session.scalars(
+            select(BenchmarkIndicator).where(BenchmarkIndicator.id.in_(bench_ids))
+        )
+    }
+    linked: dict[int, list[tuple[Any, int]]] = {}
+    for ind, declaration_id in db.session.execute(
+        select(Indicator, DeclarationVersion.declaration_id)
+        .join(DeclarationVersion, Indicator.version_id == DeclarationVersion.id)
+        .where(in_force, Indicator.benchmark_indicator_id.in_(bench_ids))
+    ).all():
+        linked.setdefault(ind.benchmark_indicator_id, []).append((ind, declaration_id))
+    for row_id in bench_ids:
+        new = by_row[("benchmark_indicators", row_id)]
+        rows = linked.get(row_id, [])
+        bench = benches.get(row_id)
+        structural = set(new) & {"unit", "direction", "applies", "valid_from", "valid_to"}
+        changed: set[int] = set()
+        if structural or bench is None:
+            changed = {declaration_id for _ind, declaration_id in rows}
+        else:
+            try:
+                benchmark = cmp.Benchmark(
+                    direction=bench.direction,  # type: ignore[arg-type]
+                    unit=bench.unit,
+                    mandatory_limit=new.get("mandatory_limit", bench.mandatory_limit),
+                    recommended_value=new.get("recommended_value", bench.recommended_value),
+                    grades=tuple(
+                        cmp.Grade(str(label), float(value))
+                        for label, value in new.get("grades", bench.grades) or ()
+                    ),
+                )
+            except ValueError:
+                benchmark = None
+            for ind, declaration_id in rows:
+                if benchmark is None:
+                    changed.add(declaration_id)
+                    continue
+                declared = cmp.Declared(
+                    op=ind.op, unit=ind.unit, value=ind.value, low=ind.low, high=ind.high
+                )
+                try:
+                    result = cmp.compare(declared, benchmark)
+                except (cmp.DeclarationError, UnitError):
+                    changed.add(declaration_id)
+                    continue
+                if (result.status, result.grade) != (ind.cmp_status, ind.cmp_grade):
+                    changed.add(declaration_id)
+        out[keys[("benchmark_indicators", row_id)]] = len(changed)
+    return out

@@ -978,16 +978,25 @@ def bar_marks(
     return {"marks": marks, "bad_until": bad_until, "status": status, "unit": bm.unit}
 
 
-def _stored_distance_text(ind) -> str:
-    """The distance in words for a stored comparison (``cmp_*``), as the live page said it."""
+def _stored_distance_text(ind, then: dict | None = None) -> str:
+    """The distance in words for a stored comparison (``cmp_*``), as the live page said it,
+    measured with the figures in force at publication (``then``) when they changed since."""
     if ind.benchmark is None or ind.cmp_guaranteed is None or ind.cmp_status is None:
         return ""
-    from benchmarks.compare import distance_for
+    import dataclasses
+
+    from benchmarks.compare import Grade, distance_for
     from benchmarks.queries import to_compare_benchmark
 
-    distance = distance_for(
-        ind.cmp_guaranteed, ind.cmp_status, ind.cmp_grade, to_compare_benchmark(ind.benchmark)
-    )
+    benchmark = to_compare_benchmark(ind.benchmark)
+    if then:
+        benchmark = dataclasses.replace(
+            benchmark,
+            mandatory_limit=then["mandatory_limit"],
+            recommended_value=then["recommended_value"],
+            grades=tuple(Grade(str(label), float(v)) for label, v in then["grades"] or ()),
+        )
+    distance = distance_for(ind.cmp_guaranteed, ind.cmp_status, ind.cmp_grade, benchmark)
     return comparison.distance_text(distance, ind.benchmark.unit)
 
 
@@ -996,12 +1005,27 @@ def _version_context(version: DeclarationVersion | None) -> dict:
     if version is None:
         return {"indicator_rows": [], "open_flags": [], "text_public": False, "by_reference": []}
     rows = []
+    later = {}
+    if version.published_at is not None:
+        from benchmarks import history
+
+        later = history.changed_since(
+            "benchmark_indicators",
+            [i.benchmark_indicator_id for i in version.indicators],
+            version.published_at,
+        )
     for ind in version.indicators:
+        then = None
+        if ind.benchmark is not None and later.get(ind.benchmark_indicator_id):
+            from benchmarks import history
+
+            then = history.thresholds_then(ind.benchmark, later[ind.benchmark_indicator_id])
         rows.append(
             {
                 "ind": ind,
                 "bar": bar_marks(ind.cmp_guaranteed, ind.benchmark, ind.cmp_status),
-                "distance_text": _stored_distance_text(ind),
+                "distance_text": _stored_distance_text(ind, then),
+                "thresholds_then": then,
             }
         )
     flags = [f for f in version.reference_flags if f.cleared_at is None]
