@@ -519,6 +519,16 @@ def attributes_text(attributes: Mapping) -> str:
     return "，".join(parts) or _("no attributes given")
 
 
+def _locale() -> str:
+    """The request's language for benchmark names ("zh" outside a request)."""
+    try:
+        from flask_babel import get_locale
+
+        return str(get_locale() or "zh")
+    except (RuntimeError, AttributeError):
+        return "zh"
+
+
 def _has_number(row: Any) -> bool:
     return any(_get(row, key) not in (None, "") for key in ("value", "low", "high"))
 
@@ -636,14 +646,14 @@ def check_declaration(
             name = _label(indicators[i], i)
             first = next(pi for pi, _r in applies[edition.id])
             right = [
-                b.label("zh")
+                b.label(_locale())
                 for b in by_category.get(edition.category_id, [])
                 if family_key(b.name) == family_key(edition.name)
                 and applies_to(b.applies or [], attrs_of[first]) is True
             ]
             figures = {
                 "name": name,
-                "linked": edition.label("zh"),
+                "linked": edition.label(_locale()),
                 "product": _product_label(products[first], first),
                 "attributes": attributes_text(attrs_of[first]),
             }
@@ -727,7 +737,7 @@ def check_declaration(
                         "%(benchmark)s applies to %(products)s (mandatory limit %(limit)s "
                         "%(unit)s, %(source)s) but is not declared: declare it as an "
                         "indicator, or cite %(source)s among the normative references.",
-                        benchmark=bench.label("zh"),
+                        benchmark=bench.label(_locale()),
                         products=names,
                         limit=format_number(bench.mandatory_limit),
                         unit=unit,
@@ -749,7 +759,7 @@ def check_declaration(
                         "%(unit)s, %(source)s) but is not declared: declare it, or state "
                         "explicitly (明示) that the standard has fewer indicators than "
                         "%(source)s, and why.",
-                        benchmark=bench.label("zh"),
+                        benchmark=bench.label(_locale()),
                         products=names,
                         value=format_number(bench.recommended_value),
                         unit=unit,
