@@ -224,6 +224,12 @@ def test_api_missing_mandatory_indicator_needs_the_mandatory_standard(client, db
     assert status == 200, body
     page = client.get(f"/declarations/{declaration_id}").get_data(as_text=True)
     assert "按 GB 21455-2019" in page
+    # The jobs that follow a publication cope with a declaration whose indicators are all
+    # unlinked (the risk flags' frame once failed on its empty benchmark column).
+    from core.models import OutboxJob
+
+    failed = db.session.scalars(select(OutboxJob).where(OutboxJob.status != "done")).all()
+    assert [(j.func, j.status) for j in failed] == []
 
 
 def test_api_missing_recommended_indicator_needs_mingshi(client, db, seed, ent):
