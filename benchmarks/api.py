@@ -97,13 +97,23 @@ def category_benchmarks(args, category_id: int):
 @blp.arguments(CatalogueImportFileIn, location="files")
 @blp.response(200, CatalogueImportReportOut)
 @blp.alt_response(422, schema=CatalogueImportReportOut, description="Rows refused; nothing written")
+@blp.alt_response(
+    409,
+    schema=CatalogueImportReportOut,
+    description="Changes existing editions or thresholds: listed, nothing written; send confirm",
+)
 @blp.alt_response(401, response=HTTPStatus.UNAUTHORIZED.name)
 @blp.alt_response(403, response=HTTPStatus.FORBIDDEN.name)
 def import_table(form, files):
     """Import categories, standards or indicators (multipart: ``kind`` and ``file``).
 
     Every row is checked; if any is wrong the answer is 422 with each problem's row and
-    column, and nothing is written.
+    column, and nothing is written. An import that changes existing standard editions or
+    benchmark thresholds answers 409 with every change (old → new) and the number of
+    declarations whose comparison it changes, and writes only when sent again with
+    ``confirm=true``; every change is kept as catalogue history.
     """
-    report = importer.import_file(form["kind"], files["file"].read())
+    report = importer.import_file(form["kind"], files["file"].read(), confirm=form["confirm"])
+    if report.ok and report.needs_confirmation and not report.written:
+        return report, 409
     return report, (200 if report.ok else 422)

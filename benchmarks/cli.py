@@ -21,12 +21,28 @@ def catalogue():
 
 
 def _print(reports: list[ImportReport]) -> bool:
+    """Print each report, every change to an existing row (old → new) with the declarations
+    it affects; False when something is wrong or waits for --confirm."""
     ok = all(r.ok for r in reports)
     for report in reports:
         click.echo(report.summary())
         for e in report.errors:
             where = f"row {e.row}" if e.row else "file"
             click.echo(f"  {where}, {e.column or '-'}: {e.message}", err=True)
+        for key in dict.fromkeys(c["key"] for c in report.changes):
+            affected = report.affected.get(key, 0)
+            click.echo(f"  {key}: comparison of {affected} declaration(s) in force changes")
+            for c in report.changes:
+                if c["key"] == key:
+                    click.echo(f"    {c['field']}: {c['old']!r} → {c['new']!r}")
+        if report.needs_confirmation and not report.written:
+            ok = False
+    if any(r.needs_confirmation and not r.written for r in reports) and all(r.ok for r in reports):
+        click.echo(
+            "Nothing written: the import changes existing editions or thresholds. Check the "
+            "changes above and run the command again with --confirm.",
+            err=True,
+        )
     return ok
 
 
@@ -63,18 +79,33 @@ def _finish(ok: bool) -> None:
     default=None,
     help=f"Folder with categories.csv, standards.csv, indicators.csv (default: {SEED_DIR}).",
 )
+@click.option(
+    "--confirm",
+    is_flag=True,
+    help="Write changes to existing editions and thresholds (without it they are only shown).",
+)
 @with_appcontext
-def load(directory: Path | None):
-    """Load categories, standards and indicators, all or nothing (re-running is safe)."""
+def load(directory: Path | None, confirm: bool):
+    """Load categories, standards and indicators, all or nothing (re-running is safe).
+
+    New rows are written at once; changes to existing editions or benchmark thresholds are
+    listed (old → new, with the declarations whose comparison they change) and written only
+    with --confirm. Every change is kept as catalogue history."""
     with _actor("cli:catalogue load"):
-        _finish(_print(load_directory(directory)))
+        _finish(_print(load_directory(directory, confirm=confirm)))
 
 
 @catalogue.command("import")
 @click.argument("kind", type=click.Choice(KINDS))
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--confirm",
+    is_flag=True,
+    help="Write changes to existing editions and thresholds (without it they are only shown).",
+)
 @with_appcontext
-def import_(kind: str, file: Path):
-    """Import one table (CSV or .xlsx) of KIND; nothing is written if any row is bad."""
+def import_(kind: str, file: Path, confirm: bool):
+    """Import one table (CSV or .xlsx) of KIND; nothing is written if any row is bad, and
+    changes to existing rows only with --confirm."""
     with _actor(f"cli:catalogue import {kind}"):
-        _finish(_print([import_file(kind, file.read_bytes())]))
+        _finish(_print([import_file(kind, file.read_bytes(), confirm=confirm)]))

@@ -22,10 +22,12 @@ __all__ = [
     "DeclarationError",
     "Declared",
     "Direction",
+    "Distance",
     "Grade",
     "Op",
     "Status",
     "compare",
+    "distance_for",
     "grade_for",
     "guaranteed_value",
     "margin_pct",
@@ -124,8 +126,31 @@ class Declared:
 
 
 @dataclass(frozen=True)
+class Distance:
+    """How far the value is from the threshold its status is about, for people to read.
+
+    A violation is measured from the mandatory limit, a shortfall from the recommended value,
+    a grade from that grade's threshold (otherwise the recommended value, else the limit).
+    ``pct`` is the gap in percent of ``|threshold|`` (None for a zero threshold), always
+    positive; ``side`` says on which side of the threshold the value lies *numerically*
+    ("above", "below" or "at"), so "4.0 L is 5 % below the 1级 threshold" reads right for a
+    lower-is-better indicator as much as "3.5 W/W is 6 % above" does for a higher one.
+    """
+
+    kind: Literal["mandatory", "recommended", "grade"]
+    threshold: float
+    label: str | None
+    pct: float | None
+    side: Literal["above", "below", "at"]
+
+
+@dataclass(frozen=True)
 class Comparison:
-    """The verdict on one declared indicator, with the benchmark figures it was judged by."""
+    """The verdict on one declared indicator, with the benchmark figures it was judged by.
+
+    ``margin_pct`` is measured from ``baseline`` (the recommended value, else the limit), as
+    the rankings use it; ``distance`` is what a person reads (see ``Distance``).
+    """
 
     status: Status
     guaranteed: float
@@ -138,6 +163,7 @@ class Comparison:
     mandatory_source: str | None
     recommended_value: float | None
     recommended_source: str | None
+    distance: Distance | None = None
 
 
 class DeclarationError(ValueError):
@@ -225,6 +251,31 @@ def margin_pct(value: float, baseline: float, direction: Direction) -> float | N
     return sign * (value - baseline) / abs(baseline) * 100.0
 
 
+def distance_for(
+    value: float, status: Status, grade: str | None, benchmark: Benchmark
+) -> Distance | None:
+    """The ``Distance`` of a judged value (also for a stored comparison read back)."""
+    kind: Literal["mandatory", "recommended", "grade"]
+    label = None
+    if status == "violation" and benchmark.mandatory_limit is not None:
+        kind, threshold = "mandatory", benchmark.mandatory_limit
+    elif status == "below_recommended" and benchmark.recommended_value is not None:
+        kind, threshold = "recommended", benchmark.recommended_value
+    elif grade is not None and any(g.label == grade for g in benchmark.grades):
+        kind, label = "grade", grade
+        threshold = next(g.threshold for g in benchmark.grades if g.label == grade)
+    elif benchmark.recommended_value is not None:
+        kind, threshold = "recommended", benchmark.recommended_value
+    elif benchmark.mandatory_limit is not None:
+        kind, threshold = "mandatory", benchmark.mandatory_limit
+    else:
+        return None
+    if math.isclose(value, threshold, rel_tol=REL_TOL):
+        return Distance(kind, threshold, label, 0.0, "at")
+    pct = None if threshold == 0 else abs(value - threshold) / abs(threshold) * 100.0
+    return Distance(kind, threshold, label, pct, "above" if value > threshold else "below")
+
+
 def compare(declared: Declared, benchmark: Benchmark) -> Comparison:
     """Judge ``declared`` against ``benchmark``; DeclarationError or units.UnitError if it can't.
 
@@ -261,10 +312,11 @@ def compare(declared: Declared, benchmark: Benchmark) -> Comparison:
     else:
         status = "meets"
 
+    grade = grade_for(guaranteed, benchmark)
     return Comparison(
         status=status,
         guaranteed=guaranteed,
-        grade=grade_for(guaranteed, benchmark),
+        grade=grade,
         baseline=baseline,
         baseline_kind=baseline_kind,
         margin_pct=(
@@ -275,4 +327,5 @@ def compare(declared: Declared, benchmark: Benchmark) -> Comparison:
         mandatory_source=benchmark.mandatory_source,
         recommended_value=recommended,
         recommended_source=benchmark.recommended_source,
+        distance=distance_for(guaranteed, status, grade, benchmark),
     )

@@ -11,9 +11,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, SelectField, StringField
+from wtforms import DateField, HiddenField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional, ValidationError
+from wtforms.validators import DataRequired, Length, Optional, Regexp, ValidationError
 
 from benchmarks.importer import KINDS
 from benchmarks.messages import number_error_message, number_help
@@ -106,6 +106,15 @@ class ImportForm(FlaskForm):
         _l("CSV or Excel (.xlsx) file"),
         validators=[FileRequired(_l("Choose a CSV or .xlsx file to upload."))],
     )
+
+
+class ConfirmImportForm(FlaskForm):
+    """Confirm the import previewed: the upload kept under its SHA-256, and a digest of the
+    changes shown, so a catalogue that changed since the preview is previewed again."""
+
+    kind = HiddenField(validators=[DataRequired()])
+    upload = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{64}$")])
+    digest = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9a-f]{64}$")])
 
 
 class WithdrawForm(FlaskForm):

@@ -7,7 +7,8 @@ Three kinds of table, loaded in this order when they depend on each other:
   replaced_by, source
 - ``indicators``: category, code, name, name_en, unit, direction, mandatory_limit,
   mandatory_source, recommended_value, recommended_source, grades, valid_from, valid_to,
-  citation, source
+  citation, source, applies (optional: which products of the category the row applies to,
+  ``ac_type = heat_pump; rated_cooling_capacity (4500, 7100] W``, see benchmarks.applicability)
 
 Headers may also be the Chinese column names in ``COLUMN_ALIASES``. The upload is recognised by
 its content, never by its name: an ``.xlsx`` is a zip holding ``[Content_Types].xml``; anything
@@ -34,7 +35,7 @@ from typing import Any, Literal
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from benchmarks import operations
+from benchmarks import applicability, operations
 from benchmarks.messages import number_error_message
 from benchmarks.models import (
     BenchmarkIndicator,
@@ -96,6 +97,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "valid_to",
         "citation",
         "source",
+        "applies",
     ),
 }
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -131,6 +133,7 @@ COLUMN_ALIASES: dict[str, str] = {
     "生效日期": "valid_from",
     "失效日期": "valid_to",
     "引用条款": "citation",
+    "适用条件": "applies",
 }
 STATUS_VALUES: dict[str, StandardStatus] = {
     "in_force": StandardStatus.IN_FORCE,
@@ -168,6 +171,7 @@ MAX_LEN = {
     ("indicators", "name_en"): 120,
     ("indicators", "unit"): 30,
     ("indicators", "grades"): 2000,
+    ("indicators", "applies"): 2000,
 }
 _UNIT_PROBE = "kg"  # any known unit: converting to it tells "unknown" from "other quantity"
 
@@ -200,6 +204,13 @@ class ImportReport:
     unchanged: int = 0
     changed_standard_ids: list[int] = field(default_factory=list)
     written: bool = False
+    # What the import changes in existing standard editions and benchmark rows (old → new) and
+    # how many declarations in force each changed row's comparison touches: shown, and written
+    # only when confirmed.
+    changes: list[dict] = field(default_factory=list)
+    affected: dict[str, int] = field(default_factory=dict)
+    needs_confirmation: bool = False
+    new_rows: int = 0
 
     @property
     def ok(self) -> bool:
@@ -218,6 +229,13 @@ class ImportReport:
             return (
                 f"{self.kind}: {len(self.errors)} error(s) in {self.rows} row(s); "
                 "nothing written"
+            )
+        if self.needs_confirmation and not self.written:
+            rows = len({c["key"] for c in self.changes})
+            return (
+                f"{self.kind}: {len(self.changes)} change(s) to {rows} existing row(s), "
+                f"{sum(self.affected.values())} declaration comparison(s) affected; nothing "
+                "written until confirmed (--confirm)"
             )
         return (
             f"{self.kind}: {self.rows} row(s): {self.inserted} inserted, {self.updated} updated, "
@@ -898,6 +916,12 @@ def _validate_indicators(records, report: ImportReport) -> list[dict]:
                     ),
                 )
         source = row.text("source", required=True)
+        applies: list = []
+        if row.text("applies"):
+            try:
+                applies = applicability.parse_conditions(row.text("applies"))
+            except applicability.ConditionError as exc:
+                row.error("applies", str(exc))
         data = {
             "category_id": category_id,
             "code": code,
@@ -914,6 +938,7 @@ def _validate_indicators(records, report: ImportReport) -> list[dict]:
             "valid_to": valid_to,
             "citation": row.text("citation"),
             "source": source,
+            "applies": applies,
         }
         if not row.bad:
             cleaned.append(data)
@@ -935,8 +960,14 @@ _WRITERS = {
 # ---------------------------------------------------------------- entry points
 
 
-def import_rows(kind: str, table: list[list[str]], *, write: bool = True) -> ImportReport:
-    """Validate a table (header first) of ``kind``; if every row is good and ``write``, upsert."""
+def import_rows(
+    kind: str, table: list[list[str]], *, write: bool = True, confirm: bool = False
+) -> ImportReport:
+    """Validate a table (header first) of ``kind``; if every row is good and ``write``, upsert.
+
+    An import that changes existing standard editions or benchmark rows lists the changes
+    (``report.changes``, with ``report.affected``) and writes only with ``confirm``; new rows
+    alone need no confirmation. Every write is kept as history (benchmarks.history)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
     report = ImportReport(kind=kind)
@@ -948,7 +979,17 @@ def import_rows(kind: str, table: list[list[str]], *, write: bool = True) -> Imp
         report.add(2, "", _("The file has a header but no rows."))
         return report
     cleaned = _VALIDATORS[kind](records, report)
-    if report.errors or not write:
+    if report.errors:
+        return report
+    plan = operations.planned_changes(kind, cleaned)
+    report.changes = [
+        {"key": c.key, "field": c.field, "old": c.old, "new": c.new, "table": c.table}
+        for c in plan.changes
+    ]
+    report.affected = dict(plan.affected)
+    report.needs_confirmation = plan.needs_confirmation
+    report.new_rows = len(plan.new)
+    if not write or (plan.needs_confirmation and not confirm):
         return report
     result = _WRITERS[kind](cleaned)
     report.inserted, report.updated, report.unchanged = (
@@ -961,7 +1002,9 @@ def import_rows(kind: str, table: list[list[str]], *, write: bool = True) -> Imp
     return report
 
 
-def import_file(kind: str, data: bytes, *, write: bool = True) -> ImportReport:
+def import_file(
+    kind: str, data: bytes, *, write: bool = True, confirm: bool = False
+) -> ImportReport:
     """Read an upload (CSV or .xlsx, recognised by content) and import it all-or-nothing."""
     try:
         table = read_table(data)
@@ -969,15 +1012,17 @@ def import_file(kind: str, data: bytes, *, write: bool = True) -> ImportReport:
         report = ImportReport(kind=kind)
         report.add(0, "file", exc.message)
         return report
-    return import_rows(kind, table, write=write)
+    return import_rows(kind, table, write=write, confirm=confirm)
 
 
-def load_directory(directory: Path | str | None = None) -> list[ImportReport]:
+def load_directory(
+    directory: Path | str | None = None, *, confirm: bool = False
+) -> list[ImportReport]:
     """Load categories.csv, standards.csv and indicators.csv from ``directory`` in that order.
 
     The caller commits when every report is ok, and rolls back otherwise: indicators refer to
     standards of the same load, so the earlier files are flushed before the later are checked.
-    A later file is not written once an earlier one failed.
+    A later file is not written once an earlier one failed or waits for confirmation.
     """
     directory = Path(directory) if directory else SEED_DIR
     reports = []
@@ -990,8 +1035,8 @@ def load_directory(directory: Path | str | None = None) -> list[ImportReport]:
             reports.append(report)
             failed = True
             continue
-        report = import_file(kind, path.read_bytes(), write=not failed)
-        failed = failed or not report.ok
+        report = import_file(kind, path.read_bytes(), write=not failed, confirm=confirm)
+        failed = failed or not report.ok or (report.needs_confirmation and not report.written)
         reports.append(report)
     return reports
 
@@ -1045,6 +1090,7 @@ def export_rows(kind: str) -> list[list[str]]:
                     _cell(i.valid_to),
                     i.citation,
                     i.source,
+                    applicability.conditions_text(i.applies or []),
                 ]
             )
     else:

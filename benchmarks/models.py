@@ -114,6 +114,11 @@ class BenchmarkIndicator(db.Model):
     recommended_source_id: Mapped[int | None] = mapped_column(ForeignKey("standards.id"))
     # [["1级", 5.0], ["2级", 4.5], …] best first
     grades: Mapped[list] = mapped_column(JSON, default=list)
+    # Which products of the category the row applies to (benchmarks.applicability): all of them
+    # when empty, else every condition must hold, e.g. [{"attr": "ac_type", "values":
+    # ["heat_pump"]}, {"attr": "rated_cooling_capacity", "unit": "W", "min": 4500,
+    # "min_inclusive": false, "max": 7100, "max_inclusive": true}] (GB 21455-2019's bands).
+    applies: Mapped[list] = mapped_column(JSON, default=list)
     valid_from: Mapped[date] = mapped_column(Date)
     valid_to: Mapped[date | None] = mapped_column(Date)
     citation: Mapped[str] = mapped_column(Text, default="")  # clause/table the figures come from
@@ -127,3 +132,28 @@ class BenchmarkIndicator(db.Model):
 
     def label(self, locale: str) -> str:
         return self.name_en if locale == "en" and self.name_en else self.name
+
+
+class CatalogueChange(db.Model):
+    """One changed field of a standard edition or a benchmark threshold row: who, when, old, new.
+
+    Written by ``benchmarks.operations`` for every insert and update of ``standards`` and
+    ``benchmark_indicators`` (an insert is one row with field ``"*"`` and the whole row as
+    ``new``), so ``benchmarks.history`` can give the figures in force at any moment: a
+    declaration's comparison is explained with the thresholds of its day, not today's.
+    """
+
+    __tablename__ = "catalogue_changes"
+    __table_args__ = (Index("ix_catalogue_change_row", "table_name", "row_id", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    actor_label: Mapped[str] = mapped_column(String(120), default="")
+    table_name: Mapped[str] = mapped_column(String(40))  # standards | benchmark_indicators
+    row_id: Mapped[int] = mapped_column()
+    row_key: Mapped[str] = mapped_column(String(160))  # "GB 21455-2019", "room_ac/apf@2020-07-01"
+    field: Mapped[str] = mapped_column(String(40))
+    old: Mapped[object | None] = mapped_column(JSON)
+    new: Mapped[object | None] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(String(120), default="")  # "import", "mark_withdrawn"

@@ -74,6 +74,7 @@ INDICATOR_FIELDS = (
     "valid_to",
     "citation",
     "source",
+    "applies",
 )
 
 
@@ -86,6 +87,8 @@ class UpsertResult:
     unchanged: int = 0
     ids: dict[Any, int] = field(default_factory=dict)
     changed_standard_ids: list[int] = field(default_factory=list)
+    inserted_rows: list[dict] = field(default_factory=list)
+    changes: list[tuple[int, dict, dict]] = field(default_factory=list)
 
 
 def _jsonable(value: Any) -> Any:
@@ -155,6 +158,7 @@ def _upsert(
         result.updated += 1
         updates.append({"id": current.id} | {f: data[f] for f in fields} | (extra_update or {}))
         changes.append((current.id, {f: before[f] for f in diff}, diff))
+    result.inserted_rows, result.changes = inserts, changes
     if inserts:
         db.session.execute(insert(model), inserts)
         result.inserted = len(inserts)
@@ -174,7 +178,40 @@ def _upsert(
     return result, changes
 
 
-def upsert_standards(rows: Sequence[dict]) -> UpsertResult:
+def _history(table: str, key_columns: Sequence[str], result: UpsertResult, reason: str) -> None:
+    """Keep every insert and change as catalogue history (benchmarks.history)."""
+    from benchmarks import history
+
+    model = Standard if table == "standards" else BenchmarkIndicator
+    ids = {result.ids[tuple(r[c] for c in key_columns)] for r in result.inserted_rows}
+    ids |= {row_id for row_id, _b, _a in result.changes}
+    if not ids:
+        return
+    keys = history.row_keys(table, db.session.scalars(select(model).where(model.id.in_(ids))))
+    inserted = []
+    for row in result.inserted_rows:
+        row_id = result.ids[tuple(row[c] for c in key_columns)]
+        inserted.append((row_id, keys[row_id], row))
+    changed = [(row_id, keys[row_id], before, after) for row_id, before, after in result.changes]
+    history.record(table, inserted=inserted, changed=changed, reason=reason)
+
+
+def planned_changes(kind: str, rows: Sequence[dict]):
+    """What upserting validated ``rows`` of ``kind`` would change (benchmarks.history.Plan)."""
+    from benchmarks import history
+
+    if kind == "standards":
+        return history.planned_changes(
+            Standard, ("prefix", "number", "part", "year"), STANDARD_FIELDS, rows
+        )
+    if kind == "indicators":
+        return history.planned_changes(
+            BenchmarkIndicator, ("category_id", "code", "valid_from"), INDICATOR_FIELDS, rows
+        )
+    return history.Plan()
+
+
+def upsert_standards(rows: Sequence[dict], reason: str = "import") -> UpsertResult:
     """Insert or update catalogue editions by (prefix, number, part, year).
 
     ``rows`` are validated dicts with the key columns and ``STANDARD_FIELDS``. Sends
@@ -190,6 +227,7 @@ def upsert_standards(rows: Sequence[dict]) -> UpsertResult:
     result.changed_standard_ids = sorted(
         sid for sid, _before, after in changes if set(after) & set(STATUS_FIELDS)
     )
+    _history("standards", ("prefix", "number", "part", "year"), result, reason)
     db.session.flush()
     db.session.expire_all()  # bulk writes bypassed the identity map
     notify_catalogue_changed(result.changed_standard_ids)
@@ -204,11 +242,12 @@ def upsert_categories(rows: Sequence[dict]) -> UpsertResult:
     return result
 
 
-def upsert_indicators(rows: Sequence[dict]) -> UpsertResult:
+def upsert_indicators(rows: Sequence[dict], reason: str = "import") -> UpsertResult:
     """Insert or update benchmark indicator editions by (category_id, code, valid_from)."""
     result, _changes = _upsert(
         BenchmarkIndicator, ("category_id", "code", "valid_from"), INDICATOR_FIELDS, rows
     )
+    _history("benchmark_indicators", ("category_id", "code", "valid_from"), result, reason)
     db.session.flush()
     db.session.expire_all()
     return result
@@ -288,6 +327,23 @@ def mark_withdrawn(
     standard.replaced_by_code = replaced_code
     if withdrawn_date is None or withdrawn_date <= today:
         standard.status = StandardStatus.WITHDRAWN
+    after = tuple(getattr(standard, f) for f in STATUS_FIELDS)
+    diff = [i for i, (b, a) in enumerate(zip(before, after)) if b != a]
+    if diff:
+        from benchmarks import history
+
+        history.record(
+            "standards",
+            changed=[
+                (
+                    standard.id,
+                    standard.code,
+                    {STATUS_FIELDS[i]: before[i] for i in diff},
+                    {STATUS_FIELDS[i]: after[i] for i in diff},
+                )
+            ],
+            reason="mark_withdrawn",
+        )
     db.session.flush()
     if tuple(getattr(standard, f) for f in STATUS_FIELDS) != before:
         notify_catalogue_changed([standard.id])

@@ -98,6 +98,13 @@ class CatalogueBenchmarksOut(Schema):
 
 class CatalogueImportFormIn(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
+    confirm = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "write changes to existing editions and thresholds; without it "
+            "they are only listed (409) and nothing is written"
+        },
+    )
 
 
 class CatalogueImportFileIn(Schema):
@@ -123,3 +130,15 @@ class CatalogueImportReportOut(Schema):
     unchanged = fields.Integer()
     changed_standard_ids = fields.List(fields.Integer())
     errors = fields.List(fields.Nested(CatalogueRowErrorOut))
+    needs_confirmation = fields.Boolean(
+        metadata={"description": "the import changes existing rows (see changes)"}
+    )
+    new_rows = fields.Integer()
+    changes = fields.List(
+        fields.Dict(), metadata={"description": "each changed field: key, field, old, new"}
+    )
+    affected = fields.Dict(
+        keys=fields.String(),
+        values=fields.Integer(),
+        metadata={"description": "row key → declarations in force whose comparison it changes"},
+    )

@@ -20,4 +20,10 @@ catalogue_changed = _signals.signal(
     doc="Standards changed status/withdrawn_date/replaced_by; kwargs: standard_ids: list[int].",
 )
 
-__all__ = ["catalogue_changed"]
+catalogue_preview = _signals.signal(
+    "catalogue-preview",
+    doc="An import would change existing rows; kwargs: changes: list[benchmarks.history.Change]. "
+    "Receivers return {row key: number of declarations in force whose comparison changes}.",
+)
+
+__all__ = ["catalogue_changed", "catalogue_preview"]

@@ -23,6 +23,7 @@ from benchmarks.forms import (
     IMPORT_KIND_LABELS,
     KIND_LABELS,
     STATUS_LABELS,
+    ConfirmImportForm,
     ImportForm,
     StandardSearchForm,
     WithdrawForm,
@@ -185,24 +186,45 @@ def category(category_id: int):
 @bp.route("/admin/import", methods=["GET", "POST"])
 @roles_required(Role.ADMIN)
 def admin_import():
+    """Upload → check every row → preview the changes to existing rows → confirm → write.
+
+    New rows alone are written at once. An upload that changes existing standard editions or
+    benchmark thresholds is kept (by SHA-256, in the instance folder) and shown as a preview:
+    each change old → new and the declarations in force whose comparison it changes; the
+    admin confirms it on the preview page, and the import runs again then, all or nothing.
+    """
     form = ImportForm()
+    confirm = ConfirmImportForm(prefix="confirm")
     report = None
+    if "confirm-upload" in request.form:
+        if confirm.validate_on_submit() and confirm.kind.data in importer.KINDS:
+            data = _kept_upload(confirm.upload.data)
+            if data is None:
+                flash(_("The previewed file is no longer kept; upload it again."), "error")
+                return redirect(url_for("catalogue.admin_import"))
+            kind = confirm.kind.data
+            preview = importer.import_file(kind, data, write=False)
+            if preview.ok and _digest(preview) == confirm.digest.data:
+                report = importer.import_file(kind, data, confirm=True)
+                if report.ok and report.written:
+                    _forget_upload(confirm.upload.data)
+                    return _imported(kind, report)
+            else:
+                report = preview
+                form.kind.data = kind
+                flash(
+                    _("The catalogue changed since the preview; check the changes again."),
+                    "warning",
+                )
+                return _preview_page(form, kind, report, data)
+        abort(400)
     if form.validate_on_submit():
         data = form.file.data.read()
         report = importer.import_file(form.kind.data, data)
-        if report.ok:
-            flash(
-                _(
-                    "%(kind)s imported: %(inserted)s inserted, %(updated)s updated, "
-                    "%(unchanged)s unchanged.",
-                    kind=IMPORT_KIND_LABELS[form.kind.data],
-                    inserted=report.inserted,
-                    updated=report.updated,
-                    unchanged=report.unchanged,
-                ),
-                "success",
-            )
-            return redirect(url_for("catalogue.admin_import"))
+        if report.ok and report.written:
+            return _imported(form.kind.data, report)
+        if report.ok and report.needs_confirmation:
+            return _preview_page(form, form.kind.data, report, data)
     status = 422 if request.method == "POST" else 200
     return (
         render_template(
@@ -211,9 +233,94 @@ def admin_import():
             report=report,
             columns=importer.COLUMNS,
             required=importer.REQUIRED,
+            confirm_form=None,
         ),
         status,
     )
+
+
+def _imported(kind: str, report):
+    flash(
+        _(
+            "%(kind)s imported: %(inserted)s inserted, %(updated)s updated, "
+            "%(unchanged)s unchanged.",
+            kind=IMPORT_KIND_LABELS[kind],
+            inserted=report.inserted,
+            updated=report.updated,
+            unchanged=report.unchanged,
+        ),
+        "success",
+    )
+    return redirect(url_for("catalogue.admin_import"))
+
+
+def _digest(report) -> str:
+    import hashlib
+    import json
+
+    text = json.dumps(report.changes, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _upload_dir():
+    from pathlib import Path
+
+    path = Path(current_app.instance_path) / "catalogue-previews"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _keep_upload(data: bytes) -> str:
+    import hashlib
+
+    sha = hashlib.sha256(data).hexdigest()
+    (_upload_dir() / f"{sha}.bin").write_bytes(data)
+    return sha
+
+
+def _kept_upload(sha: str) -> bytes | None:
+    path = _upload_dir() / f"{sha}.bin"
+    return path.read_bytes() if path.is_file() else None
+
+
+def _forget_upload(sha: str) -> None:
+    (_upload_dir() / f"{sha}.bin").unlink(missing_ok=True)
+
+
+def _preview_page(form, kind: str, report, data: bytes):
+    """Nothing written yet: every change old → new, and a button to confirm."""
+    confirm = ConfirmImportForm(prefix="confirm")
+    confirm.kind.data = kind
+    confirm.upload.data = _keep_upload(data)
+    confirm.digest.data = _digest(report)
+    by_key: dict[str, list[dict]] = {}
+    for change in report.changes:
+        by_key.setdefault(change["key"], []).append(change)
+    return render_template(
+        "benchmarks/admin_import.html",
+        form=form,
+        report=report,
+        columns=importer.COLUMNS,
+        required=importer.REQUIRED,
+        confirm_form=confirm,
+        changes_by_key=by_key,
+        kind_label=IMPORT_KIND_LABELS[kind],
+    )
+
+
+@bp.get("/admin/history")
+@roles_required(Role.ADMIN)
+def admin_history():
+    """Every change of standard editions and benchmark thresholds: who, when, old → new."""
+    from benchmarks.models import CatalogueChange
+
+    page = db.paginate(
+        select(CatalogueChange).order_by(CatalogueChange.at.desc(), CatalogueChange.id.desc()),
+        page=request.args.get("page", 1, type=int),
+        per_page=100,
+        error_out=False,
+    )
+    return render_template("benchmarks/admin_history.html", page=page)
 
 
 @bp.get("/admin/export/<kind>.csv")

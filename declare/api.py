@@ -189,7 +189,10 @@ def _list_item(declaration: Declaration, version, *, mine: bool) -> dict:
 
 
 def _checks(version: DeclarationVersion | None, checks, on: date | None) -> dict:
-    rows = list(checks)
+    """``checks`` is a comparison.DeclarationCheck (the rules) or a list of indicator checks."""
+    rules = checks if isinstance(checks, comparison.DeclarationCheck) else None
+    rows = list(rules.indicators if rules is not None else checks)
+    problems = list(rules.problems) if rules is not None else []
     if on is None and version is not None:
         published = version.published_at
         on = queries.local_date(published) if published is not None else queries.local_today()
@@ -198,8 +201,15 @@ def _checks(version: DeclarationVersion | None, checks, on: date | None) -> dict
         "version_no": version.version_no if version is not None else None,
         "version_status": version.status.value if version is not None else None,
         "on": on,
-        "publishable": not any(c.blocks_publication for c in rows),
+        "publishable": not problems and not any(c.blocks_publication for c in rows),
         "checks": rows,
+        "problems": problems,
+        "auto_linked": sorted(rules.auto_linked) if rules is not None else [],
+        "by_reference": (
+            [{"benchmark_id": b.benchmark.id, "source": b.source} for b in rules.by_reference]
+            if rules is not None
+            else []
+        ),
     }
 
 
@@ -468,7 +478,7 @@ class DeclarationComparison(MethodView):
         if version is None:
             abort(404, _("Declaration %(id)d has nothing to compare.", id=declaration_id))
         on = args["on"]
-        return _checks(version, comparison.check_version(version, on=on), on)
+        return _checks(version, comparison.check_version_rules(version, on=on), on)
 
 
 @blp.route("/comparison", methods=["POST"])
@@ -479,4 +489,12 @@ class ComparisonPreview(MethodView):
     def post(self, args):
         """Judge indicators against the benchmarks without saving anything (preview)."""
         on = args["on"] or queries.local_today()
-        return _checks(None, comparison.check_indicators(args["indicators"], on), on)
+        rules = comparison.check_declaration(
+            kind="enterprise" if args["products"] else "catalogue",
+            products=args["products"],
+            indicators=args["indicators"],
+            reference_ids=args["reference_ids"],
+            mingshi_fewer=args["mingshi_fewer"],
+            on=on,
+        )
+        return _checks(None, rules, on)

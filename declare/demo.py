@@ -188,9 +188,19 @@ def _edition(day: date, switch: date, old: str, new: str) -> str:
 
 
 def _ac_model(rng: random.Random, code: str, n: int) -> tuple[str, str]:
-    cap = rng.choice([26, 35, 50, 72])
-    form = "GW" if cap <= 50 else "LW"
+    # Heat pumps of the first band of GB 21455-2019 (CC ≤ 4500 W): the demo's APF figures are
+    # spread around that row's limit, recommended value and grades.
+    cap = rng.choice([26, 32, 35, 45])
+    form = "GW" if cap <= 35 else "LW"
     return f"KFR-{cap}{form}/{code[:2]}BP{rng.randint(2, 5)}-{n:02d}", f"额定制冷量 {cap * 100} W"
+
+
+def _attributes(category: str, spec: str) -> dict:
+    """What selects the benchmark rows of a demo product (the AC's type and capacity)."""
+    if category != "room_ac":
+        return {}
+    watts = int(spec.split()[1])
+    return {"ac_type": "heat_pump", "rated_cooling_capacity": [watts, "W"]}
 
 
 def _led_model(rng: random.Random, code: str, n: int) -> tuple[str, str]:
@@ -1027,6 +1037,7 @@ class _Builder:
                     "common_name": "",
                     "brand": company.brand,
                     "barcode": _barcode(self.rng) if self.rng.random() < 0.5 else "",
+                    "attributes": _attributes(line.category, spec),
                 }
             )
         return out

@@ -143,12 +143,78 @@ class ProductRow(Form):
     TEXT = ("name", "model", "specification", "common_name", "brand", "barcode")
 
     def is_blank(self) -> bool:
-        return not self.category_id.data and not any(getattr(self, f).data for f in self.TEXT)
+        return (
+            not self.category_id.data
+            and not any(getattr(self, f).data for f in self.TEXT)
+            and not any(getattr(self, f).data for f in attribute_field_names())
+        )
 
     def to_data(self) -> dict:
         data = {f: getattr(self, f).data or "" for f in self.TEXT}
         data["category_id"] = _int_or_none(self.category_id.data)
+        data["attributes"] = attributes_of(self)
         return data
+
+
+def attribute_field_names() -> list[str]:
+    """The product-row fields of the attributes that select benchmark rows."""
+    from benchmarks.applicability import ATTRIBUTES
+
+    names = []
+    for spec in ATTRIBUTES.values():
+        names.append(f"attr_{spec.code}")
+        if spec.is_quantity:
+            names.append(f"attr_{spec.code}_unit")
+    return names
+
+
+def attributes_of(row: Form) -> dict:
+    """A product row's attribute fields as the operations' ``attributes`` dict."""
+    from benchmarks.applicability import ATTRIBUTES
+
+    out: dict = {}
+    for spec in ATTRIBUTES.values():
+        value = getattr(row, f"attr_{spec.code}").data
+        if value in (None, ""):
+            continue
+        if spec.is_quantity:
+            out[spec.code] = [value, getattr(row, f"attr_{spec.code}_unit").data or spec.unit]
+        else:
+            out[spec.code] = value
+    return out
+
+
+def _add_attribute_fields() -> None:
+    """One field per attribute (a number and its unit, or a choice) on every product row."""
+    from benchmarks.applicability import ATTRIBUTES
+
+    for spec in ATTRIBUTES.values():
+        if spec.is_quantity:
+            setattr(ProductRow, f"attr_{spec.code}", NumberField(spec.label))
+            setattr(
+                ProductRow,
+                f"attr_{spec.code}_unit",
+                StringField(
+                    _l("Unit"),
+                    validators=[Optional(), Length(max=30)],
+                    filters=[_strip],
+                    render_kw={"placeholder": spec.unit},
+                ),
+            )
+        else:
+            setattr(
+                ProductRow,
+                f"attr_{spec.code}",
+                SelectField(
+                    spec.label,
+                    default="",
+                    choices=[SelectChoice("", _l("— not applicable —"))]
+                    + [SelectChoice(code, label) for code, label in spec.choices],
+                ),
+            )
+
+
+_add_attribute_fields()
 
 
 class IndicatorRow(Form):
@@ -334,6 +400,12 @@ class EnterpriseDeclarationForm(_DeclarationForm):
     revision_note = TextAreaField(
         _l("Revision note"), validators=[Optional(), Length(max=4000)], filters=[_strip]
     )
+    mingshi_fewer = TextAreaField(
+        _l("明示 statement: fewer indicators than a recommended standard (which, and why)"),
+        validators=[Optional(), Length(max=4000)],
+        filters=[_strip],
+        render_kw={"rows": 2},
+    )
 
     def _own_data(self, positions):
         indicators = []
@@ -359,6 +431,7 @@ class EnterpriseDeclarationForm(_DeclarationForm):
             "approved_on": self.approved_on.data,
             "implemented_on": self.implemented_on.data,
             "revision_note": self.revision_note.data or "",
+            "mingshi_fewer": self.mingshi_fewer.data or "",
         }
 
 
@@ -378,6 +451,7 @@ def version_form_data(version) -> dict:
                 "common_name": p.common_name,
                 "brand": p.brand,
                 "barcode": p.barcode,
+                **_attribute_form_data(p.attributes or {}),
             }
             for p in version.products
         ],
@@ -407,8 +481,19 @@ def version_form_data(version) -> dict:
         "approved_on": version.approved_on,
         "implemented_on": version.implemented_on,
         "revision_note": version.revision_note,
+        "mingshi_fewer": version.mingshi_fewer,
     }
     return data
+
+
+def _attribute_form_data(attributes: dict) -> dict:
+    out = {}
+    for code, value in attributes.items():
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            out[f"attr_{code}"], out[f"attr_{code}_unit"] = value
+        else:
+            out[f"attr_{code}"] = value
+    return out
 
 
 # Keys an operation may use that are named differently in the form.
@@ -461,6 +546,8 @@ def _locate(form, key: str, positions) -> tuple[Field | str | None, str]:
         row_no = rows[index]
         row = container.entries[row_no].form
         field_name = parts[2] if len(parts) > 2 else sub
+        if field_name == "attributes" and len(parts) > 3:
+            field_name = f"attr_{parts[3]}"  # products.0.attributes.rated_cooling_capacity
         field = getattr(row, field_name, None) if field_name else None
         where = str(_l("%(list)s, row %(n)s", list=list_label, n=row_no + 1))
         if isinstance(field, Field):

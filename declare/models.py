@@ -6,6 +6,7 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Date,
     Enum,
@@ -150,6 +151,9 @@ class DeclarationVersion(db.Model):
     approved_on: Mapped[date | None] = mapped_column(Date)
     implemented_on: Mapped[date | None] = mapped_column(Date)  # 实施日期
     revision_note: Mapped[str] = mapped_column(Text, default="")
+    # 明示 (Art. 14) that the standard has fewer indicators than a recommended standard requires
+    # (which, and why): needed when an applicable recommended benchmark is not declared.
+    mingshi_fewer: Mapped[str] = mapped_column(Text, default="")
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -203,6 +207,9 @@ class Product(db.Model):
     common_name: Mapped[str] = mapped_column(String(200), default="")
     brand: Mapped[str] = mapped_column(String(120), default="")
     barcode: Mapped[str] = mapped_column(String(14), default="")  # GTIN/EAN-13
+    # Attributes that select the benchmark rows applying to it (benchmarks.applicability), e.g.
+    # {"rated_cooling_capacity": [3500, "W"], "ac_type": "heat_pump"}.
+    attributes: Mapped[dict] = mapped_column(JSON, default=dict)
 
     version: Mapped[DeclarationVersion] = relationship(back_populates="products")
     category: Mapped[ProductCategory] = relationship(lazy="joined")

@@ -72,6 +72,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
+from benchmarks.applicability import clean_attributes
 from benchmarks.forms import number_error_message
 from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard, StandardStatus
 from benchmarks.numbers import NumberError, parse_enterprise_number
@@ -85,7 +86,7 @@ from core.validation import day as _date
 from core.validation import number as _number
 from core.validation import text as _text
 from declare import uploads
-from declare.comparison import check_indicators
+from declare.comparison import auto_links, check_version_rules
 from declare.models import (
     Attachment,
     ComplianceRecord,
@@ -380,6 +381,7 @@ def _clean(
     if len(out["approved_by"]) > 120:
         errors.add("approved_by", _("At most %(n)d characters.", n=120))
     out["revision_note"] = _text(data.get("revision_note"))
+    out["mingshi_fewer"] = _text(data.get("mingshi_fewer"))
     for key in ("approved_on", "implemented_on"):
         out[key], ok = _date(data.get(key))
         if not ok:
@@ -416,6 +418,9 @@ def _clean(
         if cid is None or not ok or cid not in categories:
             errors.add(f"{path}.category_id", _("Choose the product category from the list."))
         clean["category_id"] = cid
+        clean["attributes"], problems = clean_attributes(row.get("attributes"))
+        for code, message in problems.items():
+            errors.add(f"{path}.attributes{'.' + code if code else ''}", message)
         try:
             clean["barcode"] = validate_barcode(_text(row.get("barcode")))
         except BarcodeError as exc:
@@ -637,6 +642,7 @@ _VERSION_FIELDS = (
     "approved_on",
     "implemented_on",
     "revision_note",
+    "mingshi_fewer",
 )
 _PRODUCT_FIELDS = (
     "name",
@@ -646,6 +652,7 @@ _PRODUCT_FIELDS = (
     "common_name",
     "brand",
     "barcode",
+    "attributes",
 )
 _INDICATOR_FIELDS = (
     "kind",
@@ -690,6 +697,8 @@ def _fill(version: DeclarationVersion, clean: dict, *, replace_children: bool) -
     version.products.extend(
         Product(**{k: p[k] for k in _PRODUCT_FIELDS}) for p in clean["products"]
     )
+    for i, bid in auto_links(clean, local_today()).items():
+        clean["indicators"][i]["benchmark_indicator_id"] = bid  # the form then shows the link
     version.indicators.extend(
         Indicator(position=i, **{k: row[k] for k in _INDICATOR_FIELDS})
         for i, row in enumerate(clean["indicators"])
@@ -833,15 +842,18 @@ def publish(version: DeclarationVersion) -> DeclarationVersion:
             for message in messages:
                 errors.add(field, message)
     _completeness(version, errors)
-    checks = check_indicators(list(version.indicators), today)
-    for check in checks:
-        if check.blocks_publication and check.field not in errors:
-            errors.add(check.field, check.message)
+    rules = check_version_rules(version, today)  # the one place the rules run
+    found = set(errors)  # a field the format checks refused needs no second message
+    for field, message in rules.errors():
+        if field not in found:
+            errors.add(field, message)
     if errors:
         raise ValidationFailed(dict(errors))
 
-    by_position = {c.position: c for c in checks}
+    by_position = {c.position: c for c in rules.indicators}
     for i, row in enumerate(version.indicators):
+        if i in rules.links and row.benchmark_indicator_id != rules.links[i]:
+            row.benchmark_indicator_id = rules.links[i]  # the link made, or the edition used
         result = by_position.get(i)
         comparison = result.comparison if result is not None else None
         row.cmp_status = comparison.status if comparison else None

@@ -64,6 +64,14 @@ class ProductIn(_Trimmed):
         validate=validate.Length(max=14),
         metadata={"description": "GTIN/EAN-13, optional"},
     )
+    attributes = fields.Dict(
+        keys=fields.String(),
+        load_default=dict,
+        metadata={
+            "description": "what selects the benchmark rows that apply, e.g. "
+            '{"ac_type": "heat_pump", "rated_cooling_capacity": [3500, "W"]}'
+        },
+    )
 
 
 class IndicatorIn(_Trimmed):
@@ -113,6 +121,13 @@ class DraftIn(_Trimmed):
     approved_on = fields.Date(load_default=None, allow_none=True)
     implemented_on = fields.Date(load_default=None, allow_none=True)
     revision_note = fields.String(load_default="")
+    mingshi_fewer = fields.String(
+        load_default="",
+        metadata={
+            "description": "明示: the standard has fewer indicators than a recommended "
+            "standard (which, and why)"
+        },
+    )
     products = fields.List(fields.Nested(ProductIn), load_default=list)
     indicators = fields.List(fields.Nested(IndicatorIn), load_default=list)
     reference_ids = fields.List(
@@ -146,6 +161,13 @@ class ComparisonPreviewIn(Schema):
     indicators = fields.List(
         fields.Nested(IndicatorIn), required=True, validate=validate.Length(min=1, max=200)
     )
+    products = fields.List(
+        fields.Nested(ProductIn),
+        load_default=list,
+        metadata={"description": "with products, every benchmark that applies to them is judged"},
+    )
+    reference_ids = fields.List(fields.Integer(strict=True), load_default=list)
+    mingshi_fewer = fields.String(load_default="")
     on = fields.Date(
         load_default=None,
         allow_none=True,
@@ -218,6 +240,7 @@ class ProductOut(Schema):
     common_name = fields.String()
     brand = fields.String()
     barcode = fields.String()
+    attributes = fields.Dict()
 
 
 class IndicatorOut(Schema):
@@ -274,6 +297,7 @@ class VersionPublicOut(Schema):
     approved_on = fields.Date(allow_none=True)
     implemented_on = fields.Date(allow_none=True)
     revision_note = fields.String()
+    mingshi_fewer = fields.String()
     published_at = fields.DateTime(allow_none=True)
     ended_at = fields.DateTime(allow_none=True)
     end_reason = fields.String()
@@ -362,6 +386,14 @@ class VersionSummaryOut(Schema):
     revision_note = fields.String()
 
 
+class DistanceOut(Schema):
+    kind = fields.String(metadata={"description": "mandatory | recommended | grade"})
+    threshold = fields.Float()
+    label = fields.String(allow_none=True, metadata={"description": "the grade, for kind grade"})
+    pct = fields.Float(allow_none=True, metadata={"description": "gap in % of the threshold"})
+    side = fields.String(metadata={"description": "above | below | at (numerically)"})
+
+
 class ComparisonOut(Schema):
     status = fields.String(
         metadata={"description": "violation | below_recommended | meets | exceeds"}
@@ -376,6 +408,14 @@ class ComparisonOut(Schema):
     mandatory_source = fields.String(allow_none=True)
     recommended_value = fields.Float(allow_none=True)
     recommended_source = fields.String(allow_none=True)
+    distance = fields.Nested(
+        DistanceOut,
+        allow_none=True,
+        metadata={
+            "description": "from the limit (violation), the recommended value (shortfall) or "
+            "the grade's threshold: what a person reads"
+        },
+    )
 
 
 class IndicatorCheckOut(Schema):
@@ -388,6 +428,17 @@ class IndicatorCheckOut(Schema):
     field = fields.String(allow_none=True)
 
 
+class DeclarationProblemOut(Schema):
+    code = fields.String(
+        metadata={
+            "description": "attribute_missing | not_applicable | mandatory_missing | "
+            "recommended_missing"
+        }
+    )
+    field = fields.String()
+    message = fields.String()
+
+
 class ChecksOut(Schema):
     declaration_id = fields.Integer(allow_none=True)
     version_no = fields.Integer(allow_none=True)
@@ -397,6 +448,16 @@ class ChecksOut(Schema):
         metadata={"description": "no violation and every needed 明示 present"}
     )
     checks = fields.List(fields.Nested(IndicatorCheckOut))
+    problems = fields.List(
+        fields.Nested(DeclarationProblemOut),
+        metadata={"description": "a benchmark not declared, a missing attribute, a wrong band"},
+    )
+    auto_linked = fields.List(
+        fields.Integer(), metadata={"description": "positions of automatically linked indicators"}
+    )
+    by_reference = fields.List(
+        fields.Dict(), metadata={"description": "benchmarks met by citing their mandatory standard"}
+    )
 
 
 class RegistrationOut(Schema):

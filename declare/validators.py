@@ -20,6 +20,7 @@ __all__ = [
     "USCCError",
     "normalise_barcode",
     "normalise_uscc",
+    "region_known",
     "validate_barcode",
     "validate_uscc",
 ]
@@ -33,7 +34,7 @@ _SEPARATORS = re.compile(r"[\s\-]+")
 
 class USCCError(ValueError):
     """A USCC that is not valid; ``code`` is ``empty``, ``length``, ``characters``,
-    ``format`` or ``checksum``."""
+    ``format``, ``checksum`` or ``region``."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -67,7 +68,8 @@ def validate_uscc(text: str | None) -> tuple[str, str]:
     """The normalised USCC and its region (characters 3–8, the 行政区划 code).
 
     Raises USCCError with a message naming the problem: wrong length, a character that is
-    not allowed (I, O, S, V, Z or punctuation), or a check character that does not match.
+    not allowed (I, O, S, V, Z or punctuation), a check character that does not match, or
+    characters 3–8 that are no administrative division code.
     """
     number = normalise_uscc(text)
     if not number:
@@ -98,7 +100,36 @@ def validate_uscc(text: str | None) -> tuple[str, str]:
         raise USCCError(
             "format", _("%(code)s is not a valid unified social credit code.", code=number)
         ) from None
-    return number, number[2:8]
+    region = number[2:8]
+    if not region_known(region):
+        raise USCCError(
+            "region",
+            _(
+                "Characters 3–8 of %(code)s (%(region)s) are not an administrative division "
+                "code (行政区划代码): the code has a typing error, or it was not issued by a "
+                "Chinese registration authority.",
+                code=number,
+                region=region,
+            ),
+        )
+    return number, region
+
+
+def region_known(region: str) -> bool:
+    """Whether ``region`` is a 6-digit administrative division code, past or present.
+
+    python-stdnum ships the division table (``stdnum/cn/loc.dat``, read through
+    ``numdb.get("cn/loc")``, the one ``stdnum.cn.ric`` uses for birth places): a code is known
+    when both its province (digits 1–2) and its county (digits 3–6) are listed. Codes that were
+    retired keep their entry there (``[1997-2025]渝北区``), so a USCC issued while its region
+    existed stays valid.
+    """
+    if len(region) != 6 or not region.isascii() or not region.isdigit():
+        return False
+    from stdnum import numdb
+
+    parts = numdb.get("cn/loc").info(region)
+    return len(parts) >= 2 and all(props for _part, props in parts)
 
 
 def _format_error(number: str) -> USCCError:

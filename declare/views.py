@@ -40,7 +40,10 @@ from declare.forms import (
     FORMS,
     AbolishForm,
     IndicatorRow,
+    ProductRow,
     RegistrationForm,
+    attribute_field_names,
+    attributes_of,
     SearchForm,
     apply_errors,
     version_form_data,
@@ -97,6 +100,8 @@ def _labels() -> dict:
         "declared_text": declared_text,
         "flag_label": lambda r: REFERENCE_FLAG_LABELS.get(r, r),
         "locale": str(get_locale()),
+        "attribute_fields": attribute_field_names(),
+        "attributes_text": comparison.attributes_text,
     }
 
 
@@ -246,6 +251,7 @@ def manage(declaration_id: int):
         shown=queries.shown_version(declaration),
         versions=queries.version_history(declaration, include_drafts=True),
         checks=checks,
+        problems=_draft_problems(draft),
     )
 
 
@@ -260,8 +266,19 @@ def edit_draft(declaration_id: int):
         form = form_cls(data=version_form_data(draft))
         _prepare(form)
         form.add_blank_rows()
-        checks = _draft_checks(draft) if kind == "enterprise" else []
-        return _render_form(form, kind=kind, declaration=declaration, draft=draft, checks=checks)
+        checks, problems = [], []
+        if kind == "enterprise":
+            rules = comparison.check_version_rules(draft)
+            checks = _comparison_rows(rules.indicators, list(draft.indicators))
+            problems = [p.message for p in rules.problems]
+        return _render_form(
+            form,
+            kind=kind,
+            declaration=declaration,
+            draft=draft,
+            checks=checks,
+            rule_problems=problems,
+        )
     form = form_cls()
     _prepare(form)
     if not form.validate():
@@ -366,8 +383,11 @@ def abolish(declaration_id: int):
 def compare():
     """Judge the indicator rows being typed against the benchmarks; nothing is saved.
 
-    Body: ``{"indicators": [{"name": …, "op": …, "value": …, …}, …]}`` with the row's form
-    fields; the answer has one entry per row, by ``row`` (the row's position in the form).
+    Body: ``{"indicators": [{"name": …, "op": …, "value": …, …}, …], "products": [{"category_id":
+    …, "attr_rated_cooling_capacity": …, …}], "reference_ids": [...], "mingshi_fewer": "…"}``
+    with the form's fields; the answer has one entry per indicator row, by ``row`` (its
+    position in the form), the automatic links (``auto_linked``, ``benchmark_id``) and the
+    ``problems`` of the declaration as a whole (a benchmark not declared, a missing attribute).
     """
     payload = request.get_json(silent=True)
     rows = payload.get("indicators") if isinstance(payload, dict) else None
@@ -380,6 +400,9 @@ def compare():
             }
         ), 400
     rows = [raw if isinstance(raw, dict) else {} for raw in rows]
+    products = _live_products(payload.get("products"))
+    refs = payload.get("reference_ids")
+    refs = [int(r) for r in refs if str(r).isdigit()] if isinstance(refs, list) else []
     chosen = {
         int(raw["benchmark_indicator_id"])
         for raw in rows
@@ -408,12 +431,50 @@ def compare():
             indicators.append(row.to_data())
             where.append(i)
             results.append({"row": i})
-    if indicators:
-        checks = comparison.check_indicators(indicators, on=_today())
-        for item in _comparison_rows(checks, indicators):
-            row_no = where[item["position"]]
-            results[row_no] = {**item, "row": row_no}
-    return jsonify({"rows": results})
+    rules = _rules_of(
+        {
+            "kind": "enterprise",
+            "products": products,
+            "indicators": indicators,
+            "reference_ids": refs,
+            "mingshi_fewer": str(payload.get("mingshi_fewer") or ""),
+        }
+    )
+    for item in _comparison_rows(rules.indicators, indicators):
+        row_no = where[item["position"]]
+        auto = item["position"] in rules.auto_linked
+        results[row_no] = {**item, "row": row_no, "auto_linked": auto}
+    return jsonify(
+        {
+            "rows": results,
+            "problems": [p.message for p in rules.problems],
+            "by_reference": [
+                {"benchmark": b.benchmark.label(str(get_locale())), "source": b.source}
+                for b in rules.by_reference
+            ],
+        }
+    )
+
+
+def _live_products(raw) -> list[dict]:
+    """The product rows being typed (category and attribute fields) as operations dicts."""
+    out = []
+    for item in raw if isinstance(raw, list) else []:
+        if not isinstance(item, dict) or not str(item.get("category_id") or "").isdigit():
+            continue
+        fields = MultiDict(
+            {k: "" if v is None else str(v) for k, v in item.items() if isinstance(k, str)}
+        )
+        row = ProductRow(formdata=fields)
+        out.append(
+            {
+                "name": row.name.data or "",
+                "model": row.model.data or "",
+                "category_id": int(item["category_id"]),
+                "attributes": attributes_of(row),
+            }
+        )
+    return out
 
 
 def _parse_indicator_row(raw: dict, benchmark_choices: list[SelectChoice]) -> IndicatorRow:
@@ -616,6 +677,12 @@ def _draft_checks(draft: DeclarationVersion) -> list[dict]:
     return _comparison_rows(comparison.check_version(draft), list(draft.indicators))
 
 
+def _draft_problems(draft: DeclarationVersion | None) -> list[str]:
+    if draft is None:
+        return []
+    return [p.message for p in comparison.check_version_rules(draft).problems]
+
+
 def _manage_refused(declaration: Declaration, errors: dict):
     draft = _draft_of(declaration)
     return render_template(
@@ -726,7 +793,9 @@ def _benchmark_choices(selected: set[int]) -> list[SelectChoice]:
     return choices
 
 
-def _render_form(form, *, kind: str, declaration=None, draft=None, checks=None, summary=None):
+def _render_form(
+    form, *, kind: str, declaration=None, draft=None, checks=None, summary=None, rule_problems=()
+):
     return render_template(
         "declare/form.html",
         form=form,
@@ -735,6 +804,7 @@ def _render_form(form, *, kind: str, declaration=None, draft=None, checks=None, 
         draft=draft,
         checks=checks or [],
         summary=summary or [],
+        rule_problems=list(rule_problems),
         max_upload_mb=current_app.config["MAX_UPLOAD_BYTES"] / (1024 * 1024),
     )
 
@@ -755,11 +825,9 @@ def _refused_form(
             data, positions = form.to_data()
         rows_at = (positions or {}).get("indicators")
         if data["indicators"]:
-            checks = _comparison_rows(
-                comparison.check_indicators(data["indicators"], on=_today()),
-                data["indicators"],
-                rows_at,
-            )
+            rules = _rules_of(data)
+            checks = _comparison_rows(rules.indicators, data["indicators"], rows_at)
+            _show_auto_links(form, rules, rows_at)
     form.add_blank_rows()
     return _render_form(
         form,
@@ -769,6 +837,30 @@ def _refused_form(
         checks=checks,
         summary=summary,
     ), 422
+
+
+def _rules_of(data: dict) -> comparison.DeclarationCheck:
+    """The rules (check_declaration) on a form's or a request's draft dict, nothing saved."""
+    return comparison.check_declaration(
+        kind=data.get("kind") or "enterprise",
+        products=[p for p in data.get("products") or [] if isinstance(p, dict)],
+        indicators=data.get("indicators") or [],
+        reference_ids=[r for r in data.get("reference_ids") or [] if str(r).isdigit()],
+        mingshi_fewer=data.get("mingshi_fewer") or "",
+        on=_today(),
+    )
+
+
+def _show_auto_links(form, rules: comparison.DeclarationCheck, rows_at) -> None:
+    """Select the automatic links in a re-rendered form (the enterprise sees and may change
+    them; an empty choice is linked again)."""
+    rows = getattr(form, "indicators", None)
+    if rows is None:
+        return
+    for position in rules.auto_linked:
+        row_no = rows_at[position] if rows_at and position < len(rows_at) else position
+        if row_no < len(rows.entries):
+            rows.entries[row_no].form.benchmark_indicator_id.data = str(rules.links[position])
 
 
 def _flat_form_errors(form):
@@ -828,6 +920,11 @@ def _comparison_rows(checks, indicators=None, rows_at=None) -> list[dict]:
                 "status_label": str(CMP_LABELS.get(cmp.status, "")) if cmp is not None else None,
                 "grade": cmp.grade if cmp is not None else None,
                 "margin_pct": cmp.margin_pct if cmp is not None else None,
+                "distance_text": (
+                    comparison.distance_text(cmp.distance, bm.unit)
+                    if cmp is not None and bm is not None
+                    else ""
+                ),
                 "guaranteed": cmp.guaranteed if cmp is not None else None,
                 "mandatory_limit": cmp.mandatory_limit if cmp is not None else None,
                 "mandatory_source": cmp.mandatory_source if cmp is not None else None,
@@ -877,21 +974,67 @@ def bar_marks(
     return {"marks": marks, "bad_until": bad_until, "status": status, "unit": bm.unit}
 
 
+def _stored_distance_text(ind, then: dict | None = None) -> str:
+    """The distance in words for a stored comparison (``cmp_*``), as the live page said it,
+    measured with the figures in force at publication (``then``) when they changed since."""
+    if ind.benchmark is None or ind.cmp_guaranteed is None or ind.cmp_status is None:
+        return ""
+    import dataclasses
+
+    from benchmarks.compare import Grade, distance_for
+    from benchmarks.queries import to_compare_benchmark
+
+    benchmark = to_compare_benchmark(ind.benchmark)
+    if then:
+        benchmark = dataclasses.replace(
+            benchmark,
+            mandatory_limit=then["mandatory_limit"],
+            recommended_value=then["recommended_value"],
+            grades=tuple(Grade(str(label), float(v)) for label, v in then["grades"] or ()),
+        )
+    distance = distance_for(ind.cmp_guaranteed, ind.cmp_status, ind.cmp_grade, benchmark)
+    return comparison.distance_text(distance, ind.benchmark.unit)
+
+
 def _version_context(version: DeclarationVersion | None) -> dict:
     """What the public page shows beside a version: comparison rows from the stored cmp_*."""
     if version is None:
-        return {"indicator_rows": [], "open_flags": [], "text_public": False}
+        return {"indicator_rows": [], "open_flags": [], "text_public": False, "by_reference": []}
     rows = []
+    later = {}
+    if version.published_at is not None:
+        from benchmarks import history
+
+        later = history.changed_since(
+            "benchmark_indicators",
+            [i.benchmark_indicator_id for i in version.indicators],
+            version.published_at,
+        )
     for ind in version.indicators:
+        then = None
+        if ind.benchmark is not None and later.get(ind.benchmark_indicator_id):
+            from benchmarks import history
+
+            then = history.thresholds_then(ind.benchmark, later[ind.benchmark_indicator_id])
         rows.append(
             {
                 "ind": ind,
                 "bar": bar_marks(ind.cmp_guaranteed, ind.benchmark, ind.cmp_status),
+                "distance_text": _stored_distance_text(ind, then),
+                "thresholds_then": then,
             }
         )
     flags = [f for f in version.reference_flags if f.cleared_at is None]
+    by_reference = []
+    if version.declaration.kind.value == "enterprise" and version.products:
+        by_reference = comparison.check_version_rules(version).by_reference
     text_public = (
         version.text_attachment_id is not None and version.disclosure is Disclosure.FULL_TEXT
     )
-    return {"indicator_rows": rows, "open_flags": flags, "text_public": text_public}
+    return {
+        "indicator_rows": rows,
+        "open_flags": flags,
+        "text_public": text_public,
+        "by_reference": by_reference,
+    }
 

@@ -140,14 +140,49 @@
     timer = window.setTimeout(runCompare, 350);
   }
 
+  /* The products (category and the attributes that select benchmark rows), the references and
+     the "fewer indicators" statement: the benchmarks apply to the products, linked or not. */
+  function listData(list) {
+    var container = form.querySelector('[data-rows="' + list + '"]');
+    if (!container) { return []; }
+    var pattern = new RegExp("^" + list + "-\\d+-(.+)$");
+    return rowsOf(container).map(function (row) {
+      var data = {};
+      Array.prototype.forEach.call(row.querySelectorAll("[name]"), function (el) {
+        var match = pattern.exec(el.getAttribute("name"));
+        if (match) { data[match[1]] = el.value; }
+      });
+      return data;
+    });
+  }
+
+  function showProblems(problems) {
+    var box = document.getElementById("rule-problems-live");
+    if (!box) { return; }
+    box.textContent = "";
+    box.hidden = !problems || problems.length === 0;
+    if (box.hidden) { return; }
+    var list = el("ul");
+    problems.forEach(function (text) { list.appendChild(el("li", "", text)); });
+    box.appendChild(list);
+    var static_ = document.getElementById("rule-problems");
+    if (static_) { static_.hidden = true; }
+  }
+
   function runCompare() {
     var rows = rowsOf(indicators);
     var mine = ++sequence;
+    var fewer = form.querySelector('[name="mingshi_fewer"]');
     fetch(compareUrl, {
       method: "POST",
       credentials: "same-origin",
       headers: { "Content-Type": "application/json", "Accept": "application/json", "X-CSRFToken": csrfToken },
-      body: JSON.stringify({ indicators: rows.map(rowData) })
+      body: JSON.stringify({
+        indicators: rows.map(rowData),
+        products: listData("products"),
+        reference_ids: listData("references").map(function (r) { return r.standard_id; }).filter(Boolean),
+        mingshi_fewer: fewer ? fewer.value : ""
+      })
     }).then(function (response) {
       return response.ok ? response.json() : null;
     }).then(function (body) {
@@ -155,8 +190,15 @@
       var current = rowsOf(indicators);
       body.rows.forEach(function (result) {
         var row = current[result.row];
-        if (row) { showResult(row.querySelector("[data-cmp]"), result); }
+        if (!row) { return; }
+        /* An automatic link is shown in the select, where the enterprise may change it. */
+        var select = row.querySelector("select[data-benchmark]");
+        if (select && result.auto_linked && result.benchmark_id && !select.value) {
+          select.value = String(result.benchmark_id);
+        }
+        showResult(row.querySelector("[data-cmp]"), result);
       });
+      showProblems(body.problems);
     }).catch(function () { /* offline: the server checks again on save */ });
   }
 
@@ -177,13 +219,18 @@
       target.appendChild(badge);
       target.appendChild(document.createTextNode(" "));
     }
+    if (result.auto_linked) {
+      target.appendChild(el("span", "auto-link muted", target.getAttribute("data-auto-label") || ""));
+      target.appendChild(document.createTextNode(" "));
+    }
     if (result.grade) {
       target.appendChild(el("span", "grade", (target.getAttribute("data-grade-label") || "") + " " + result.grade));
       target.appendChild(document.createTextNode(" "));
     }
-    if (result.margin_pct !== null && result.margin_pct !== undefined) {
-      var pct = (result.margin_pct >= 0 ? "+" : "") + result.margin_pct.toFixed(1) + "%";
-      target.appendChild(el("span", "margin", (target.getAttribute("data-margin-label") || "") + " " + pct));
+    /* Said by the server from the threshold the status is about (limit, recommended value or
+       grade), in the indicator's own direction: never a signed "margin" against another figure. */
+    if (result.distance_text) {
+      target.appendChild(el("span", "margin", result.distance_text));
     }
     if (result.bar) { target.appendChild(drawBar(result.bar)); }
     if (result.message) {
@@ -250,7 +297,14 @@
   }
 
   var products = form.querySelector('[data-rows="products"]');
-  if (products) { products.addEventListener("change", filterBenchmarks); }
+  if (products) {
+    products.addEventListener("change", function () { filterBenchmarks(); scheduleCompare(); });
+    products.addEventListener("input", scheduleCompare);
+  }
+  var references = form.querySelector('[data-rows="references"]');
+  if (references) { references.addEventListener("change", scheduleCompare); }
+  var fewerBox = form.querySelector('[name="mingshi_fewer"]');
+  if (fewerBox) { fewerBox.addEventListener("input", scheduleCompare); }
   filterBenchmarks();
 
   /* ---- search the catalogue for the standard pickers ------------------------------------ */

@@ -326,6 +326,9 @@ def _indicator_frame(where: ColumnElement[bool], editions: pd.DataFrame) -> pd.D
         ],
     )
     frame["guaranteed"] = pd.to_numeric(frame["guaranteed"], errors="coerce").astype(float)
+    # All None (no indicator linked to a benchmark in this chunk) would be an object column.
+    frame["bench_category"] = pd.to_numeric(frame["bench_category"]).astype("Int64")
+    editions = editions.astype({"bench_category": "Int64"})
     frame = frame.merge(editions, how="left", on=["bench_category", "benchmark_code"])
     # The guaranteed value is in the benchmark's canonical unit (stored at publication).
     frame["unit"] = frame["unit"].where(frame["unit"].notna(), frame["declared_unit"])

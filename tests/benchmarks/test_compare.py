@@ -15,6 +15,7 @@ from benchmarks.compare import (
     Comparison,
     DeclarationError,
     Declared,
+    Distance,
     Grade,
     compare,
     grade_for,
@@ -119,6 +120,7 @@ def test_apf_full_comparison_record() -> None:
         mandatory_source="GB 21455-2019",
         recommended_value=4.5,
         recommended_source="GB 21455-2019",
+        distance=Distance("recommended", 4.5, None, pytest.approx(6.666666666666667), "below"),
     )
 
 

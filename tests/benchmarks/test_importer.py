@@ -49,6 +49,7 @@ def ind_row(**kw):
         "valid_to": "",
         "citation": "GB 21455-2019 表",
         "source": "GB 21455-2019",
+        "applies": "",
     }
     row.update(kw)
     return [row[c] for c in IND_HEADER]
@@ -100,7 +101,12 @@ def test_good_standards_file_is_inserted_then_unchanged_then_updated(db):
     assert (again.inserted, again.updated, again.unchanged) == (0, 0, 4)
 
     table[1] = std_row("GB 21455-2019", title="新标题")
-    third = import_rows("standards", table)
+    preview = import_rows("standards", table)  # a change of an existing edition: shown first
+    assert preview.needs_confirmation and not preview.written
+    assert [(c["key"], c["field"], c["new"]) for c in preview.changes] == [
+        ("GB 21455-2019", "title", "新标题")
+    ]
+    third = import_rows("standards", table, confirm=True)
     assert (third.inserted, third.updated, third.unchanged) == (0, 1, 3)
     assert third.changed_standard_ids == []  # a title is not a status change
     db.session.commit()
@@ -341,13 +347,19 @@ def test_import_is_set_based_not_a_query_per_row(db):
     db.session.rollback()
     assert import_rows("standards", table(60)).ok
     db.session.commit()
-    changed = table(60)
-    for row in changed[1:]:
-        row[2] = "changed"
+    def changed(n):
+        rows = table(n)
+        for row in rows[1:]:
+            row[2] = "changed"
+        return rows
+
+    with counting_queries(db) as few:
+        assert import_rows("standards", changed(3), confirm=True).updated == 3
+    db.session.rollback()
     with counting_queries(db) as updates:
-        report = import_rows("standards", changed)
+        report = import_rows("standards", changed(60), confirm=True)
     assert report.updated == 60
-    assert len(updates) <= len(small) + 2
+    assert len(updates) == len(few)  # preview, impact, update and history: set-based
 
 
 def test_status_changes_send_catalogue_changed_and_are_audited(db):
@@ -363,7 +375,7 @@ def test_status_changes_send_catalogue_changed_and_are_audited(db):
         assert received == []  # inserts change no declaration
         table[2] = std_row("GB 12021.3-2010", status="废止", effective="2010-06-01",
                            withdrawn="2020-07-01", replaced_by="GB 21455-2019")
-        report = import_rows("standards", table)
+        report = import_rows("standards", table, confirm=True)
         db.session.commit()
     old_id = db.session.scalar(select(Standard.id).where(Standard.number == "12021"))
     assert report.changed_standard_ids == [old_id]

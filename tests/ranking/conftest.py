@@ -33,6 +33,7 @@ def ranked_catalogue(catalogue):
         unit="dB(A)",
         direction="lower",
         mandatory_limit=46.0,
+        mandatory_source=catalogue["gb21455"],  # test data: a limit always names its standard
         recommended_value=42.0,
         grades=[["1级", 36.0], ["2级", 40.0], ["3级", 46.0]],
         valid_from=date(2020, 7, 1),
@@ -46,6 +47,7 @@ def ranked_catalogue(catalogue):
         unit="W",
         direction="lower",
         mandatory_limit=1.0,
+        mandatory_source=catalogue["gb21455"],
         recommended_value=None,
         grades=[["1级", 0.3], ["2级", 0.5], ["3级", 1.0]],
         valid_from=date(2020, 7, 1),
@@ -116,7 +118,9 @@ def declaration_data(
             {"name": "挂壁式空调", "model": model, "category_id": cat["room_ac"].id},
         ],
         "indicators": rows if rows is not None else indicator_rows(cat, **values),
-        "reference_ids": [cat["gbt7725"].id],
+        # GB 21455-2019 (the test limits' source) is cited: an indicator left out is then
+        # met "按 GB 21455-2019" (issue 9: every applicable benchmark applies).
+        "reference_ids": [cat["gbt7725"].id, cat["gb21455"].id],
     }
 
 
