@@ -75,6 +75,7 @@ def _register_blueprints(app: Flask, api, csrf) -> None:
     from benchmarks.api import blp as catalogue_api
     from benchmarks.views import bp as catalogue_bp
     from core.api import blp as core_api
+    from core.console import bp as console_bp
     from core.views import bp as core_bp
     from declare.api import blp as declare_api
     from declare.views import bp as declare_bp
@@ -89,6 +90,7 @@ def _register_blueprints(app: Flask, api, csrf) -> None:
 
     for bp in (core_bp, catalogue_bp, declare_bp, ranking_bp, flags_bp, sampling_bp, inspections_bp):
         app.register_blueprint(bp)
+    app.register_blueprint(console_bp)
     for blp in (
         core_api,
         catalogue_api,

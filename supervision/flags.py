@@ -225,6 +225,11 @@ def _frame(stmt, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: list(values) for c, values in zip(columns, zip(*rows), strict=True)})
 
 
+def _id_column(values: pd.Series) -> pd.Series:
+    """Ids that may be missing, as nullable integers (the one dtype for merge keys on ids)."""
+    return pd.to_numeric(values.astype(object), errors="coerce").astype("Int64")
+
+
 def _editions(today: date) -> pd.DataFrame:
     """The benchmark editions in force today, one per (category, code): the catalogue is small,
     so it is read whole and the newest ``valid_from`` is picked in pandas."""
@@ -260,6 +265,8 @@ def _editions(today: date) -> pd.DataFrame:
         ],
     )
     frame = frame.drop_duplicates(["bench_category", "benchmark_code"], keep="last")
+    frame["bench_category"] = _id_column(frame["bench_category"])
+    frame["benchmark_code"] = frame["benchmark_code"].astype(object)
     for col in ("mandatory_limit", "recommended_value"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame
@@ -326,6 +333,11 @@ def _indicator_frame(where: ColumnElement[bool], editions: pd.DataFrame) -> pd.D
         ],
     )
     frame["guaranteed"] = pd.to_numeric(frame["guaranteed"], errors="coerce").astype(float)
+    # A chunk without any benchmark-linked indicator (every catalogue declaration, an own
+    # standard of unlinked indicators) reads these columns as all-None objects: give them the
+    # dtypes of ``editions`` so that the merge never depends on what the chunk happens to hold.
+    frame["bench_category"] = _id_column(frame["bench_category"])
+    frame["benchmark_code"] = frame["benchmark_code"].astype(object)
     frame = frame.merge(editions, how="left", on=["bench_category", "benchmark_code"])
     # The guaranteed value is in the benchmark's canonical unit (stored at publication).
     frame["unit"] = frame["unit"].where(frame["unit"].notna(), frame["declared_unit"])
@@ -458,6 +470,7 @@ def _value_frame(categories: set[int] | None, editions: pd.DataFrame) -> pd.Data
         stmt, ["declaration_id", "version_id", "category_id", "benchmark_code", "guaranteed"]
     )
     frame["guaranteed"] = frame["guaranteed"].astype(float)
+    frame["category_id"] = _id_column(frame["category_id"])
     frame = frame.merge(
         editions[["bench_category", "benchmark_code", "direction", "unit"]],
         how="left",
