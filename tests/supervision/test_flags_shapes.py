@@ -77,3 +77,33 @@ def test_every_shape_in_one_job(db, catalogue):
     flag_store.recompute(category_id=catalogue["room_ac"].id)
     commit_and_run()
     assert all(status == "done" for status, _ in flag_jobs(db))
+
+
+class TestWorker:
+    """The same through a real `rq worker` on the supervision queue (service run)."""
+
+    @pytest.fixture
+    def app_config(self, redis_url):
+        return {"REDIS_URL": redis_url}
+
+    def test_a_worker_flags_every_shape_without_a_failed_job(
+        self, db, catalogue, _schema, redis_url, tmp_path
+    ):
+        from tests.workers import start_worker, stop_worker, worker_env
+
+        ids = [make(shape, catalogue) for shape in SHAPES]
+        flag_store.request_recompute(ids)
+        commit_and_run()
+        queued = [r for r in flag_jobs(db)]
+        assert queued and all(status == "queued" for status, _ in queued), queued
+        db.session.rollback()
+        log = tmp_path / "worker.log"
+        proc = start_worker(worker_env(_schema, redis_url, tmp_path), log, "supervision",
+                            "--burst")
+        try:
+            assert proc.wait(timeout=120) == 0, log.read_text()[-4000:]
+        finally:
+            stop_worker(proc)
+        db.session.rollback()
+        jobs = flag_jobs(db)
+        assert jobs and all(status == "done" for status, _ in jobs), (jobs, log.read_text()[-4000:])
