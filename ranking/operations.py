@@ -57,8 +57,11 @@ Details callers rely on (added by the implementation; all extra parameters are o
   ``RunEntry.exclusion_reasons`` = [{"code", "detail"}] with the codes of
   ``ranking.eligibility.EXCLUSION_CODES``.
 - Publicity runs from ``publicity_start`` to ``publicity_end`` inclusive (``publicity_days``
-  days). ``file_objection(..., today=)`` and ``publish_run(..., today=)`` take the day (default:
-  today in Beijing) so tests and the CLI can act on a given date. Accepting an objection re-runs
+  days, never fewer than the ``PUBLICITY_DAYS`` setting). It starts no earlier than today and
+  than the day the run was computed (a backdated start would skip the objection period).
+  ``start_publicity(..., today=)``, ``file_objection(..., today=)`` and
+  ``publish_run(..., today=)`` take the day (default: today in Beijing) so tests and the CLI
+  can act on a given date. Accepting an objection re-runs
   the ranking at once: a new list version in a new publicity period, the old run superseded,
   the other open objections carried over to it.
 - ``record_removal(..., reasons={declaration_id: reason})`` gives each removed leader its own
@@ -90,7 +93,7 @@ from core import jobs
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import OutboxJob, Role, User, utcnow
-from declare.queries import local_today
+from declare.queries import local_date, local_today
 from ranking import eligibility, scoring
 from ranking.models import (
     EvaluationPlan,
@@ -588,12 +591,13 @@ def _clean_plan(data: Any) -> dict:
     out["composite_method"] = method
 
     days, ok = _integer(data.get("publicity_days"))
-    days = 10 if ok and days is None else days
-    if not ok or days is None or not PUBLICITY_DAYS[0] <= days <= PUBLICITY_DAYS[1]:
+    shortest = min_publicity_days()
+    days = shortest if ok and days is None else days
+    if not ok or days is None or not shortest <= days <= PUBLICITY_DAYS[1]:
         errors.add(
             "publicity_days",
             _("The publicity period lasts %(lo)d to %(hi)d days.",
-              lo=PUBLICITY_DAYS[0], hi=PUBLICITY_DAYS[1]),
+              lo=shortest, hi=PUBLICITY_DAYS[1]),
         )
     out["publicity_days"] = days
     out["entry_rules"] = _clean_entry_rules(data.get("entry_rules"), errors)
@@ -1524,10 +1528,30 @@ def _official_run(run: RankingRun, *states: RunStatus) -> None:
                         status=status_word(run.status)))
 
 
+def min_publicity_days() -> int:
+    """The shortest publicity period (公示) any list gets: ``PUBLICITY_DAYS`` (default 10)."""
+    configured = int(current_app.config.get("PUBLICITY_DAYS", 10))
+    return max(PUBLICITY_DAYS[0], min(configured, PUBLICITY_DAYS[1]))
+
+
+def publicity_end(plan: EvaluationPlan, start: date) -> date:
+    """The last day of a publicity period starting on ``start`` (inclusive): the plan's days,
+    never fewer than ``PUBLICITY_DAYS``."""
+    return start + timedelta(days=max(plan.publicity_days, min_publicity_days()) - 1)
+
+
 def start_publicity(
-    run: RankingRun, start: date | None = None, *, user: User | None = None
+    run: RankingRun,
+    start: date | None = None,
+    *,
+    user: User | None = None,
+    today: date | None = None,
 ) -> RankingRun:
-    """公示: the computed official run becomes the public official list; objections open."""
+    """公示: the computed official run becomes the public official list; objections open.
+
+    The period starts no earlier than today (``today``: the clock, default the local date)
+    nor than the day the run was computed, and lasts ``publicity_end`` days: a backdated start
+    would shorten or skip the time the public has to object."""
     _require_owner(run.plan, user)
     _official_run(run, RunStatus.COMPUTED)
     plan = run.plan
@@ -1539,13 +1563,21 @@ def start_publicity(
     if other is not None:
         raise _refuse(_("Run %(id)d of this plan is in publicity; publish it, or accept an "
                         "objection, before publicising another.", id=other))
-    start = start or local_today()
+    today = today or local_today()
+    start = start or today
     if not isinstance(start, date):
         raise _refuse(_("Enter a date as yyyy-MM-dd."), "start")
+    if start < today:
+        raise _refuse(_("Publicity cannot start in the past: choose %(today)s or later.",
+                        today=today.isoformat()), "start")
+    computed = local_date(run.created_at) if run.created_at is not None else today
+    if start < computed:
+        raise _refuse(_("Publicity cannot start before the run it publicises was computed "
+                        "(%(day)s).", day=computed.isoformat()), "start")
     next_version = _next_list_version(plan.plan_key)
     run.status = RunStatus.PUBLICITY
     run.publicity_start = start
-    run.publicity_end = start + timedelta(days=plan.publicity_days - 1)
+    run.publicity_end = publicity_end(plan, start)
     if run.previous_run_id is None:  # a fresh run: the next version of the official list
         run.list_version = next_version
     db.session.flush()
@@ -1666,7 +1698,7 @@ def resolve_objection(
     start = today or local_today()
     new.status = RunStatus.PUBLICITY
     new.publicity_start = start
-    new.publicity_end = start + timedelta(days=run.plan.publicity_days - 1)
+    new.publicity_end = publicity_end(run.plan, start)
     run.status = RunStatus.SUPERSEDED
     objection.status = ObjectionStatus.ACCEPTED
     objection.resolved_run_id = new.id

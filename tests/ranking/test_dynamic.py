@@ -15,7 +15,7 @@ from declare import operations as declare_ops
 from declare.queries import local_today
 from ranking import eligibility, operations, queries
 from ranking.models import RankingRun, RunEntry, RunKind, RunStatus
-from tests.ranking.conftest import commit_and_run, publish
+from tests.ranking.conftest import commit_and_run, publicise_on, publish
 
 pytestmark = pytest.mark.usefixtures("en_request")
 
@@ -28,7 +28,7 @@ def published(make_plan, ranked_catalogue, evaluator):
     second = publish(ranked_catalogue, apf=4.8, noise=37.0, standby=0.3)
     third = publish(ranked_catalogue, apf=4.6, noise=40.0, standby=0.6)
     run = operations.build_run(plan, RunKind.OFFICIAL, evaluator)
-    operations.start_publicity(run, date(2025, 3, 1))
+    publicise_on(run, date(2025, 3, 1))
     operations.publish_run(run, evaluator, today=date(2025, 3, 11))
     commit_and_run()
     assert {e.declaration_id for e in queries.leaders_of(run)} == {

@@ -39,6 +39,7 @@ from ranking.models import (
     RunStatus,
 )
 from tests.factories import make_enterprise_user
+from tests.ranking.conftest import publicise_on
 
 # --------------------------------------------------------------------------- data builders
 
@@ -187,7 +188,7 @@ def official_run(plan, evaluator, *, publicity_start: date | None = None,
     _db.session.commit()  # each step in its own transaction, as the job and the pages do
     if publicity_start is not None or publish:
         start = publicity_start or date.today() - timedelta(days=plan.publicity_days + 1)
-        operations.start_publicity(run, start)
+        publicise_on(run, start)
         _db.session.commit()
     if publish:
         operations.publish_run(run, evaluator)
@@ -456,7 +457,11 @@ def test_activate_run_publicise_object_and_publish(client, login_as, db, make_us
     assert 'data-reason="mingshi_on_core"' in html  # the excluded declaration, with why
     assert svg_count(html) == 4
 
-    start = date.today() - timedelta(days=3)
+    backdated = date.today() - timedelta(days=3)  # refused: it would shorten the period
+    resp = client.post(f"/my/runs/{run.id}/publicity", data={"start": backdated.isoformat()})
+    assert resp.status_code == 422
+    assert f"choose {date.today().isoformat()} or later" in text_of(resp)
+    start = date.today()
     resp = client.post(f"/my/runs/{run.id}/publicity", data={"start": start.isoformat()})
     assert resp.status_code == 302
     _db.session.expire_all()
