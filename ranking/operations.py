@@ -1583,7 +1583,17 @@ def start_publicity(
     db.session.flush()
     _switch(plan.plan_key, RunKind.OFFICIAL, run)
     db.session.flush()
-    return run
+    return _without_lost_leaders(run, user)
+
+
+def _without_lost_leaders(run: RankingRun, user: User | None) -> RankingRun:
+    """Dynamic management before publication: a leader of a list that is not final whose
+    declaration ended, was revised below the floor or whose enterprise failed a check since the
+    run was computed leaves it now (a new list version, the reason shown); else ``run``."""
+    from ranking.tasks import leaders_to_remove, remove_leaders
+
+    removals = leaders_to_remove(run)
+    return remove_leaders(run, removals, user) if removals else run
 
 
 def file_objection(
@@ -1727,6 +1737,7 @@ def publish_run(run: RankingRun, user: User, *, today: date | None = None) -> Ra
     if open_count:
         raise _refuse(_("%(n)d objection(s) are still open; accept or reject each first.",
                         n=open_count))
+    run = _without_lost_leaders(run, user)  # never published with a leader that lost its place
     for old in db.session.scalars(
         select(RankingRun).where(
             RankingRun.id.in_(_plan_key_runs(run.plan.plan_key)),
@@ -1752,11 +1763,14 @@ def record_removal(
     reasons: Mapping[int, str] | None = None,
     user: User | None = None,
 ) -> RankingRun:
-    """动态管理: a new published list version without the given leaders, shown removed with
-    their reason; the old version is superseded and the official pointer moves (one
-    transaction). ``reasons`` gives each declaration its own reason (default ``reason``)."""
+    """动态管理: a new list version without the given leaders, shown removed with their
+    reason; the old version is superseded and the official pointer moves (one transaction).
+    A published list gets a new published version; a list under publicity a new version
+    under publicity with the same period and its open objections. ``reasons`` gives each
+    declaration its own reason (default ``reason``)."""
     _require_owner(run.plan, user)
-    _official_run(run, RunStatus.PUBLISHED)
+    _official_run(run, RunStatus.PUBLISHED, RunStatus.PUBLICITY)
+    in_publicity = run.status is RunStatus.PUBLICITY
     reason = _text(reason)
     if not reason:
         raise _refuse(_("Give the reason; it is shown on the list."), "reason")
@@ -1781,7 +1795,7 @@ def record_removal(
     new = RankingRun(
         plan_id=run.plan_id,
         kind=RunKind.OFFICIAL,
-        status=RunStatus.PUBLISHED,
+        status=RunStatus.PUBLICITY if in_publicity else RunStatus.PUBLISHED,
         list_version=run.list_version + 1,
         previous_run_id=run.id,
         change_reason=reason,
@@ -1793,7 +1807,7 @@ def record_removal(
         created_by_id=user.id if user is not None else None,
         publicity_start=run.publicity_start,
         publicity_end=run.publicity_end,
-        published_at=now,
+        published_at=None if in_publicity else now,
     )
     db.session.add(new)
     db.session.flush()
@@ -1816,6 +1830,8 @@ def record_removal(
     )
     run.status = RunStatus.SUPERSEDED
     db.session.flush()
+    if in_publicity:  # the objections continue on the list version that replaces it
+        _carry_objections(run, new, exclude=0)
     pointer = _pointer(run.plan.plan_key, RunKind.OFFICIAL, lock=True)
     if pointer is None or pointer.run_id == run.id:
         _switch(run.plan.plan_key, RunKind.OFFICIAL, new)
