@@ -277,11 +277,33 @@ class ComplaintOut(Schema):
 
 
 class ComplaintReceiptOut(Schema):
-    """For the person who filed it: the receipt, nothing about anyone else."""
+    """For the person who filed it: the receipt, nothing about anyone else. ``secret`` is
+    given once, when the complaint is filed; with the number it shows the status."""
+
+    number = fields.String()
+    secret = fields.String(metadata={"description": "only in the answer to the filing"})
+    status = fields.Enum(ComplaintStatus, by_value=True)
+    submitted_at = fields.AwareDateTime()
+    routed_to = fields.String(
+        metadata={"description": "regulator: the regulators of the enterprise's region; "
+                                 "admins: the platform operators, no regulator covers it yet"}
+    )
+
+
+class ComplaintStatusIn(TrimmedSchema):
+    number = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    secret = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class ComplaintStatusOut(Schema):
+    """For the holder of the receipt number and secret: where the complaint stands."""
 
     number = fields.String()
     status = fields.Enum(ComplaintStatus, by_value=True)
     submitted_at = fields.AwareDateTime()
+    handled_at = fields.AwareDateTime(allow_none=True)
+    resolution = fields.String()
+    routed_to = fields.String()
 
 
 # --------------------------------------------------------------------------- lookups
@@ -474,6 +496,21 @@ class Complaints(MethodView):
         return complaints.file_complaint(
             data, fingerprint=complaints.fingerprint(request.remote_addr)
         )
+
+
+@blp.route("/complaints/status", methods=["POST"])
+@limiter.limit(_complaint_limit)
+@public
+@blp.arguments(ComplaintStatusIn)
+@blp.response(200, ComplaintStatusOut)
+@_documented(404, 422, 429)
+def complaint_status(data):
+    """The status of a complaint, for whoever holds its receipt number and secret (no token).
+    A wrong number and a wrong secret get the same 404."""
+    found = complaints.status_of(data["number"], data["secret"])
+    if found is None:
+        abort(404, _("No complaint has this receipt number and secret; check both."))
+    return found
 
 
 @blp.route("/complaints/<int:complaint_id>", methods=["GET"])

@@ -26,6 +26,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -387,6 +388,14 @@ def _regional_complaint(complaint_id: int) -> Complaint:
     return complaint
 
 
+def _unrouted_complaint(complaint_id: int) -> Complaint:
+    """A complaint in the admins' queue (no active regulator covers its region)."""
+    complaint = db.session.get(Complaint, complaint_id)
+    if complaint is None or complaints.routed_to(complaint.region_code) != "admins":
+        abort(404)
+    return complaint
+
+
 def _own_order(order_id: int) -> RectificationOrder:
     order = db.session.get(RectificationOrder, order_id)
     if order is None or order.enterprise_id != current_user.enterprise_id:
@@ -643,12 +652,13 @@ def complaint_new():
                 if general:
                     form.content.errors = list(form.content.errors) + general
             else:
-                flash(
-                    _("Your complaint %(number)s is filed; the regulator of the enterprise's "
-                      "region handles it.", number=complaint.number),
-                    "success",
-                )
-                return redirect(url_for("inspections.complaint_new"))
+                # The secret is shown once, on the receipt page the browser is sent to.
+                session["complaint_receipt"] = {
+                    "number": complaint.number,
+                    "secret": complaint.secret,
+                    "routed_to": complaint.routed_to,
+                }
+                return redirect(url_for("inspections.complaint_receipt"))
     return render_template(
         "supervision/complaints_new.html",
         form=form,
@@ -657,7 +667,76 @@ def complaint_new():
     ), status
 
 
+@bp.get("/complaints/receipt")
+def complaint_receipt():
+    """The receipt after filing: the number and the secret, shown once."""
+    receipt = session.pop("complaint_receipt", None)
+    if not receipt:
+        return redirect(url_for("inspections.complaint_status"))
+    return render_template("supervision/complaints_receipt.html", receipt=receipt)
+
+
+class ComplaintStatusForm(FlaskForm):
+    """The complainant's lookup: the receipt number and the secret given with it."""
+
+    number = StringField(_l("Receipt number"), validators=[Optional(), Length(max=40)],
+                         filters=[_strip])
+    secret = StringField(_l("Secret"), validators=[Optional(), Length(max=200)],
+                         filters=[_strip])
+
+
+@bp.route("/complaints/status", methods=["GET", "POST"])
+@limiter.limit(_complaint_limit, methods=["POST"])
+def complaint_status():
+    """Public: the status of a complaint, for whoever holds its receipt number and secret."""
+    form = ComplaintStatusForm()
+    found = None
+    status = 200
+    if request.method == "POST" and form.validate_on_submit():
+        found = complaints.status_of(form.number.data, form.secret.data)
+        if found is None:
+            status = 404
+            form.secret.errors = [
+                _("No complaint has this receipt number and secret; check both.")
+            ]
+    return render_template(
+        "supervision/complaints_status.html", form=form, complaint=found
+    ), status
+
+
 # --------------------------------------------------------------------------- complaints inbox
+
+
+@bp.get("/complaints/unrouted")
+@roles_required(Role.ADMIN)
+def complaint_unrouted():
+    """The admins' queue: complaints about enterprises of regions no regulator covers."""
+    page = db.paginate(
+        complaints.complaints_for(current_user, status=request.args.get("status") or None),
+        page=_page_arg(), per_page=PER_PAGE, error_out=False,
+    )
+    status = request.args.get("status") or None
+    return render_template(
+        "supervision/complaints_inbox.html",
+        page=page,
+        statuses=COMPLAINT_LABELS,
+        status=status,
+        args={"status": status} if status else {},
+        admin_queue=True,
+    )
+
+
+@bp.get("/complaints/unrouted/<int:complaint_id>")
+@roles_required(Role.ADMIN)
+def complaint_unrouted_detail(complaint_id: int):
+    complaint = _unrouted_complaint(complaint_id)
+    checks = db.session.scalars(
+        select(Inspection).where(Inspection.complaint_id == complaint.id).order_by(Inspection.id)
+    ).all()
+    return render_template(
+        "supervision/complaints_detail.html", complaint=complaint, checks=checks,
+        errors=[], readonly=True,
+    )
 
 
 @bp.get("/complaints")
