@@ -81,6 +81,8 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
             "min_text_shingles": _int("SIMILARITY_MIN_TEXT_SHINGLES", 200),
             "max_text_pages": _int("SIMILARITY_MAX_TEXT_PAGES", 200),
         },
+        # Copy detection (supervision.copying.DEFAULTS keys; empty = defaults).
+        "SUPERVISION_COPYING": {},
         # flask-smorest / OpenAPI
         "API_TITLE": "企业标准信息公共服务 API",
         "API_VERSION": "v1",
