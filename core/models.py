@@ -42,6 +42,15 @@ class Role(str, enum.Enum):
     ADMIN = "admin"  # 平台运营
 
 
+def _hash_method() -> str:
+    """Werkzeug's scrypt unless ``PASSWORD_HASH_METHOD`` says otherwise (the tests use a cheap
+    one: scrypt costs 0.3-0.5 s a hash, which is the point in production and waste in a test)."""
+    from flask import current_app, has_app_context
+
+    default = "scrypt"
+    return current_app.config.get("PASSWORD_HASH_METHOD", default) if has_app_context() else default
+
+
 class User(UserMixin, db.Model):
     __tablename__ = "users"
 
@@ -63,7 +72,7 @@ class User(UserMixin, db.Model):
         return self.is_active_account
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=_hash_method())
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)

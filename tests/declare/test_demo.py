@@ -26,17 +26,23 @@ from declare.models import (
 )
 
 
-@pytest.fixture
-def seed_catalogue(db):
+def _seed_catalogue(db) -> None:
     reports = load_directory()
     assert all(r.ok for r in reports), [r.summary() for r in reports]
     db.session.commit()
 
 
 @pytest.fixture
-def loaded(db, seed_catalogue):
+def seed_catalogue(db):
+    _seed_catalogue(db)
+
+
+@pytest.fixture(scope="module")
+def loaded(module_db):
+    """The demo, loaded once for the tests that read it (they come first in this module)."""
+    _seed_catalogue(module_db)
     counts = demo.load_demo(2026)
-    db.session.commit()
+    module_db.session.commit()
     jobs.dispatch_pending()
     return counts
 
@@ -45,7 +51,46 @@ def _count(db, stmt) -> int:
     return db.session.scalar(stmt)
 
 
-def test_demo_content(db, loaded):
+def test_deterministic_for_a_seed(db, seed_catalogue):
+    def snapshot():
+        return [
+            (
+                v.declaration.enterprise.uscc,
+                v.version_no,
+                v.number,
+                [(i.name, i.value) for i in v.indicators],
+            )
+            for v in db.session.scalars(select(DeclarationVersion).order_by(DeclarationVersion.id))
+        ]
+
+    demo.load_demo(7)
+    first = snapshot()
+    db.session.rollback()
+    assert db.session.scalar(select(func.count(Enterprise.id))) == 0
+    demo.load_demo(7)
+    assert snapshot() == first
+
+
+def test_cli_loads_catalogue_and_demo_once_and_prints_passwords(app, db):
+    """Without a catalogue the command loads the shipped seed catalogue first."""
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["demo", "load"])
+    assert result.exit_code == 0, result.output
+    assert "published: " in result.output
+    assert demo.DEMO_ENTERPRISE_PASSWORD in result.output
+    assert all(password in result.output for _u, _r, password, _reg, _n in demo.STAFF_ACCOUNTS)
+    again = runner.invoke(args=["demo", "load"])
+    assert again.exit_code == 0
+    assert "already loaded" in again.output
+    assert db.session.scalar(select(func.count(Enterprise.id))) == len(demo.COMPANIES)
+
+
+# The tests below share one demo load (the module-scoped ``loaded``); they come last, so the
+# tests above, which load into an empty database of their own, never see it.
+
+
+def test_demo_content(module_db, loaded):
+    db = module_db
     assert loaded["already_loaded"] is False
     enterprises = db.session.scalars(select(Enterprise)).all()
     assert len(enterprises) == len(demo.COMPANIES) == 40
@@ -108,10 +153,11 @@ def test_demo_content(db, loaded):
             assert v.standard is not None and not v.standard.code.startswith("Q/")
 
 
-def test_gas_water_heaters_are_ready_to_rank(db, loaded):
+def test_gas_water_heaters_are_ready_to_rank(module_db, loaded):
     """Sixteen makers declare η1, η2 and NOx (the 领跑者 demo's category): values spread over
     the grades with equal values (ties), some below the recommended value with 明示, and one
     maker with a non-conforming spot check."""
+    db = module_db
     gas = db.session.scalar(
         select(ProductCategory).where(ProductCategory.code == "gas_water_heater")
     )
@@ -151,7 +197,8 @@ def test_gas_water_heaters_are_ready_to_rank(db, loaded):
     assert "不符合" in record.details
 
 
-def test_history_spreads_over_three_years(db, loaded):
+def test_history_spreads_over_three_years(module_db, loaded):
+    db = module_db
     today = queries.local_today()
     first = db.session.scalar(select(func.min(DeclarationVersion.published_at)))
     last = db.session.scalar(select(func.max(DeclarationVersion.published_at)))
@@ -188,7 +235,8 @@ def test_history_spreads_over_three_years(db, loaded):
         assert queries.version_as_of(decl, today) is None
 
 
-def test_accounts_drafts_and_idempotence(db, loaded):
+def test_accounts_drafts_and_idempotence(module_db, loaded):
+    db = module_db
     ent01 = db.session.scalar(select(User).where(User.username == "ent01"))
     assert ent01.role is Role.ENTERPRISE and ent01.check_password(demo.DEMO_ENTERPRISE_PASSWORD)
     for username, role, password, region, _name in demo.STAFF_ACCOUNTS:
@@ -215,45 +263,12 @@ def test_accounts_drafts_and_idempotence(db, loaded):
     assert before == after
 
 
-def test_deterministic_for_a_seed(db, seed_catalogue):
-    def snapshot():
-        return [
-            (
-                v.declaration.enterprise.uscc,
-                v.version_no,
-                v.number,
-                [(i.name, i.value) for i in v.indicators],
-            )
-            for v in db.session.scalars(select(DeclarationVersion).order_by(DeclarationVersion.id))
-        ]
-
-    demo.load_demo(7)
-    first = snapshot()
-    db.session.rollback()
-    assert db.session.scalar(select(func.count(Enterprise.id))) == 0
-    demo.load_demo(7)
-    assert snapshot() == first
-
-
-def test_cli_loads_catalogue_and_demo_once_and_prints_passwords(app, db):
-    """Without a catalogue the command loads the shipped seed catalogue first."""
-    runner = app.test_cli_runner()
-    result = runner.invoke(args=["demo", "load"])
-    assert result.exit_code == 0, result.output
-    assert "published: " in result.output
-    assert demo.DEMO_ENTERPRISE_PASSWORD in result.output
-    assert all(password in result.output for _u, _r, password, _reg, _n in demo.STAFF_ACCOUNTS)
-    again = runner.invoke(args=["demo", "load"])
-    assert again.exit_code == 0
-    assert "already loaded" in again.output
-    assert db.session.scalar(select(func.count(Enterprise.id))) == len(demo.COMPANIES)
-
-
-def test_the_near_identical_flags_are_the_planted_copies(db, loaded):
+def test_the_near_identical_flags_are_the_planted_copies(module_db, loaded):
     """Issue 9, finding 7: of the demo's enterprise standards only the planted copies (one
     per line of ``demo.PLANTED_COPIES``) carry a near-identical flag, both sides of each."""
     from supervision.models import RiskFlag
 
+    db = module_db
     rows = db.session.execute(
         select(RiskFlag.declaration_id, RiskFlag.key).where(
             RiskFlag.code == "near_identical", RiskFlag.cleared_at.is_(None)

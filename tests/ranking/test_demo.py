@@ -30,8 +30,10 @@ from ranking.models import (
 )
 
 
-@pytest.fixture
-def loaded(db):
+@pytest.fixture(scope="module")
+def loaded(module_db):
+    """The demo, loaded once for the tests that read it (they come first in this module)."""
+    db = module_db
     reports = load_directory()
     assert all(r.ok for r in reports), [r.summary() for r in reports]
     db.session.commit()
@@ -50,84 +52,6 @@ def _entries(db, run: RankingRun) -> list[RunEntry]:
     return db.session.scalars(
         select(RunEntry).where(RunEntry.run_id == run.id).order_by(RunEntry.declaration_id)
     ).all()
-
-
-def test_plan_preview_and_published_list(db, loaded):
-    plan = _plan(db)
-    evaluator = db.session.scalar(select(User).where(User.username == demo.EVALUATOR))
-    assert plan.evaluator_id == evaluator.id and plan.status is PlanStatus.ACTIVE
-    assert plan.category.code == demo.CATEGORY == "gas_water_heater"
-    assert [pi.benchmark_code for pi in plan.indicators] == ["eta_rated", "eta_half", "nox"]
-    assert [pi.floor for pi in plan.indicators] == [86.0, 82.0, 260.0]  # the mandatory limits
-    assert plan.year == local_today().year
-
-    preview = queries.current_run(plan.plan_key, RunKind.PREVIEW)
-    official = queries.current_run(plan.plan_key, RunKind.OFFICIAL)
-    assert preview.kind is RunKind.PREVIEW and official.kind is RunKind.OFFICIAL
-    assert official.status is RunStatus.PUBLISHED and official.list_version == 1
-    assert official.publicity_end == local_today() - timedelta(days=1)
-    assert official.publicity_end - official.publicity_start == timedelta(days=9)
-    assert local_date(official.published_at) == local_today()
-    assert official.inputs_hash == preview.inputs_hash  # same declarations, same day
-    assert loaded == {
-        "already_loaded": False,
-        "plan": plan.title,
-        "plan_key": plan.plan_key,
-        "candidates": 16,
-        "eligible": official.eligible_count,
-        "leaders": loaded["leaders"],
-        "preview_run": preview.id,
-        "published_run": official.id,
-        "objections": 1,
-    }
-    assert all(status["ranked"] for status in official.indicator_status.values())
-
-    entries = _entries(db, official)
-    assert len(entries) == official.entry_count == 16
-    eligible = [e for e in entries if e.eligible]
-    leaders = [e for e in entries if e.is_leader]
-    assert len(eligible) == official.eligible_count >= 10
-    assert 1 <= len(leaders) == loaded["leaders"] < len(eligible)
-    # top_tier_all: every leader is in tier 1 of every core indicator, with its label product.
-    assert all(set(e.tiers.values()) == {1} and e.product_id for e in leaders)
-    assert any(e.stars for e in leaders)
-    # Equal values share a tier (排名不分先后): some value is declared by several entries.
-    eta = [e.values["eta_rated"] for e in eligible]
-    assert len(set(eta)) < len(eta)
-    for value in set(eta):
-        assert len({e.tiers["eta_rated"] for e in eligible if e.values["eta_rated"] == value}) == 1
-
-    reasons = {r["code"] for e in entries if not e.eligible for r in e.exclusion_reasons}
-    assert {"mingshi_on_core", "nonconforming_inspection"} <= reasons
-    inspected = db.session.scalars(select(ComplianceRecord)).one()
-    assert [
-        r["code"]
-        for e in entries
-        if e.enterprise_id == inspected.enterprise_id
-        for r in e.exclusion_reasons
-    ] == ["nonconforming_inspection"]
-
-    objection = db.session.scalars(select(Objection)).one()
-    assert objection.run_id == official.id and objection.status is ObjectionStatus.REJECTED
-    assert objection.response and objection.entry_id in {e.id for e in leaders}
-    assert official.publicity_start <= local_date(objection.created_at) <= official.publicity_end
-    assert local_date(objection.created_at) <= local_date(objection.resolved_at)
-
-
-def test_idempotent_and_the_queued_preview_writes_nothing(db, loaded):
-    runs = db.session.scalar(select(func.count(RankingRun.id)))
-    assert demo.load_ranking_demo(2026) == {"already_loaded": True}
-    db.session.commit()
-    assert db.session.scalar(select(func.count(RankingRun.id))) == runs
-
-    # The preview job activate_plan queued runs later (a worker): same inputs, no new run.
-    plan = _plan(db)
-    from ranking import tasks
-
-    before = queries.current_run(plan.plan_key, RunKind.PREVIEW).id
-    assert tasks.regenerate_preview(plan.id) == before
-    db.session.commit()
-    assert db.session.scalar(select(func.count(RankingRun.id))) == runs
 
 
 def test_deterministic_for_a_seed(db):
@@ -215,3 +139,87 @@ def test_cli_demo_load_runs_the_registered_ranking_part(app, db, client):
     assert leader_names and all(name in page for name in leader_names)
     assert "<svg" in page  # the indicators' distribution charts
     assert client.get(f"/leaderboards/{plan.plan_key}?list=preview").status_code == 200
+
+
+# The tests below share one demo load (the module-scoped ``loaded``); they come last, so the
+# tests above, which load into an empty database of their own, never see it.
+
+
+def test_plan_preview_and_published_list(module_db, loaded):
+    db = module_db
+    plan = _plan(db)
+    evaluator = db.session.scalar(select(User).where(User.username == demo.EVALUATOR))
+    assert plan.evaluator_id == evaluator.id and plan.status is PlanStatus.ACTIVE
+    assert plan.category.code == demo.CATEGORY == "gas_water_heater"
+    assert [pi.benchmark_code for pi in plan.indicators] == ["eta_rated", "eta_half", "nox"]
+    assert [pi.floor for pi in plan.indicators] == [86.0, 82.0, 260.0]  # the mandatory limits
+    assert plan.year == local_today().year
+
+    preview = queries.current_run(plan.plan_key, RunKind.PREVIEW)
+    official = queries.current_run(plan.plan_key, RunKind.OFFICIAL)
+    assert preview.kind is RunKind.PREVIEW and official.kind is RunKind.OFFICIAL
+    assert official.status is RunStatus.PUBLISHED and official.list_version == 1
+    assert official.publicity_end == local_today() - timedelta(days=1)
+    assert official.publicity_end - official.publicity_start == timedelta(days=9)
+    assert local_date(official.published_at) == local_today()
+    assert official.inputs_hash == preview.inputs_hash  # same declarations, same day
+    assert loaded == {
+        "already_loaded": False,
+        "plan": plan.title,
+        "plan_key": plan.plan_key,
+        "candidates": 16,
+        "eligible": official.eligible_count,
+        "leaders": loaded["leaders"],
+        "preview_run": preview.id,
+        "published_run": official.id,
+        "objections": 1,
+    }
+    assert all(status["ranked"] for status in official.indicator_status.values())
+
+    entries = _entries(db, official)
+    assert len(entries) == official.entry_count == 16
+    eligible = [e for e in entries if e.eligible]
+    leaders = [e for e in entries if e.is_leader]
+    assert len(eligible) == official.eligible_count >= 10
+    assert 1 <= len(leaders) == loaded["leaders"] < len(eligible)
+    # top_tier_all: every leader is in tier 1 of every core indicator, with its label product.
+    assert all(set(e.tiers.values()) == {1} and e.product_id for e in leaders)
+    assert any(e.stars for e in leaders)
+    # Equal values share a tier (排名不分先后): some value is declared by several entries.
+    eta = [e.values["eta_rated"] for e in eligible]
+    assert len(set(eta)) < len(eta)
+    for value in set(eta):
+        assert len({e.tiers["eta_rated"] for e in eligible if e.values["eta_rated"] == value}) == 1
+
+    reasons = {r["code"] for e in entries if not e.eligible for r in e.exclusion_reasons}
+    assert {"mingshi_on_core", "nonconforming_inspection"} <= reasons
+    inspected = db.session.scalars(select(ComplianceRecord)).one()
+    assert [
+        r["code"]
+        for e in entries
+        if e.enterprise_id == inspected.enterprise_id
+        for r in e.exclusion_reasons
+    ] == ["nonconforming_inspection"]
+
+    objection = db.session.scalars(select(Objection)).one()
+    assert objection.run_id == official.id and objection.status is ObjectionStatus.REJECTED
+    assert objection.response and objection.entry_id in {e.id for e in leaders}
+    assert official.publicity_start <= local_date(objection.created_at) <= official.publicity_end
+    assert local_date(objection.created_at) <= local_date(objection.resolved_at)
+
+
+def test_idempotent_and_the_queued_preview_writes_nothing(module_db, loaded):
+    db = module_db
+    runs = db.session.scalar(select(func.count(RankingRun.id)))
+    assert demo.load_ranking_demo(2026) == {"already_loaded": True}
+    db.session.commit()
+    assert db.session.scalar(select(func.count(RankingRun.id))) == runs
+
+    # The preview job activate_plan queued runs later (a worker): same inputs, no new run.
+    plan = _plan(db)
+    from ranking import tasks
+
+    before = queries.current_run(plan.plan_key, RunKind.PREVIEW).id
+    assert tasks.regenerate_preview(plan.id) == before
+    db.session.commit()
+    assert db.session.scalar(select(func.count(RankingRun.id))) == runs

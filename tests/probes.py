@@ -1,15 +1,15 @@
 """Probe routes for the kernel tests: views that enqueue jobs, raise, or check roles.
 
-They are registered on the test's app before its first request, so the kernel is exercised
-through real requests (commit hook, error handlers, locale) without depending on the pages of
-other packages.
+They are registered on every test app when it is built (``tests/conftest.py``), before its
+first request, so the kernel is exercised through real requests (commit hook, error handlers,
+locale) without depending on the pages of other packages. Test apps are shared between tests,
+so the probes cannot be added later: Flask refuses new routes after the first request.
 """
 
 from __future__ import annotations
 
 import os
 
-import pytest
 from flask import Blueprint, abort, request
 
 from core.auth import api_roles_required, roles_required
@@ -17,7 +17,7 @@ from core.errors import Conflict, ValidationFailed
 from core.models import Role
 
 
-def _build_probes() -> tuple[Blueprint, Blueprint]:
+def build_probes() -> tuple[Blueprint, Blueprint]:
     pages = Blueprint("probe", __name__, url_prefix="/_probe")
     api = Blueprint("api_probe", __name__, url_prefix="/api/v1/_probe")
 
@@ -81,9 +81,6 @@ def _build_probes() -> tuple[Blueprint, Blueprint]:
     return pages, api
 
 
-@pytest.fixture
-def probes(app):
-    """Register the probe routes (call before the app's first request)."""
-    for bp in _build_probes():
+def register_probes(app) -> None:
+    for bp in build_probes():
         app.register_blueprint(bp)
-    return app
