@@ -652,7 +652,14 @@ def test_removed_leader_is_shown_with_its_reason(client, world):
     removed = html.split('id="removed-leaders"')[1].split("</table>")[0]
     assert "甲领跑空调有限公司" in removed and "抽查不合格（2025-06-01）" in removed
     leaders = html.split('id="leaders"')[1].split("</table>")[0]
-    assert "甲领跑空调有限公司" not in leaders
+    # Not a leader any more, but marked removed where the leaders are listed (issue 9, 5).
+    current = [row for row in leaders.split("<tr")[1:] if "data-leader=" in row]
+    assert all("甲领跑空调有限公司" not in row for row in current)
+    marked = leaders.split(f'data-leader-removed="{decl_id}"')[1].split("</tr>")[0]
+    assert "甲领跑空调有限公司" in marked and "data-removed-mark" in marked
+    composite = html.split('id="composite"')[1].split("</table>")[0]
+    row = composite.split(f'data-removed="{decl_id}"')[1].split("</tr>")[0]
+    assert "data-removed-mark" in row and "抽查不合格（2025-06-01）" in row
 
 
 # --------------------------------------------------------------------------- enterprise
