@@ -65,6 +65,8 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "PAGE_SIZE": _int("PAGE_SIZE", 20),
         # 领跑者 previews: a burst of declaration changes within this many seconds makes one
         # regeneration job per plan (the job waits this long in RQ before it starts).
+        # 领跑者 publicity (公示): the shortest period a list is publicised before publication.
+        "PUBLICITY_DAYS": _int("PUBLICITY_DAYS", 10),
         "RANKING_DEBOUNCE_SECONDS": float(os.environ.get("RANKING_DEBOUNCE_SECONDS") or 2),
         # Spot checks (双随机): floor of a plan's minimum sample ratio, years an enterprise drawn
         # at random is excluded, abuse limit of the public redo.
@@ -79,6 +81,8 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
             "min_text_shingles": _int("SIMILARITY_MIN_TEXT_SHINGLES", 200),
             "max_text_pages": _int("SIMILARITY_MAX_TEXT_PAGES", 200),
         },
+        # Copy detection (supervision.flags.copying.DEFAULTS keys; empty = defaults).
+        "SUPERVISION_COPYING": {},
         # flask-smorest / OpenAPI
         "API_TITLE": "企业标准信息公共服务 API",
         "API_VERSION": "v1",

@@ -15,8 +15,10 @@ never imports ranking). Everything goes through the operations (``ranking.plans`
 3. the official run — ``build_run(plan, "official")``, the body of the
    ``ranking.tasks.official_run`` job that ``start_official_run`` queues; done at once
    because the list is publicised and published in the same load;
-4. ``start_publicity`` — the only backdating, through its own ``start`` parameter: the
-   publicity period began ``publicity_days`` days ago and ended yesterday; one objection was
+4. ``start_publicity`` — the only backdating, through its clock (``today=``, the day the
+   publicity began) after dating the official run to that morning (the service refuses a
+   start before today or before the run): the publicity period began ``publicity_days`` days
+   ago and ended yesterday; one objection was
    filed during it (``file_objection(..., today=)``) and rejected with the reason
    (``resolve_objection``); their timestamps are set to those days, as declare.demo dates its
    drafts;
@@ -186,7 +188,8 @@ def load_ranking_demo(seed: int = 2026) -> dict:
         official = runs.build_run(plan, RunKind.OFFICIAL, evaluator)
         step = "publicise the official list"
         start = today - timedelta(days=plan.publicity_days)
-        publicity.start_publicity(official, start, user=evaluator)
+        official.created_at = datetime.combine(start, time(9), tzinfo=local_zone())
+        publicity.start_publicity(official, start, user=evaluator, today=start)
         step = "file and resolve an objection"
         objections = _objection(rng, official, evaluator)
         step = "publish the official list"

@@ -60,8 +60,11 @@ Details callers rely on (added by the implementation; all extra parameters are o
   ``RunEntry.exclusion_reasons`` = [{"code", "detail"}] with the codes of
   ``ranking.eligibility.EXCLUSION_CODES``.
 - Publicity runs from ``publicity_start`` to ``publicity_end`` inclusive (``publicity_days``
-  days). ``file_objection(..., today=)`` and ``publish_run(..., today=)`` take the day (default:
-  today in Beijing) so tests and the CLI can act on a given date. Accepting an objection re-runs
+  days, never fewer than the ``PUBLICITY_DAYS`` setting). It starts no earlier than today and
+  than the day the run was computed (a backdated start would skip the objection period).
+  ``start_publicity(..., today=)``, ``file_objection(..., today=)`` and
+  ``publish_run(..., today=)`` take the day (default: today in Beijing) so tests and the CLI
+  can act on a given date. Accepting an objection re-runs
   the ranking at once: a new list version in a new publicity period, the old run superseded,
   the other open objections carried over to it.
 - ``record_removal(..., reasons={declaration_id: reason})`` gives each removed leader its own
@@ -118,6 +121,12 @@ CUT_MODES = ("values", "percentiles")
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def min_publicity_days() -> int:
+    """The shortest publicity period (公示) any list gets: ``PUBLICITY_DAYS`` (default 10)."""
+    configured = int(current_app.config.get("PUBLICITY_DAYS", 10))
+    return max(PUBLICITY_DAYS[0], min(configured, PUBLICITY_DAYS[1]))
 
 
 def _better(a: float, b: float, direction: str) -> bool:
@@ -531,12 +540,13 @@ def _clean_plan(data: Any) -> dict:
     out["composite_method"] = method
 
     days, ok = _integer(data.get("publicity_days"))
-    days = 10 if ok and days is None else days
-    if not ok or days is None or not PUBLICITY_DAYS[0] <= days <= PUBLICITY_DAYS[1]:
+    shortest = min_publicity_days()
+    days = shortest if ok and days is None else days
+    if not ok or days is None or not shortest <= days <= PUBLICITY_DAYS[1]:
         errors.add(
             "publicity_days",
             _("The publicity period lasts %(lo)d to %(hi)d days.",
-              lo=PUBLICITY_DAYS[0], hi=PUBLICITY_DAYS[1]),
+              lo=shortest, hi=PUBLICITY_DAYS[1]),
         )
     out["publicity_days"] = days
     out["entry_rules"] = _clean_entry_rules(data.get("entry_rules"), errors)

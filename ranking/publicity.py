@@ -13,16 +13,24 @@ from datetime import date, timedelta
 from flask_babel import gettext as _
 from sqlalchemy import case, func, insert, literal, select
 
-from core.clock import local_today
+from core.clock import local_date, local_today
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import User, utcnow
-from ranking.models import Objection, ObjectionStatus, RankingRun, RunEntry, RunKind, RunStatus
+from ranking.models import (
+    EvaluationPlan,
+    Objection,
+    ObjectionStatus,
+    RankingRun,
+    RunEntry,
+    RunKind,
+    RunStatus,
+)
 from core.validation import Errors as _Errors
 from core.validation import integer as _integer
 from core.validation import refuse as _refuse
 from core.validation import text as _text
-from ranking.plans import _require_owner, status_word
+from ranking.plans import _require_owner, min_publicity_days, status_word
 from ranking.runs import _next_list_version, _plan_key_runs, _pointer, _switch, build_run
 
 __all__ = [
@@ -45,10 +53,24 @@ def _official_run(run: RankingRun, *states: RunStatus) -> None:
                         status=status_word(run.status)))
 
 
+def publicity_end(plan: EvaluationPlan, start: date) -> date:
+    """The last day of a publicity period starting on ``start`` (inclusive): the plan's days,
+    never fewer than ``PUBLICITY_DAYS``."""
+    return start + timedelta(days=max(plan.publicity_days, min_publicity_days()) - 1)
+
+
 def start_publicity(
-    run: RankingRun, start: date | None = None, *, user: User | None = None
+    run: RankingRun,
+    start: date | None = None,
+    *,
+    user: User | None = None,
+    today: date | None = None,
 ) -> RankingRun:
-    """公示: the computed official run becomes the public official list; objections open."""
+    """公示: the computed official run becomes the public official list; objections open.
+
+    The period starts no earlier than today (``today``: the clock, default the local date)
+    nor than the day the run was computed, and lasts ``publicity_end`` days: a backdated start
+    would shorten or skip the time the public has to object."""
     _require_owner(run.plan, user)
     _official_run(run, RunStatus.COMPUTED)
     plan = run.plan
@@ -60,19 +82,37 @@ def start_publicity(
     if other is not None:
         raise _refuse(_("Run %(id)d of this plan is in publicity; publish it, or accept an "
                         "objection, before publicising another.", id=other))
-    start = start or local_today()
+    today = today or local_today()
+    start = start or today
     if not isinstance(start, date):
         raise _refuse(_("Enter a date as yyyy-MM-dd."), "start")
+    if start < today:
+        raise _refuse(_("Publicity cannot start in the past: choose %(today)s or later.",
+                        today=today.isoformat()), "start")
+    computed = local_date(run.created_at) if run.created_at is not None else today
+    if start < computed:
+        raise _refuse(_("Publicity cannot start before the run it publicises was computed "
+                        "(%(day)s).", day=computed.isoformat()), "start")
     next_version = _next_list_version(plan.plan_key)
     run.status = RunStatus.PUBLICITY
     run.publicity_start = start
-    run.publicity_end = start + timedelta(days=plan.publicity_days - 1)
+    run.publicity_end = publicity_end(plan, start)
     if run.previous_run_id is None:  # a fresh run: the next version of the official list
         run.list_version = next_version
     db.session.flush()
     _switch(plan.plan_key, RunKind.OFFICIAL, run)
     db.session.flush()
-    return run
+    return _without_lost_leaders(run, user)
+
+
+def _without_lost_leaders(run: RankingRun, user: User | None) -> RankingRun:
+    """Dynamic management before publication: a leader of a list that is not final whose
+    declaration ended, was revised below the floor or whose enterprise failed a check since the
+    run was computed leaves it now (a new list version, the reason shown); else ``run``."""
+    from ranking.tasks import leaders_to_remove, remove_leaders
+
+    removals = leaders_to_remove(run)
+    return remove_leaders(run, removals, user) if removals else run
 
 
 def file_objection(
@@ -187,7 +227,7 @@ def resolve_objection(
     start = today or local_today()
     new.status = RunStatus.PUBLICITY
     new.publicity_start = start
-    new.publicity_end = start + timedelta(days=run.plan.publicity_days - 1)
+    new.publicity_end = publicity_end(run.plan, start)
     run.status = RunStatus.SUPERSEDED
     objection.status = ObjectionStatus.ACCEPTED
     objection.resolved_run_id = new.id
@@ -216,6 +256,7 @@ def publish_run(run: RankingRun, user: User, *, today: date | None = None) -> Ra
     if open_count:
         raise _refuse(_("%(n)d objection(s) are still open; accept or reject each first.",
                         n=open_count))
+    run = _without_lost_leaders(run, user)  # never published with a leader that lost its place
     for old in db.session.scalars(
         select(RankingRun).where(
             RankingRun.id.in_(_plan_key_runs(run.plan.plan_key)),
@@ -241,11 +282,14 @@ def record_removal(
     reasons: Mapping[int, str] | None = None,
     user: User | None = None,
 ) -> RankingRun:
-    """动态管理: a new published list version without the given leaders, shown removed with
-    their reason; the old version is superseded and the official pointer moves (one
-    transaction). ``reasons`` gives each declaration its own reason (default ``reason``)."""
+    """动态管理: a new list version without the given leaders, shown removed with their
+    reason; the old version is superseded and the official pointer moves (one transaction).
+    A published list gets a new published version; a list under publicity a new version
+    under publicity with the same period and its open objections. ``reasons`` gives each
+    declaration its own reason (default ``reason``)."""
     _require_owner(run.plan, user)
-    _official_run(run, RunStatus.PUBLISHED)
+    _official_run(run, RunStatus.PUBLISHED, RunStatus.PUBLICITY)
+    in_publicity = run.status is RunStatus.PUBLICITY
     reason = _text(reason)
     if not reason:
         raise _refuse(_("Give the reason; it is shown on the list."), "reason")
@@ -270,7 +314,7 @@ def record_removal(
     new = RankingRun(
         plan_id=run.plan_id,
         kind=RunKind.OFFICIAL,
-        status=RunStatus.PUBLISHED,
+        status=RunStatus.PUBLICITY if in_publicity else RunStatus.PUBLISHED,
         list_version=run.list_version + 1,
         previous_run_id=run.id,
         change_reason=reason,
@@ -282,7 +326,7 @@ def record_removal(
         created_by_id=user.id if user is not None else None,
         publicity_start=run.publicity_start,
         publicity_end=run.publicity_end,
-        published_at=now,
+        published_at=None if in_publicity else now,
     )
     db.session.add(new)
     db.session.flush()
@@ -305,6 +349,8 @@ def record_removal(
     )
     run.status = RunStatus.SUPERSEDED
     db.session.flush()
+    if in_publicity:  # the objections continue on the list version that replaces it
+        _carry_objections(run, new, exclude=0)
     pointer = _pointer(run.plan.plan_key, RunKind.OFFICIAL, lock=True)
     if pointer is None or pointer.run_id == run.id:
         _switch(run.plan.plan_key, RunKind.OFFICIAL, new)

@@ -33,13 +33,17 @@ def _active_plans(category_ids: Iterable[int]) -> list[EvaluationPlan]:
 
 
 def _plans_with_leaders(*conditions) -> list[EvaluationPlan]:
-    """Plans whose published official list has a leader matching ``conditions``."""
+    """Plans whose official list that is not final yet (computed, under publicity) or
+    published has a leader matching ``conditions``: dynamic management covers every list a
+    leader may still be on, not only the published one."""
     plan_ids = db.session.scalars(
         select(RankingRun.plan_id)
         .join(RunEntry, RunEntry.run_id == RankingRun.id)
         .where(
             RankingRun.kind == RunKind.OFFICIAL,
-            RankingRun.status == RunStatus.PUBLISHED,
+            RankingRun.status.in_(
+                (RunStatus.COMPUTED, RunStatus.PUBLICITY, RunStatus.PUBLISHED)
+            ),
             RunEntry.is_leader.is_(True),
             *conditions,
         )
@@ -76,11 +80,12 @@ def _enqueue_dynamic(changed: Iterable[EvaluationPlan]) -> None:
 def _on_declaration_changed(
     sender, declaration_ids=(), category_ids=(), status="", **extra
 ) -> None:
-    """Re-rank the previews of the affected categories; an ended declaration also leaves the
-    published lists it leads (dynamic management)."""
+    """Re-rank the previews of the affected categories; an ended declaration, or one revised
+    (perhaps below a plan's floor), is re-checked on the lists it leads (dynamic management:
+    the job removes only leaders that lost their place)."""
     _enqueue_previews(_active_plans(category_ids))
     ids = sorted({int(i) for i in declaration_ids or ()})
-    if status == "ended" and ids:
+    if status in ("ended", "published") and ids:
         _enqueue_dynamic(_plans_with_leaders(RunEntry.declaration_id.in_(ids)))
 
 

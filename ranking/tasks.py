@@ -18,11 +18,13 @@ from core.clock import local_date, local_today
 from core.extensions import db
 from core.jobs import job, report_progress
 from core.models import User
+from benchmarks.models import BenchmarkIndicator
 from declare.models import (
     ComplianceRecord,
     Declaration,
     DeclarationStatus,
     DeclarationVersion,
+    Indicator,
 )
 from ranking import eligibility, publicity, runs
 from ranking.models import (
@@ -125,10 +127,63 @@ def _published_run(plan_key: str) -> RankingRun | None:
     )
 
 
+def _open_runs(plan_key: str) -> list[RankingRun]:
+    """The plan's official lists that are not final: under publicity (公示)."""
+    return list(
+        db.session.scalars(
+            select(RankingRun)
+            .join(EvaluationPlan, EvaluationPlan.id == RankingRun.plan_id)
+            .where(
+                EvaluationPlan.plan_key == plan_key,
+                RankingRun.kind == RunKind.OFFICIAL,
+                RankingRun.status == RunStatus.PUBLICITY,
+            )
+            .order_by(RankingRun.id)
+        )
+    )
+
+
+def _below_floor(run: RankingRun, revised: dict[int, int]) -> dict[int, str]:
+    """{declaration id: reason} of the leaders whose version in force now (a revision:
+    ``revised`` maps declaration → its current version) declares a core indicator worse than
+    the plan's floor, or no longer declares it."""
+    if not revised:
+        return {}
+    specs = {pi.benchmark_code: pi for pi in run.plan.indicators}
+    values: dict[int, dict[str, float]] = {}
+    for version_id, code, value in db.session.execute(
+        select(Indicator.version_id, BenchmarkIndicator.code, Indicator.cmp_guaranteed)
+        .join(BenchmarkIndicator, BenchmarkIndicator.id == Indicator.benchmark_indicator_id)
+        .where(Indicator.version_id.in_(sorted(set(revised.values()))),
+               BenchmarkIndicator.code.in_(sorted(specs)))
+    ):
+        if value is not None:
+            values.setdefault(version_id, {})[code] = float(value)
+    out: dict[int, str] = {}
+    for decl_id, version_id in sorted(revised.items()):
+        declared = values.get(version_id, {})
+        for code, pi in specs.items():
+            value = declared.get(code)
+            worse = value is None or (value < pi.floor if pi.direction == "higher"
+                                      else value > pi.floor)
+            if worse:
+                name = pi.benchmark.name if pi.benchmark is not None else code
+                out[decl_id] = (
+                    _("The declaration was revised: %(indicator)s is no longer declared.",
+                      indicator=name)
+                    if value is None else
+                    _("The declaration was revised: %(indicator)s %(value)s %(unit)s is below "
+                      "the plan's floor %(floor)s %(unit)s.", indicator=name,
+                      value=f"{value:g}", floor=f"{pi.floor:g}", unit=pi.unit)
+                )
+                break
+    return out
+
+
 def leaders_to_remove(run: RankingRun) -> dict[int, str]:
     """{declaration id: reason} of the run's leaders that lost their place: the declaration
-    was abolished or revoked, or the enterprise has a non-conforming inspection or a serious
-    record inside the plan's window."""
+    was abolished or revoked, revised below the plan's floor, or the enterprise has a
+    non-conforming inspection or a serious record inside the plan's window."""
     rows = db.session.execute(
         select(
             RunEntry.declaration_id,
@@ -136,6 +191,8 @@ def leaders_to_remove(run: RankingRun) -> dict[int, str]:
             Declaration.status,
             DeclarationVersion.ended_at,
             DeclarationVersion.end_reason,
+            RunEntry.version_id,
+            Declaration.current_version_id,
         )
         .join(Declaration, Declaration.id == RunEntry.declaration_id)
         .outerjoin(DeclarationVersion, DeclarationVersion.id == Declaration.current_version_id)
@@ -159,7 +216,13 @@ def leaders_to_remove(run: RankingRun) -> dict[int, str]:
         ):
             records[record.enterprise_id] = record  # the latest one wins
     out: dict[int, str] = {}
-    for decl_id, enterprise_id, status, ended_at, end_reason in rows:
+    revised = {
+        r.declaration_id: r.current_version_id
+        for r in rows
+        if r.status is DeclarationStatus.PUBLISHED and r.current_version_id != r.version_id
+    }
+    floors = _below_floor(run, revised)
+    for decl_id, enterprise_id, status, ended_at, end_reason, _v, _c in rows:
         when = local_date(ended_at).isoformat() if ended_at else ""
         if status is DeclarationStatus.ABOLISHED:
             out[decl_id] = _("The enterprise abolished the standard (废止) on %(date)s: %(reason)s",
@@ -177,6 +240,8 @@ def leaders_to_remove(run: RankingRun) -> dict[int, str]:
             out[decl_id] = _("The enterprise has %(what)s of %(date)s %(ref)s",
                              what=label, date=record.occurred_on.isoformat(),
                              ref=f"({record.reference})" if record.reference else "").strip()
+        elif decl_id in floors:
+            out[decl_id] = floors[decl_id]
     return out
 
 
@@ -190,13 +255,21 @@ def apply_dynamic_management(plan_id: int) -> int | None:
     plan = db.session.get(EvaluationPlan, plan_id)
     if plan is None:
         return None
-    run = _published_run(plan.plan_key)
-    if run is None:
-        return None
+    runs = [*_open_runs(plan.plan_key), _published_run(plan.plan_key)]
     report_progress(0.2, _("Checking the leaders"))
-    removals = leaders_to_remove(run)
-    if not removals:
-        return None
+    written = None
+    for run in runs:  # every list that is not final, then the published one
+        if run is None:
+            continue
+        removals = leaders_to_remove(run)
+        if not removals:
+            continue
+        written = remove_leaders(run, removals).id
+    return written
+
+
+def remove_leaders(run: RankingRun, removals: dict[int, str], user=None) -> RankingRun:
+    """A new list version of ``run`` (published, or under publicity with the same period)
+    without the leaders in ``removals``, each shown removed with its reason."""
     reason = _("Dynamic management: %(n)d leader(s) removed.", n=len(removals))
-    new = publicity.record_removal(run, removals, reason, reasons=removals)
-    return new.id
+    return publicity.record_removal(run, removals, reason, reasons=removals, user=user)

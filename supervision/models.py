@@ -351,6 +351,9 @@ class Complaint(db.Model):
     content: Mapped[str] = mapped_column(Text)
     contact: Mapped[str] = mapped_column(String(200), default="")  # optional, never shown publicly
     submitter_fingerprint: Mapped[str] = mapped_column(String(64), default="")  # sha256(ip+salt)
+    # SHA-256 of the secret given to the complainant with the receipt number: with both, anyone
+    # holding the receipt sees the complaint's status (and nobody else does).
+    secret_sha256: Mapped[str] = mapped_column(String(64), default="")
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     status: Mapped[ComplaintStatus] = mapped_column(
         _enum(ComplaintStatus), default=ComplaintStatus.OPEN

@@ -22,6 +22,8 @@ from supervision.complaints.schemas import (
     ComplaintIn,
     ComplaintOut,
     ComplaintReceiptOut,
+    ComplaintStatusIn,
+    ComplaintStatusOut,
     DismissIn,
     OpenCheckIn,
 )
@@ -88,6 +90,21 @@ class Complaints(MethodView):
         return complaints.file_complaint(
             data, fingerprint=complaints.fingerprint(request.remote_addr)
         )
+
+
+@blp.route("/status", methods=["POST"])
+@limiter.limit(_complaint_limit)
+@public
+@blp.arguments(ComplaintStatusIn)
+@blp.response(200, ComplaintStatusOut)
+@_documented(404, 422, 429)
+def complaint_status(data):
+    """The status of a complaint, for whoever holds its receipt number and secret (no token).
+    A wrong number and a wrong secret get the same 404."""
+    found = complaints.status_of(data["number"], data["secret"])
+    if found is None:
+        abort(404, _("No complaint has this receipt number and secret; check both."))
+    return found
 
 
 @blp.route("/<int:complaint_id>", methods=["GET"])

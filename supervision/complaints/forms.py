@@ -7,8 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 
-from supervision.complaints import operations as complaints
 from core.forms import strip as _strip
+from supervision.complaints import operations as complaints
 
 
 class ComplaintForm(FlaskForm):
@@ -46,3 +46,12 @@ class DismissForm(FlaskForm):
 
 class OpenCheckForm(FlaskForm):
     declaration_id = SelectField(_l("Declaration to check"), validate_choice=False)
+
+
+class ComplaintStatusForm(FlaskForm):
+    """The complainant's lookup: the receipt number and the secret given with it."""
+
+    number = StringField(_l("Receipt number"), validators=[Optional(), Length(max=40)],
+                         filters=[_strip])
+    secret = StringField(_l("Secret"), validators=[Optional(), Length(max=200)],
+                         filters=[_strip])

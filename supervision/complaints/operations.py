@@ -6,7 +6,10 @@ region gets ``werkzeug.exceptions.Forbidden`` (pages and the API answer 404 befo
 
 CONTRACT:
 
-    file_complaint(data, *, fingerprint="") -> Complaint
+    file_complaint(data, *, fingerprint="") -> Complaint   # .secret: shown once, not stored
+    status_of(number, secret) -> Complaint | None          # the complainant's status lookup
+    routed_to(region_code) -> "regulator" | "admins"
+    unrouted() -> Select                                   # the admins' queue
     fingerprint(remote_addr) -> str
     complaints_for(user, *, status=None) -> Select          # the regulator's inbox
     dismiss(complaint, reason, *, user) -> Complaint
@@ -22,7 +25,10 @@ Complaint data (the public form and the API):
 
 Routing is by data, not by choice: ``region_code`` is the enterprise's, and a regulator's inbox
 is a ``LIKE prefix%`` filter on it, so a complaint about an enterprise in 110105 reaches the
-regulators of 110105, 110100 and 110000 and no one else. Abuse is limited by the callers (per-IP
+regulators of 110105, 110100 and 110000 and no one else. When no active regulator covers the
+region, the complaint is in the platform admins' queue (``unrouted``) until one does: it
+always reaches someone. The complainant gets the receipt number and a secret (only its
+SHA-256 is kept) with which the public status page and API show its status. Abuse is limited by the callers (per-IP
 rate limit with Flask-Limiter) and here (the same text about the same enterprise from the same
 client while it is still open is refused as a duplicate). Only a keyed hash of the client's
 address is kept (``fingerprint``), never the address.
@@ -32,18 +38,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import secrets
 from collections.abc import Mapping
 from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import Select, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import joinedload
 
 from core.clock import local_today
 from core.errors import ValidationFailed
 from core.extensions import db
-from core.models import User, utcnow
+from core.auth import region_prefix
+from core.models import Role, User, utcnow
 from core.validation import Errors as _Errors
 from core.validation import text as _text
 from declare.models import Declaration, DeclarationStatus, Enterprise
@@ -67,6 +75,7 @@ CONTENT_MIN = 10
 CONTENT_MAX = 4000
 CONTACT_MAX = 200
 REASON_MAX = 2000
+SECRET_BYTES = 12  # the complainant's secret: 16 URL-safe characters
 
 
 def _id(value: Any) -> tuple[int | None, bool]:
@@ -193,19 +202,84 @@ def file_complaint(data: Mapping, *, fingerprint: str = "") -> Complaint:
     db.session.add(complaint)
     db.session.flush()
     complaint.number = f"JB{complaint.region_code}-{local_today().year}-{complaint.id:06d}"
+    secret = secrets.token_urlsafe(SECRET_BYTES)
+    complaint.secret_sha256 = _digest(secret)
     db.session.flush()
+    complaint.secret = secret  # shown once, with the receipt; only its digest is stored
+    complaint.routed_to = routed_to(complaint.region_code)
     inspections.request_flag_recompute(inspections.complaint_declarations(complaint))
     return complaint
 
 
-def complaints_for(user: User, *, status: str | None = None) -> Select:
-    """The regulator's inbox: complaints about enterprises in its region, newest first."""
-    stmt = (
-        select(Complaint)
-        .where(Complaint.region_code.startswith(inspections.regulator_prefix(user)))
-        .options(joinedload(Complaint.enterprise), joinedload(Complaint.declaration))
-        .order_by(Complaint.submitted_at.desc(), Complaint.id.desc())
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _regulator_prefixes() -> list[str]:
+    """The 行政区划 prefixes of the active regulator accounts (a few hundred at most)."""
+    prefixes = set()
+    for code in db.session.scalars(
+        select(User.region_code).where(
+            User.role == Role.REGULATOR, User.is_active_account.is_(True)
+        ).distinct()
+    ):
+        try:
+            prefixes.add(region_prefix(code or ""))
+        except ValueError:
+            continue  # an account without a valid region covers nothing
+    return sorted(prefixes)
+
+
+def routed_to(region_code: str) -> str:
+    """Who handles a complaint about an enterprise of ``region_code``: "regulator" when an
+    active regulator's region covers it, else "admins" (the platform operators' queue), so a
+    complaint always reaches someone."""
+    return "regulator" if any(region_code.startswith(p) for p in _regulator_prefixes()) else (
+        "admins"
     )
+
+
+def unrouted() -> Select:
+    """Complaints about enterprises of a region no active regulator covers (the admins'
+    queue), newest first. A regulator created for the region later finds them in its inbox."""
+    stmt = select(Complaint)
+    prefixes = _regulator_prefixes()
+    if prefixes:
+        stmt = stmt.where(~or_(*[Complaint.region_code.startswith(p) for p in prefixes]))
+    return stmt.options(joinedload(Complaint.enterprise), joinedload(Complaint.declaration)).order_by(
+        Complaint.submitted_at.desc(), Complaint.id.desc()
+    )
+
+
+def status_of(number: Any, secret: Any) -> Complaint | None:
+    """The complaint with this receipt number whose secret matches (None otherwise: the same
+    answer for a wrong number and a wrong secret). The secret is compared as its digest, in
+    constant time."""
+    number, secret = _text(number).upper(), _text(secret)
+    if not number or not secret or len(number) > 40 or len(secret) > 200:
+        return None
+    complaint = db.session.scalar(select(Complaint).where(Complaint.number == number))
+    if complaint is None or not complaint.secret_sha256:
+        _digest(secret)  # about the same time as a real comparison
+        return None
+    if not hmac.compare_digest(complaint.secret_sha256, _digest(secret)):
+        return None
+    complaint.routed_to = routed_to(complaint.region_code)
+    return complaint
+
+
+def complaints_for(user: User, *, status: str | None = None) -> Select:
+    """The regulator's inbox: complaints about enterprises in its region, newest first; for
+    an admin, the complaints no regulator covers (``unrouted``)."""
+    if user is not None and user.role is Role.ADMIN:
+        stmt = unrouted()
+    else:
+        stmt = (
+            select(Complaint)
+            .where(Complaint.region_code.startswith(inspections.regulator_prefix(user)))
+            .options(joinedload(Complaint.enterprise), joinedload(Complaint.declaration))
+            .order_by(Complaint.submitted_at.desc(), Complaint.id.desc())
+        )
     if status in {s.value for s in ComplaintStatus}:
         stmt = stmt.where(Complaint.status == ComplaintStatus(status))
     return stmt

@@ -64,8 +64,30 @@ class ComplaintOut(Schema):
 
 
 class ComplaintReceiptOut(Schema):
-    """For the person who filed it: the receipt, nothing about anyone else."""
+    """For the person who filed it: the receipt, nothing about anyone else. ``secret`` is
+    given once, when the complaint is filed; with the number it shows the status."""
+
+    number = fields.String()
+    secret = fields.String(metadata={"description": "only in the answer to the filing"})
+    status = fields.Enum(ComplaintStatus, by_value=True)
+    submitted_at = fields.AwareDateTime()
+    routed_to = fields.String(
+        metadata={"description": "regulator: the regulators of the enterprise's region; "
+                                 "admins: the platform operators, no regulator covers it yet"}
+    )
+
+
+class ComplaintStatusIn(TrimmedSchema):
+    number = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    secret = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class ComplaintStatusOut(Schema):
+    """For the holder of the receipt number and secret: where the complaint stands."""
 
     number = fields.String()
     status = fields.Enum(ComplaintStatus, by_value=True)
     submitted_at = fields.AwareDateTime()
+    handled_at = fields.AwareDateTime(allow_none=True)
+    resolution = fields.String()
+    routed_to = fields.String()

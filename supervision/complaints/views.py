@@ -16,6 +16,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    session,
     url_for,
 )
 from flask_babel import gettext as _
@@ -23,11 +24,18 @@ from flask_login import current_user
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
+from core.auth import roles_required
 from core.errors import ValidationFailed
 from core.extensions import db, limiter
+from core.models import Role
 from declare.models import Declaration, DeclarationStatus, Enterprise
 from supervision.complaints import operations as complaints
-from supervision.complaints.forms import ComplaintForm, DismissForm, OpenCheckForm
+from supervision.complaints.forms import (
+    ComplaintForm,
+    ComplaintStatusForm,
+    DismissForm,
+    OpenCheckForm,
+)
 from supervision.inspections import operations as inspections
 from supervision.inspections.forms import apply_errors
 from supervision.inspections.views import (
@@ -51,6 +59,13 @@ def _regional_complaint(complaint_id: int) -> Complaint:
         abort(404)
     return complaint
 
+
+def _unrouted_complaint(complaint_id: int) -> Complaint:
+    """A complaint in the admins' queue (no active regulator covers its region)."""
+    complaint = db.session.get(Complaint, complaint_id)
+    if complaint is None or complaints.routed_to(complaint.region_code) != "admins":
+        abort(404)
+    return complaint
 
 
 def _complaint_limit() -> str:
@@ -101,18 +116,79 @@ def new():
                 if general:
                     form.content.errors = list(form.content.errors) + general
             else:
-                flash(
-                    _("Your complaint %(number)s is filed; the regulator of the enterprise's "
-                      "region handles it.", number=complaint.number),
-                    "success",
-                )
-                return redirect(url_for("complaints.new"))
+                # The secret is shown once, on the receipt page the browser is sent to.
+                session["complaint_receipt"] = {
+                    "number": complaint.number,
+                    "secret": complaint.secret,
+                    "routed_to": complaint.routed_to,
+                }
+                return redirect(url_for("complaints.receipt"))
     return render_template(
         "supervision/complaints_new.html",
         form=form,
         enterprise=enterprise,
         declaration=declaration,
     ), status
+
+
+@bp.get("/complaints/receipt")
+def receipt():
+    """The receipt after filing: the number and the secret, shown once."""
+    found = session.pop("complaint_receipt", None)
+    if not found:
+        return redirect(url_for("complaints.status"))
+    return render_template("supervision/complaints_receipt.html", receipt=found)
+
+
+@bp.route("/complaints/status", methods=["GET", "POST"])
+@limiter.limit(_complaint_limit, methods=["POST"])
+def status():
+    """Public: the status of a complaint, for whoever holds its receipt number and secret."""
+    form = ComplaintStatusForm()
+    found = None
+    code = 200
+    if request.method == "POST" and form.validate_on_submit():
+        found = complaints.status_of(form.number.data, form.secret.data)
+        if found is None:
+            code = 404
+            form.secret.errors = [
+                _("No complaint has this receipt number and secret; check both.")
+            ]
+    return render_template(
+        "supervision/complaints_status.html", form=form, complaint=found
+    ), code
+
+
+@bp.get("/complaints/unrouted")
+@roles_required(Role.ADMIN)
+def unrouted():
+    """The admins' queue: complaints about enterprises of regions no regulator covers."""
+    state = request.args.get("status") or None
+    page = db.paginate(
+        complaints.complaints_for(current_user, status=state),
+        page=_page_arg(), per_page=PER_PAGE, error_out=False,
+    )
+    return render_template(
+        "supervision/complaints_inbox.html",
+        page=page,
+        statuses=COMPLAINT_LABELS,
+        status=state,
+        args={"status": state} if state else {},
+        admin_queue=True,
+    )
+
+
+@bp.get("/complaints/unrouted/<int:complaint_id>")
+@roles_required(Role.ADMIN)
+def unrouted_detail(complaint_id: int):
+    complaint = _unrouted_complaint(complaint_id)
+    checks = db.session.scalars(
+        select(Inspection).where(Inspection.complaint_id == complaint.id).order_by(Inspection.id)
+    ).all()
+    return render_template(
+        "supervision/complaints_detail.html", complaint=complaint, checks=checks,
+        errors=[], readonly=True,
+    )
 
 
 @bp.get("/complaints")

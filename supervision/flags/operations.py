@@ -72,7 +72,7 @@ from declare.models import (
     Product,
 )
 from ranking.models import EvaluationPlan, RankingRun, RunEntry, RunKind, RunStatus
-from supervision.flags import risk, similarity
+from supervision.flags import copying, risk, similarity
 from supervision.models import Complaint, ComplaintStatus, RiskFlag
 
 __all__ = [
@@ -225,6 +225,11 @@ def _frame(stmt, columns: list[str]) -> pd.DataFrame:
     return pd.DataFrame({c: list(values) for c, values in zip(columns, zip(*rows), strict=True)})
 
 
+def _id_column(values: pd.Series) -> pd.Series:
+    """Ids that may be missing, as nullable integers (the one dtype for merge keys on ids)."""
+    return pd.to_numeric(values.astype(object), errors="coerce").astype("Int64")
+
+
 def _editions(today: date) -> pd.DataFrame:
     """The benchmark editions in force today, one per (category, code): the catalogue is small,
     so it is read whole and the newest ``valid_from`` is picked in pandas."""
@@ -260,6 +265,8 @@ def _editions(today: date) -> pd.DataFrame:
         ],
     )
     frame = frame.drop_duplicates(["bench_category", "benchmark_code"], keep="last")
+    frame["bench_category"] = _id_column(frame["bench_category"])
+    frame["benchmark_code"] = frame["benchmark_code"].astype(object)
     for col in ("mandatory_limit", "recommended_value"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype(float)
     return frame
@@ -326,9 +333,11 @@ def _indicator_frame(where: ColumnElement[bool], editions: pd.DataFrame) -> pd.D
         ],
     )
     frame["guaranteed"] = pd.to_numeric(frame["guaranteed"], errors="coerce").astype(float)
-    # All None (no indicator linked to a benchmark in this chunk) would be an object column.
-    frame["bench_category"] = pd.to_numeric(frame["bench_category"]).astype("Int64")
-    editions = editions.astype({"bench_category": "Int64"})
+    # A chunk without any benchmark-linked indicator (every catalogue declaration, an own
+    # standard of unlinked indicators) reads these columns as all-None objects: give them the
+    # dtypes of ``editions`` so that the merge never depends on what the chunk happens to hold.
+    frame["bench_category"] = _id_column(frame["bench_category"])
+    frame["benchmark_code"] = frame["benchmark_code"].astype(object)
     frame = frame.merge(editions, how="left", on=["bench_category", "benchmark_code"])
     # The guaranteed value is in the benchmark's canonical unit (stored at publication).
     frame["unit"] = frame["unit"].where(frame["unit"].notna(), frame["declared_unit"])
@@ -461,6 +470,7 @@ def _value_frame(categories: set[int] | None, editions: pd.DataFrame) -> pd.Data
         stmt, ["declaration_id", "version_id", "category_id", "benchmark_code", "guaranteed"]
     )
     frame["guaranteed"] = frame["guaranteed"].astype(float)
+    frame["category_id"] = _id_column(frame["category_id"])
     frame = frame.merge(
         editions[["bench_category", "benchmark_code", "direction", "unit"]],
         how="left",
@@ -684,44 +694,62 @@ def _near_identical_matches(targets: pd.DataFrame, everything: bool) -> pd.DataF
 
     ``targets`` has declaration_id and category_id (one row per product category). Returns
     declaration_id, version_id, other_declaration_id, other_enterprise_id, similarity,
-    subject, category_id, enterprise_id, region_code.
+    subject, category_id, enterprise_id, region_code, shared, passages. What counts is what
+    the two standards share beyond what the category forces (``supervision.flags.copying``).
     """
     columns = ["declaration_id", "version_id", "other_declaration_id", "other_enterprise_id",
-               "similarity", "subject", "category_id", "enterprise_id", "region_code"]  # fmt: skip
+               "similarity", "subject", "category_id", "enterprise_id", "region_code",
+               "shared", "passages"]  # fmt: skip
     if targets.empty:
         return pd.DataFrame(columns=columns)
-    settings = _similarity_settings()
-    threshold = float(settings["threshold"])
+    settings = _copy_settings()
+    pages = int(_similarity_settings()["max_text_pages"])
     docs = _similarity_documents(None if everything else set(targets["category_id"].tolist()))
     if docs.empty:
         return pd.DataFrame(columns=columns)
     wanted = targets.assign(wanted=True).drop_duplicates(["declaration_id", "category_id"])
     docs = docs.merge(wanted, how="left", on=["declaration_id", "category_id"])
     docs["wanted"] = docs["wanted"].eq(True)
+    active = docs.groupby("category_id")["wanted"].transform("any")
+    docs = docs[active & docs.groupby("category_id")["declaration_id"].transform("size").gt(1)]
+    if docs.empty:
+        return pd.DataFrame(columns=columns)
+    rows_of = _table_rows(docs["version_id"].unique().tolist())
+    forced = _forced_vocabulary(set(docs["category_id"].astype(int)))
+    texts: dict[str, str] = {}
 
-    found: dict[tuple[int, int, str], tuple[float, int]] = {}  # (decl, other, subject)
+    found: dict[tuple[int, int, str], tuple[copying.Match, int]] = {}
     for category_id, group in docs.groupby("category_id", sort=True):
-        queries = group[group["wanted"]]
-        if queries.empty or len(group) < 2:
-            continue
-        group = group.reset_index(drop=True)
-        for subject in ("indicator_table", "text"):
-            for decl, other, score in _category_hits(group, queries, subject, threshold,
-                                                     settings):  # fmt: skip
-                for a, b in ((decl, other), (other, decl)):
-                    key = (a, b, subject)
-                    if key not in found or score > found[key][0]:
-                        found[key] = (score, int(category_id))
+        documents = []
+        for decl, enterprise, version, sha in zip(
+            group["declaration_id"].tolist(), group["enterprise_id"].tolist(),
+            group["version_id"].tolist(), group["sha256"].tolist(),
+        ):  # fmt: skip
+            if isinstance(sha, str) and sha not in texts:
+                texts[sha] = standard_text(sha, pages)
+            text_ = texts.get(sha, "") if isinstance(sha, str) else ""
+            documents.append(copying.Document(int(decl), int(enterprise), text_,
+                                              rows_of.get(int(version), [])))  # fmt: skip
+        # Every pair of the category, not only the targets': whether a feature is common
+        # depends on the whole category, so a publication can turn an earlier match into
+        # common ground (or the reverse); _open_flags gives the category's open matches.
+        for match in copying.find_copies(documents, None,
+                                         forced_text=forced.get(int(category_id), ""),
+                                         settings=settings):  # fmt: skip
+            key = (match.declaration_id, match.other_declaration_id, match.subject)
+            if key not in found or match.score > found[key][0].score:
+                found[key] = (match, int(category_id))
     if not found:
         return pd.DataFrame(columns=columns)
     info = docs.drop_duplicates("declaration_id").set_index("declaration_id")
-    rows = [
-        (decl, other, round(score, 4), subject, category_id)
-        for (decl, other, subject), (score, category_id) in sorted(found.items())
-    ]
     out = pd.DataFrame(
-        rows, columns=["declaration_id", "other_declaration_id", "similarity", "subject",
-                       "category_id"]
+        [
+            (m.declaration_id, m.other_declaration_id, m.score, m.subject, category_id,
+             m.shared, m.passages)
+            for (_a, _b, _s), (m, category_id) in sorted(found.items())
+        ],
+        columns=["declaration_id", "other_declaration_id", "similarity", "subject",
+                 "category_id", "shared", "passages"],
     )  # fmt: skip
     out["version_id"] = out["declaration_id"].map(info["version_id"])
     out["enterprise_id"] = out["declaration_id"].map(info["enterprise_id"])
@@ -730,13 +758,82 @@ def _near_identical_matches(targets: pd.DataFrame, everything: bool) -> pd.DataF
     return out[columns]
 
 
+def _copy_settings() -> dict[str, float]:
+    """``SUPERVISION_COPYING`` (supervision.flags.copying.DEFAULTS otherwise)."""
+    return copying.settings_of(current_app.config.get("SUPERVISION_COPYING") or None)
+
+
+def standard_text(sha256: str, max_pages: int) -> str:
+    """The text extracted from a stored standard PDF ("" when the file is missing or has no
+    text layer). Cached on disk beside the uploads, keyed by the file's SHA-256."""
+    cache = _cache_dir() / f"plain-{sha256}-{int(max_pages)}.txt"
+    try:
+        return cache.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        pass  # not extracted yet: below
+    from declare.uploads import attachment_path
+
+    path = attachment_path(sha256)
+    if not path.exists():
+        return ""
+    extracted = _pdf_text(path, max_pages)
+    _write_atomically(cache, lambda fh: fh.write(extracted.encode("utf-8")))
+    return extracted
+
+
+def _table_rows(version_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """version id → its indicator rows (with the benchmark code of linked rows)."""
+    out: dict[int, list[dict[str, Any]]] = {}
+    i, b = Indicator, BenchmarkIndicator
+    names = ["version_id", "name", "op", "value", "low", "high", "text_value", "unit",
+             "test_method", "benchmark_code"]  # fmt: skip
+    for chunk in _chunks(sorted({int(v) for v in version_ids}), CHUNK):
+        for row in db.session.execute(
+            select(i.version_id, i.name, i.op, i.value, i.low, i.high, i.text_value, i.unit,
+                   i.test_method, b.code)
+            .outerjoin(b, b.id == i.benchmark_indicator_id)
+            .where(i.version_id.in_(chunk))
+            .order_by(i.version_id, i.position, i.id)
+        ):  # fmt: skip
+            record = dict(zip(names, row, strict=True))
+            out.setdefault(int(record.pop("version_id")), []).append(record)
+    return out
+
+
+def _forced_vocabulary(category_ids: set[int]) -> dict[int, str]:
+    """Per category, the words every standard of it uses because the category's benchmarks
+    say so: the category's name, the benchmark indicators' names and units, and the numbers
+    and titles of the standards they come from."""
+    out: dict[int, list[str]] = {}
+    if not category_ids:
+        return {}
+    mandatory, recommended = aliased(Standard), aliased(Standard)
+    bi = BenchmarkIndicator
+    for category, cat_name, name, name_en, unit, m_code, m_title, r_code, r_title in (
+        db.session.execute(
+            select(bi.category_id, ProductCategory.name, bi.name, bi.name_en, bi.unit,
+                   mandatory.code, mandatory.title, recommended.code, recommended.title)
+            .join(ProductCategory, ProductCategory.id == bi.category_id)
+            .outerjoin(mandatory, mandatory.id == bi.mandatory_source_id)
+            .outerjoin(recommended, recommended.id == bi.recommended_source_id)
+            .where(bi.category_id.in_(sorted(category_ids)))
+        )
+    ):  # fmt: skip
+        words = out.setdefault(int(category), [cat_name or ""])
+        words += [w or "" for w in (name, name_en, unit, m_code, m_title, r_code, r_title)]
+    return {k: "\n".join(dict.fromkeys(w for w in v if w)) for k, v in out.items()}
+
+
 # --------------------------------------------------------------------------- storing
 
 
-def _open_flags(scope: Scope, published: set[int]) -> pd.DataFrame:
+def _open_flags(
+    scope: Scope, published: set[int], copy_categories: set[int] | None = None
+) -> pd.DataFrame:
     """The open flags of the scope, and the open near-identical flags of other declarations
     that point at one of the scope's declarations (the other side of a match: a change of
-    the target may clear it). Two queries."""
+    the target may clear it) or belong to ``copy_categories`` (whose pairs were all compared
+    again). Two queries."""
     r = RiskFlag
     cols = [r.id, r.declaration_id, r.version_id, r.code, r.key, r.severity, r.evidence]
     names = ["id", "declaration_id", "version_id", "code", "key", "severity", "evidence"]
@@ -762,7 +859,15 @@ def _open_flags(scope: Scope, published: set[int]) -> pd.DataFrame:
         pointed = pd.to_numeric(
             near["key"].astype(str).str.extract(r":(\d+)$", expand=False), errors="coerce"
         )
-        near = near[pointed.isin(list(targets)) & ~near["id"].isin(own["id"])]
+        near_cats = _frame(
+            select(r.id, r.category_id)
+            .where(r.cleared_at.is_(None), r.code == "near_identical").order_by(r.id),
+            ["id", "category_id"],
+        )
+        in_compared = near["id"].isin(
+            near_cats.loc[near_cats["category_id"].isin(list(copy_categories or ())), "id"]
+        )
+        near = near[(pointed.isin(list(targets)) | in_compared) & ~near["id"].isin(own["id"])]
         frames.append(near)
     frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else own
     frame["key"] = frame["key"].fillna("").astype(str)
@@ -985,11 +1090,12 @@ def recompute(
     matches = _near_identical_matches(copies, scope.everything)
     if len(matches):
         parts.append(risk.near_identical_flags(matches, config=cfg))
+    copy_categories = set(copies["category_id"].dropna().astype(int).tolist())
 
     report(0.9, _("Storing the flags"))
     new = _with_flag_columns(_concat(parts, risk.FLAG_COLUMNS), meta, bench, matches)
     now = utcnow()
-    _store(_open_flags(scope, targets), new, now, result)
+    _store(_open_flags(scope, targets, copy_categories), new, now, result)
     _audit_summary(scope, result, now)
     db.session.flush()
     return result

@@ -1230,6 +1230,11 @@ def near_identical_flags(
             "other_enterprise_id": _clean(row.get("other_enterprise_id")),
             "similarity": round(sim, 4),
         }
+        # What the two share beyond what their category forces, and where (side by side).
+        if _clean(row.get("shared")) is not None:
+            ev["shared"] = int(_clean(row["shared"]))
+        if isinstance(row.get("passages"), list):
+            ev["passages"] = row["passages"]
         evidence.append(_with_reason(code, ev))
     part = _Part(fr, np.arange(len(rows)), code, severity, keys, evidence)
     return _assemble([part])

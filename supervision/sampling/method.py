@@ -76,7 +76,11 @@ Inputs: the integer ``seed`` (or the public text it came from) and the recorded 
 3. ``forced`` rows are complaint-triggered and taken out of the random frame (even if also
    excluded); of the other rows, ``excluded`` ones are listed with their ``exclusion_reason``
    and taken out. The rest is the *frame*; ``N`` is its size.
-4. ``n = sample_size(N, ratio=..., count=..., min_ratio=...)`` and the per-stratum sizes
+4. ``n = min(N, sample_size(S, ratio=..., count=..., min_ratio=...))`` where ``S`` is the
+   scope: the rows that are not ``forced``, excluded ones included (parameter
+   ``size_base = "scope"``; a draw recorded without ``size_base`` used ``S = N``, the rule
+   before 2026-12). When ``N`` is smaller than the required size the whole frame is taken.
+   Then the per-stratum sizes
    ``n_h = allocate(n, N_h, ...)`` (exact integer largest-remainder rounding, ties by stratum
    key in code-point order).
 5. For each stratum ``h`` in key order with ``n_h > 0``: its frame rows in canonical (id) order;
@@ -135,6 +139,9 @@ __all__ = [
 ]
 
 METHOD = "systematic-pps-random-order/v1"
+#: What the sample ratio is a share of: "scope" (every object but complaint checks, before
+#: exclusions; recorded as ``size_base``) or "frame" (after exclusions: draws made before).
+SIZE_BASES = ("scope", "frame")
 POPULATION_FORMAT = "qibiao-population-v1"
 SEED_DOMAIN = "qibiao/supervision/v1"
 REASONS = ("random", "risk_weighted", "complaint")
@@ -822,6 +829,13 @@ class DrawResult:
     population_hash: str
     seed: int
     params: dict[str, Any]
+    scope_size: int = 0  # objects the ratio applies to (before exclusions; no complaint checks)
+    required_size: int = 0  # the random share the rules ask for (ratio of the scope)
+
+    @property
+    def short(self) -> bool:
+        """The frame left after exclusions was smaller than the required sample: all taken."""
+        return self.random_size < self.required_size
 
     @property
     def ids(self) -> list:
@@ -875,6 +889,7 @@ def stratified_draw(
     max_inclusion: float = DEFAULT_MAX_INCLUSION,
     allocation: str = "proportional",
     min_per_stratum: int = 0,
+    size_base: str = "scope",
 ) -> DrawResult:
     """Stratified, risk-weighted, reproducible draw (recipe in the module docstring).
 
@@ -886,7 +901,11 @@ def stratified_draw(
     Complaint-triggered (forced) objects are checked anyway: they are taken out of the frame
     before anything else and added to the sample labelled ``"complaint"``; they do not count
     in the random share. Excluded objects are listed with their reasons. The random share is
-    ``sample_size(frame size, ratio=, count=, min_ratio=)`` split over strata by
+    ``sample_size(scope size, ratio=, count=, min_ratio=)``, the scope being every object but
+    the complaint-triggered ones *before* exclusions (the minimum ratio is a share of the
+    scope), taken from the frame left after the exclusions: all of the frame when it is
+    smaller (``DrawResult.short``). ``size_base="frame"`` is the rule of draws recorded before
+    (the ratio of the frame); :func:`redo` uses what a draw recorded. It is split over strata by
     :func:`allocate`; within each stratum, ``pi`` follows the risk weights with the ceiling
     ``max_inclusion`` and :func:`draw` selects the units.
     """
@@ -902,6 +921,7 @@ def stratified_draw(
         max_inclusion=max_inclusion,
         allocation=allocation,
         min_per_stratum=min_per_stratum,
+        size_base=size_base,
     )
 
 
@@ -918,6 +938,7 @@ def _stratified_draw(
     max_inclusion: float = DEFAULT_MAX_INCLUSION,
     allocation: str = "proportional",
     min_per_stratum: int = 0,
+    size_base: str = "frame",
 ) -> DrawResult:
     seed_value, seed_text = _seed_int(seed)
     ceiling = _max_inclusion(max_inclusion)
@@ -936,7 +957,14 @@ def _stratified_draw(
     n_strata = len(pop.strata)
     frame_sizes = np.bincount(pop.codes[frame], minlength=n_strata)
     frame_total = int(frame_sizes.sum())
-    total = sample_size(frame_total, ratio=ratio, count=count, min_ratio=min_ratio)
+    if size_base not in SIZE_BASES:
+        raise ValueError(f"size_base must be one of {SIZE_BASES}, got {size_base!r}")
+    # The ratio ("不低于 5 %") is a share of the scope: every object of the plan's population
+    # except the complaint-triggered ones, before exclusions. The draw takes that many from
+    # the frame left after the exclusions, or all of it when the frame is smaller (``short``).
+    scope_total = int((~forced).sum()) if size_base == "scope" else frame_total
+    required = sample_size(scope_total, ratio=ratio, count=count, min_ratio=min_ratio)
+    total = min(required, frame_total)
     shares = allocate(
         total,
         {key: int(frame_sizes[h]) for h, key in enumerate(pop.strata)},
@@ -1018,6 +1046,8 @@ def _stratified_draw(
         "min_per_stratum": int(min_per_stratum),
         "population_hash": digest,
     }
+    if size_base != "frame":  # draws recorded before the scope rule have no size_base: frame
+        params["size_base"] = size_base
     return DrawResult(
         sample=sample,
         excluded=excluded_table,
@@ -1025,6 +1055,8 @@ def _stratified_draw(
         population_hash=digest,
         seed=seed_value,
         params=params,
+        scope_size=scope_total,
+        required_size=required,
     )
 
 
@@ -1146,6 +1178,7 @@ _REDO_KEYS = {
     "max_inclusion",
     "allocation",
     "min_per_stratum",
+    "size_base",
 }
 
 

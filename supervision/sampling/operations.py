@@ -863,6 +863,22 @@ def _draw_kwargs(plan: SamplingPlan) -> dict:
     }
 
 
+def size_rule(draw: Draw, frame: int) -> dict[str, Any]:
+    """How big the random share of a recorded draw had to be: ``scope`` (what the ratio is a
+    share of), ``required`` (the rules' size), ``frame`` (left after exclusions) and ``short``
+    (the frame was smaller than required, so all of it was drawn). Draws recorded before the
+    scope rule (no ``size_base``) had the frame as their scope."""
+    params = draw.params or {}
+    scope = frame + int(draw.excluded_count) if params.get("size_base") == "scope" else frame
+    required = sampling.sample_size(
+        scope,
+        ratio=params.get("ratio"),
+        count=params.get("count"),
+        min_ratio=params.get("min_ratio", sampling.DEFAULT_MIN_RATIO),
+    )
+    return {"scope": scope, "required": required, "frame": frame, "short": frame < required}
+
+
 def compute_draw(
     plan: SamplingPlan,
     *,

@@ -364,7 +364,9 @@ def _draw_context(found: Draw) -> dict:
     allocation = draws.allocation_of(found, population)
     total, exclusions = exclusion_rows(found, population=population)
     random_frame = int(allocation["population"].sum())
+    size = draws.size_rule(found, random_frame)
     return {
+        "size": size,
         "draw": found,
         "plan": found.plan,
         "items": draw_items(found, page=_page_arg()),
@@ -374,7 +376,7 @@ def _draw_context(found: Draw) -> dict:
         "exclusion_total": total,
         "random_frame": random_frame,
         "random_sample": int(allocation["sample"].sum()),
-        "minimum": math.ceil(found.plan.min_ratio * random_frame - 1e-9),
+        "minimum": math.ceil(found.plan.min_ratio * size["scope"] - 1e-9),
     }
 
 

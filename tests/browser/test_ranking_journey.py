@@ -1,7 +1,8 @@
 """The 领跑者 journey in a real browser (headless Chromium through Playwright): an evaluation
 body logs in, writes a plan with three core indicators, activates it, runs it officially,
-publicises the list (from a day far enough back that the period is over) and publishes it; the
-public leaderboard shows the tiers, the leaders and the charts."""
+publicises the list (a backdated start is refused; publication waits for the end of the
+period) and publishes it; the public leaderboard shows the tiers, the leaders and the charts;
+a leader that then fails a spot check is marked removed in every part of the new version."""
 
 from __future__ import annotations
 
@@ -9,8 +10,14 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from sqlalchemy import select, update
 
+from core import jobs
+from core.extensions import db as _db
 from core.models import Role
+from declare import operations as declare_ops
+from declare.models import Enterprise
+from ranking.models import RankingRun
 from tests.conftest import PASSWORD
 from tests.ranking.test_views import en, make_category, make_declarations  # noqa: F401
 
@@ -60,12 +67,31 @@ def test_evaluation_body_plans_runs_publicises_and_publishes(
     assert page.locator("#run-status").get_attribute("data-status") == "computed"
     assert "丁明示空调有限公司" in page.locator("#exclusion-table").inner_text()
 
-    # Publicity from 11 days ago: the 10-day period is over, the list can be published.
-    start = date.today() - timedelta(days=11)
-    page.fill("#start", start.isoformat())
+    # A publicity backdated 11 days would skip the objection period: refused, with the day.
+    page.fill("#start", (date.today() - timedelta(days=11)).isoformat())
+    page.click("#start-publicity")
+    page.wait_for_selector("#start-publicity")
+    assert date.today().isoformat() in page.content()
+    assert page.locator("#run-status").get_attribute("data-status") == "computed"
+    # From today: publication is refused until the 10 days are over...
+    page.fill("#start", date.today().isoformat())
     page.click("#start-publicity")
     page.wait_for_selector("#publish-run")
     assert page.locator("#run-status").get_attribute("data-status") == "publicity"
+    run_id = int(re.search(r"/my/runs/(\d+)", page.url).group(1))
+    page.click("#publish-run")
+    page.wait_for_selector("#publish-run")
+    publish_from = (date.today() + timedelta(days=10)).isoformat()
+    assert publish_from in page.content()
+    # ... and, the clock moved on by 11 days (the period shifted into the past), accepted.
+    _db.session.execute(
+        update(RankingRun).where(RankingRun.id == run_id).values(
+            publicity_start=date.today() - timedelta(days=11),
+            publicity_end=date.today() - timedelta(days=2),
+        )
+    )
+    _db.session.commit()
+    page.goto(f"{live_server}/my/runs/{run_id}")
     page.click("#publish-run")
     page.wait_for_url(re.compile(r".*/leaderboards/[0-9a-f]+$"))
     public_url = page.url
@@ -91,4 +117,22 @@ def test_evaluation_body_plans_runs_publicises_and_publishes(
     anon.click("#show-preview")
     anon.wait_for_selector("#preview-banner")
     assert anon.locator(".list-kind.preview").first.is_visible()
+
+    # The leader fails a spot check: the new list version marks it removed everywhere it
+    # appears (leader table, composite table, the tiers), with the reason (dynamic management).
+    leader = _db.session.scalar(select(Enterprise).where(Enterprise.name == "甲领跑空调有限公司"))
+    declare_ops.record_compliance(leader, kind="inspection", result="nonconforming",
+                                  occurred_on=date.today(), reference="2026-抽-088")
+    _db.session.commit()
+    jobs.dispatch_pending()
+    anon.goto(public_url)
+    removed = anon.locator("#leaders tr[data-leader-removed]")
+    assert removed.count() == 1 and "甲领跑空调有限公司" in removed.inner_text()
+    assert removed.locator("[data-removed-mark]").is_visible()
+    row = anon.locator("#composite tr.removed")
+    assert row.count() == 1 and row.locator("[data-removed-mark]").is_visible()
+    assert "2026-抽-088" in row.inner_text()
+    tier = anon.locator("#indicator-apf li[data-tier='1'] [data-removed-entry]")
+    assert tier.count() == 1 and "甲领跑空调有限公司" in tier.inner_text()
+    assert "2026-抽-088" in anon.locator("#removed-leaders").inner_text()
     anon.context.close()

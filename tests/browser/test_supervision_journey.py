@@ -187,7 +187,9 @@ def test_regulator_draws_records_nonconforming_and_publishes_leader_leaves_the_l
     # The leaderboard no longer lists 甲 among the leaders; it shows it removed, with why.
     public.goto(board_url)
     assert public.locator("#official-banner").is_visible()
-    assert LEADER not in public.locator("#leaders").inner_text()
+    assert LEADER not in " ".join(public.locator("#leaders tr[data-leader]").all_inner_texts())
+    marked = public.locator(f"#leaders tr[data-leader-removed='{world['leader_declaration']}']")
+    assert LEADER in marked.inner_text() and marked.locator("[data-removed-mark]").count() == 1
     removed = public.locator(f"#removed-leaders tr[data-removed='{world['leader_declaration']}']")
     assert removed.count() == 1
     assert LEADER in removed.inner_text()

@@ -263,3 +263,24 @@ def test_accounts_drafts_and_idempotence(module_db, loaded):
         _count(db, select(func.count(User.id))),
     )
     assert before == after
+
+
+def test_the_near_identical_flags_are_the_planted_copies(module_db, loaded):
+    """Issue 9, finding 7: of the demo's enterprise standards only the planted copies (one
+    per line of ``demo.PLANTED_COPIES``) carry a near-identical flag, both sides of each."""
+    from supervision.models import RiskFlag
+
+    db = module_db
+    rows = db.session.execute(
+        select(RiskFlag.declaration_id, RiskFlag.key).where(
+            RiskFlag.code == "near_identical", RiskFlag.cleared_at.is_(None)
+        )
+    ).all()
+    pairs = {frozenset((decl, int(key.split(":")[1]))) for decl, key in rows}
+    assert len(pairs) == len(demo.PLANTED_COPIES) == 3 and len(rows) == 6
+    assert {key.split(":")[0] for _decl, key in rows} == {"text"}
+    own = _count(db, select(func.count(Declaration.id)).where(
+        Declaration.kind == DeclarationKind.ENTERPRISE,
+        Declaration.status == DeclarationStatus.PUBLISHED,
+    ))
+    assert own > 70  # 6 of them flagged, not most

@@ -8,7 +8,7 @@ are test data shaped like real grade tables, not quotations of a standard.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, time
 
 import pytest
 
@@ -164,3 +164,14 @@ def make_plan(ranked_catalogue, evaluator, en_request):
         return plan
 
     return make
+
+
+def publicise_on(run, start: date, user=None):
+    """Start the publicity of ``run`` as it was done on ``start`` (a past day, for tests of a
+    period that has ended): the clock of that day, the run computed that morning. The service
+    itself refuses a start before today or before the run (``start_publicity``)."""
+    from declare.queries import local_zone
+    from ranking import publicity
+
+    run.created_at = datetime.combine(start, time(8), tzinfo=local_zone())
+    return publicity.start_publicity(run, start, user=user, today=start)

@@ -178,7 +178,14 @@ def test_official_run_through_the_api(client, world, evaluator_headers):
 def test_publicity_objection_and_publication(client, world, evaluator_headers):
     plan = world["plan"]
     run = official_run(plan, world["evaluator"])
-    start = date.today() - timedelta(days=2)
+    # Backdated (issue 9, finding 4): refused, with the first possible day.
+    backdated = date.today() - timedelta(days=21)
+    resp = client.post(f"{API}/runs/{run.id}/publicity",
+                       json={"start": backdated.isoformat()}, headers=evaluator_headers)
+    assert resp.status_code == 422
+    assert date.today().isoformat() in json.dumps(resp.get_json(), ensure_ascii=False)
+    assert _db.session.get(RankingRun, run.id).status is RunStatus.COMPUTED
+    start = date.today()
     resp = client.post(f"{API}/runs/{run.id}/publicity", json={"start": start.isoformat()},
                        headers=evaluator_headers)
     assert resp.status_code == 200

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -11,6 +11,7 @@ from werkzeug.exceptions import Forbidden
 from core.errors import ValidationFailed
 from core.extensions import db as _db
 from core.models import OutboxJob, Role
+from core.clock import local_zone
 from ranking import plans, publicity, queries
 from ranking.models import (
     ImmutableRunError,
@@ -20,7 +21,7 @@ from ranking.models import (
     RunKind,
     RunStatus,
 )
-from tests.ranking.conftest import commit_and_run, publish
+from tests.ranking.conftest import commit_and_run, publicise_on, publish
 
 pytestmark = pytest.mark.usefixtures("en_request")
 
@@ -58,7 +59,7 @@ def test_publicity_objections_and_publication(computed, evaluator, db):
     with pytest.raises(ValidationFailed):  # objections only during publicity
         publicity.file_objection(run, name="张三", contact="13800000000", text="数据有误")
 
-    publicity.start_publicity(run, START, user=evaluator)
+    publicise_on(run, START, user=evaluator)
     commit_and_run()
     assert run.status is RunStatus.PUBLICITY and run.list_version == 1
     assert (run.publicity_start, run.publicity_end) == (START, START + timedelta(days=9))
@@ -121,8 +122,8 @@ def test_only_the_owner_moves_a_run_through_its_lifecycle(computed, make_user, e
     run, _, _ = computed
     other = make_user(Role.EVALUATOR)
     with pytest.raises(Forbidden):
-        publicity.start_publicity(run, START, user=other)
-    publicity.start_publicity(run, START, user=evaluator)
+        publicise_on(run, START, user=other)
+    publicise_on(run, START, user=evaluator)
     objection = publicity.file_objection(run, name="a", contact="b", text="c", today=START)
     with pytest.raises(Forbidden):
         publicity.resolve_objection(objection, accept=False, response="no", user=other)
@@ -134,13 +135,13 @@ def test_a_preview_is_never_publicised(make_plan, evaluator):
     plan = make_plan()
     preview = queries.current_run(plan.plan_key, RunKind.PREVIEW)
     with pytest.raises(ValidationFailed) as info:
-        publicity.start_publicity(preview, START, user=evaluator)
+        publicise_on(preview, START, user=evaluator)
     assert "unofficial" in info.value.errors["_schema"][0]
 
 
 def test_a_published_run_is_immutable(computed, evaluator, db):
     run, leader, _ = computed
-    publicity.start_publicity(run, START, user=evaluator)
+    publicise_on(run, START, user=evaluator)
     publicity.publish_run(run, evaluator, today=START + timedelta(days=10))
     commit_and_run()
     run_id = run.id
@@ -182,3 +183,40 @@ def test_a_published_run_is_immutable(computed, evaluator, db):
     assert db.session.get(RankingRun, run_id).status is RunStatus.SUPERSEDED
     assert entry_of(run, leader).is_leader is True
     assert db.session.scalar(select(func.count(RunEntry.id)).where(RunEntry.run_id == run_id)) == 2
+
+
+def test_publicity_cannot_be_backdated_nor_cut_short(computed, evaluator, db, app):
+    """Issue 9, finding 4: the period starts no earlier than today and than the run, lasts at
+    least PUBLICITY_DAYS, and publication before its end is refused with the first day."""
+    run, _, _ = computed
+    today = date.today()
+    with pytest.raises(ValidationFailed) as info:
+        publicity.start_publicity(run, today - timedelta(days=21), user=evaluator)
+    assert today.isoformat() in info.value.errors["start"][0]
+    assert run.status is RunStatus.COMPUTED
+
+    # Before the day the run was computed (a clock set back does not help either).
+    computed_on = today + timedelta(days=3)
+    run.created_at = datetime.combine(computed_on, time(8), tzinfo=local_zone())
+    with pytest.raises(ValidationFailed) as info:
+        publicity.start_publicity(run, today + timedelta(days=1), user=evaluator, today=today)
+    assert computed_on.isoformat() in info.value.errors["start"][0]
+
+    # At least PUBLICITY_DAYS, whatever the plan says.
+    app.config["PUBLICITY_DAYS"] = 15
+    publicity.start_publicity(run, computed_on, user=evaluator, today=today)
+    assert run.publicity_end == computed_on + timedelta(days=14)
+    db.session.commit()
+    with pytest.raises(ValidationFailed) as info:
+        publicity.publish_run(run, evaluator, today=computed_on + timedelta(days=14))
+    first_day = (computed_on + timedelta(days=15)).isoformat()
+    assert first_day in info.value.errors["_schema"][0]
+    assert publicity.publish_run(run, evaluator, today=computed_on + timedelta(days=15)).status \
+        is RunStatus.PUBLISHED
+
+
+def test_a_plan_cannot_ask_for_less_than_the_configured_publicity(make_plan, app):
+    app.config["PUBLICITY_DAYS"] = 20
+    with pytest.raises(ValidationFailed) as info:
+        make_plan(publicity_days=10)
+    assert "20 to 60" in info.value.errors["publicity_days"][0]

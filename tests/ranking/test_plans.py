@@ -117,8 +117,8 @@ def test_recommended_floor_and_a_stricter_floor(ranked_catalogue, evaluator):
             "indicators.0.cuts",
             "strictly increasing",
         ),
-        (lambda d, c: d.update(publicity_days=0), "publicity_days", "1 to 60"),
-        (lambda d, c: d.update(publicity_days=61), "publicity_days", "1 to 60"),
+        (lambda d, c: d.update(publicity_days=9), "publicity_days", "10 to 60"),
+        (lambda d, c: d.update(publicity_days=61), "publicity_days", "10 to 60"),
         (lambda d, c: d.update(leader_rule={"kind": "best_n"}), "leader_rule.n", "at least 1"),
         (
             lambda d, c: d.update(leader_rule={"kind": "best_share", "share": 1.5}),

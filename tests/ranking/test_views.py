@@ -39,6 +39,7 @@ from ranking.models import (
     RunStatus,
 )
 from tests.factories import make_enterprise_user
+from tests.ranking.conftest import publicise_on
 
 # --------------------------------------------------------------------------- data builders
 
@@ -187,7 +188,7 @@ def official_run(plan, evaluator, *, publicity_start: date | None = None,
     _db.session.commit()  # each step in its own transaction, as the job and the pages do
     if publicity_start is not None or publish:
         start = publicity_start or date.today() - timedelta(days=plan.publicity_days + 1)
-        publicity.start_publicity(run, start)
+        publicise_on(run, start)
         _db.session.commit()
     if publish:
         publicity.publish_run(run, evaluator)
@@ -456,7 +457,11 @@ def test_activate_run_publicise_object_and_publish(client, login_as, db, make_us
     assert 'data-reason="mingshi_on_core"' in html  # the excluded declaration, with why
     assert svg_count(html) == 4
 
-    start = date.today() - timedelta(days=3)
+    backdated = date.today() - timedelta(days=3)  # refused: it would shorten the period
+    resp = client.post(f"/my/runs/{run.id}/publicity", data={"start": backdated.isoformat()})
+    assert resp.status_code == 422
+    assert f"choose {date.today().isoformat()} or later" in text_of(resp)
+    start = date.today()
     resp = client.post(f"/my/runs/{run.id}/publicity", data={"start": start.isoformat()})
     assert resp.status_code == 302
     _db.session.expire_all()
@@ -647,7 +652,14 @@ def test_removed_leader_is_shown_with_its_reason(client, world):
     removed = html.split('id="removed-leaders"')[1].split("</table>")[0]
     assert "甲领跑空调有限公司" in removed and "抽查不合格（2025-06-01）" in removed
     leaders = html.split('id="leaders"')[1].split("</table>")[0]
-    assert "甲领跑空调有限公司" not in leaders
+    # Not a leader any more, but marked removed where the leaders are listed (issue 9, 5).
+    current = [row for row in leaders.split("<tr")[1:] if "data-leader=" in row]
+    assert all("甲领跑空调有限公司" not in row for row in current)
+    marked = leaders.split(f'data-leader-removed="{decl_id}"')[1].split("</tr>")[0]
+    assert "甲领跑空调有限公司" in marked and "data-removed-mark" in marked
+    composite = html.split('id="composite"')[1].split("</table>")[0]
+    row = composite.split(f'data-removed="{decl_id}"')[1].split("</tr>")[0]
+    assert "data-removed-mark" in row and "抽查不合格（2025-06-01）" in row
 
 
 # --------------------------------------------------------------------------- enterprise

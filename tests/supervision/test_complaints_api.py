@@ -36,10 +36,14 @@ def test_anyone_files_a_complaint_and_gets_only_a_receipt(client, world):
     resp = post(client, enterprise_uscc=world["enterprise"].uscc, contact="13900000000")
     assert resp.status_code == 201, resp.get_json()
     receipt = resp.get_json()
-    assert set(receipt) == {"number", "status", "submitted_at"}
+    assert set(receipt) == {"number", "secret", "status", "submitted_at", "routed_to"}
     assert receipt["status"] == "open" and receipt["number"].startswith(f"JB{BEIJING}-")
+    assert receipt["routed_to"] == "regulator" and len(receipt["secret"]) >= 16
     complaint = _db.session.scalar(select(Complaint))
     assert complaint.contact == "13900000000" and complaint.region_code == BEIJING
+    assert receipt["secret"] not in json.dumps(
+        {c.key: str(getattr(complaint, c.key)) for c in Complaint.__table__.columns}
+    )  # only its digest is stored
 
 
 def test_refusals_answer_422_with_the_field(client, world):

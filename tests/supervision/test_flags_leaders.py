@@ -17,6 +17,7 @@ from supervision.models import RiskFlag
 from tests.declare import en_request_fixture  # noqa: F401  (fixture "en_request")
 from tests.ranking.conftest import (  # noqa: F401  (fixtures)
     commit_and_run,
+    publicise_on,
     evaluator,
     make_plan,
     publish,
@@ -37,7 +38,7 @@ def published_list(make_plan, ranked_catalogue, evaluator):  # noqa: F811  (fixt
     first = publish(ranked_catalogue, apf=5.1, noise=36.0, standby=0.2)
     second = publish(ranked_catalogue, apf=4.8, noise=37.0, standby=0.3)
     run = runs.build_run(plan, RunKind.OFFICIAL, evaluator)
-    publicity.start_publicity(run, date(2025, 3, 1))
+    publicise_on(run, date(2025, 3, 1))
     commit_and_run()
     assert leader_flags(first.declaration_id) == []  # under publicity: not a leader yet
     publicity.publish_run(run, evaluator, today=date(2025, 3, 11))

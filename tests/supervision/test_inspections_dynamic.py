@@ -22,6 +22,7 @@ from supervision.inspections import operations as inspections
 from supervision.models import Inspection, InspectionResult, InspectionStatus
 from tests.ranking.conftest import (  # noqa: F401  (fixtures)
     commit_and_run,
+    publicise_on,
     en_request_fixture,
     evaluator,
     make_plan,
@@ -42,7 +43,7 @@ def leaders(make_plan, ranked_catalogue, evaluator):
     second = publish(ranked_catalogue, apf=4.8, noise=37.0, standby=0.3)
     third = publish(ranked_catalogue, apf=4.6, noise=40.0, standby=0.6)
     run = runs.build_run(plan, RunKind.OFFICIAL, evaluator)
-    publicity.start_publicity(run, date(2025, 3, 1))
+    publicise_on(run, date(2025, 3, 1))
     publicity.publish_run(run, evaluator, today=date(2025, 3, 11))
     commit_and_run()
     assert {e.declaration_id for e in queries.leaders_of(run)} == {

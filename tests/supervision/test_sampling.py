@@ -485,17 +485,19 @@ def test_complaint_triggered_objects_are_labelled_and_outside_the_random_share()
     assert not forced_ids & set(result.excluded["id"])
     random_part = result.sample[result.sample["reason"] != "complaint"]
     assert not forced_ids & set(random_part["id"])
-    frame = int((~df["excluded"] & ~df["forced"]).sum())
-    assert result.random_size == len(random_part) == sample_size(frame, ratio=0.05)
+    scope = int((~df["forced"]).sum())  # the ratio is of the scope: excluded ones count
+    assert result.random_size == len(random_part) == sample_size(scope, ratio=0.05)
     assert len(result.sample) == result.random_size + len(forced_ids)
     assert (result.sample["reason"].iloc[-len(forced_ids) :] == "complaint").all()
 
 
-def test_minimum_ratio_applies_to_the_frame():
+def test_minimum_ratio_applies_to_the_scope():
     df = make_population(600)
     frame = int((~df["excluded"] & ~df["forced"]).sum())
+    scope = int((~df["forced"]).sum())
+    assert scope > frame  # make_population excludes some
     low = stratified_draw(df, seed=3, ratio=0.01)  # below 5 %: raised
-    assert low.random_size == math.ceil(frame * 5 / 100)
+    assert low.random_size == math.ceil(scope * 5 / 100)
     counted = stratified_draw(df, seed=3, count=10_000)
     assert counted.random_size == frame
     assert counted.params["count"] == 10_000
@@ -505,7 +507,8 @@ def test_per_stratum_sizes_sum_to_the_total_and_are_proportional():
     df = make_population(1000, strata=7)
     result = stratified_draw(df, seed=LOTTERY, ratio=0.13, risk_factor=0.0)
     alloc = result.allocation.set_index("stratum")
-    total = sample_size(int(alloc["population"].sum()), ratio=0.13)
+    scope = int(alloc["population"].sum() + alloc["excluded"].sum())
+    total = sample_size(scope, ratio=0.13)
     assert alloc["sample"].sum() == total == result.random_size
     expected = allocate(total, alloc["population"].to_dict())
     assert alloc["sample"].to_dict() == expected
@@ -582,3 +585,34 @@ def test_a_census_stratum_and_empty_population():
 def test_stratified_draw_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         stratified_draw(make_population(50), **kwargs)
+
+
+def _scope_of_16(excluded: int) -> pd.DataFrame:
+    df = pd.DataFrame({"id": range(1, 17), "stratum": "500000"})
+    df["excluded"] = df["id"] <= excluded
+    df["exclusion_reason"] = np.where(df["excluded"], "drawn 2025", "")
+    return df
+
+
+def test_the_ratio_is_of_the_scope_not_of_what_is_left_after_exclusions():
+    """Issue 9, finding 10: 13 % of a scope of 16 with 5 excluded is ceil(2.08) = 3, not
+    ceil(0.13 × 11) = 2."""
+    result = stratified_draw(_scope_of_16(5), seed=LOTTERY, ratio=0.13)
+    assert (result.scope_size, result.required_size, result.random_size) == (16, 3, 3)
+    assert not result.short
+    assert not set(result.ids) & set(range(1, 6))  # drawn from the frame left
+    assert result.params["size_base"] == "scope"
+    assert redo(_scope_of_16(5), result.params).ids == result.ids
+
+
+def test_a_frame_smaller_than_the_required_sample_is_taken_whole_and_says_so():
+    result = stratified_draw(_scope_of_16(14), seed=LOTTERY, ratio=0.3)  # ceil(4.8) = 5 > 2
+    assert (result.required_size, result.random_size) == (5, 2)
+    assert result.short
+    assert sorted(result.ids) == [15, 16]
+
+
+def test_a_draw_recorded_before_the_scope_rule_redoes_with_its_own_rule():
+    old = stratified_draw(_scope_of_16(5), seed=LOTTERY, ratio=0.13, size_base="frame")
+    assert old.random_size == 2 and "size_base" not in old.params
+    assert redo(_scope_of_16(5), old.params).ids == old.ids

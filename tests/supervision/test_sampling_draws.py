@@ -307,6 +307,31 @@ def test_enterprises_drawn_in_the_window_are_excluded_with_the_earlier_draw_name
     assert not {i.enterprise_id for i in items_of(second)} & drawn
 
 
+def test_the_ratio_applies_to_the_scope_before_exclusions(region, client, login_as):
+    """Issue 9, finding 10: the plan's ratio is a share of the scope (every declaration of the
+    population, excluded ones included), drawn from the frame left after the exclusions."""
+    plan = make_plan(region["regulator"], size_ratio=0.25)
+    first = make_draw(plan, region["regulator"])  # 10 of 40: their enterprises are excluded
+    second = make_draw(plan, region["regulator"], seed_text="second")
+    scope = second.population_size
+    assert scope == 40 and second.excluded_count > 0
+    random_part = [i for i in items_of(second) if i.reason.value != "complaint"]
+    assert len(random_part) == math.ceil(0.25 * scope) == 10  # not ceil(0.25 × frame)
+    frame = scope - second.excluded_count
+    assert draws.size_rule(second, frame) == {
+        "scope": 40, "required": 10, "frame": frame, "short": frame < 10}
+    assert first.params["size_base"] == "scope"
+
+    # A frame smaller than the required size: all of it, and the draw page says so.
+    greedy = make_plan(region["regulator"], size_ratio=0.9)
+    short = make_draw(greedy, region["regulator"], seed_text="third")
+    frame = short.population_size - short.excluded_count
+    assert short.sample_size == frame < math.ceil(0.9 * short.population_size)
+    login_as(region["regulator"])
+    html = client.get(f"/supervision/sampling/draws/{short.id}").get_data(as_text=True)
+    assert 'id="frame-short"' in html and f'data-required="{math.ceil(0.9 * 40)}"' in html
+
+
 def test_old_draws_and_complaint_checks_do_not_exclude(region):
     plan = make_plan(region["regulator"], size_ratio=0.25)
     old = make_draw(plan, region["regulator"])
