@@ -46,8 +46,11 @@ def make(shape: str, catalogue: dict, *, run: bool = True) -> int:
         "unlinked": [NOISE, *extra_rows(n=2)],
         "mixed": [apf_row(catalogue, 5.2), NOISE, *extra_rows(n=2)],
     }[shape]
+    # Without APF among its indicators, an own standard must cite the mandatory standard
+    # (GB 21455-2019) to be published at all (issue 9, finding 1).
+    refs = None if shape != "unlinked" else [catalogue["gbt7725"].id, catalogue["gb21455"].id]
     return publish(catalogue, rows=rows, std_code=f"Q/SJX 00{SHAPES.index(shape)}1-2024",
-                   run=run).declaration_id
+                   reference_ids=refs, run=run).declaration_id
 
 
 def flag_jobs(db) -> list[tuple[str, str | None]]:
