@@ -1083,7 +1083,7 @@ def request_recompute(declaration_ids: Iterable[int]) -> list:
     rows (none when there is nothing to do).
     """
     from core import jobs
-    from supervision import tasks
+    from supervision.flags import tasks
 
     ids = sorted({int(i) for i in declaration_ids or ()})
     rows = []
