@@ -12,11 +12,11 @@ from core.models import OutboxJob
 
 def test_a_registered_job_carries_its_dotted_path_and_queue():
     from ranking import tasks as ranking_tasks
-    from supervision import tasks as supervision_tasks
+    from supervision.flags import tasks as supervision_tasks
 
     assert tasks.ping.job_path == "core.tasks.ping" and tasks.ping.job_queue == "default"
     assert ranking_tasks.regenerate_preview.job_queue == "ranking"
-    assert supervision_tasks.flags_for_category.job_path == "supervision.tasks.flags_for_category"
+    assert supervision_tasks.flags_for_category.job_path == "supervision.flags.tasks.flags_for_category"
     assert supervision_tasks.flags_for_category.job_queue == "supervision"
 
 
@@ -31,7 +31,7 @@ def test_enqueue_by_handle_stores_the_path_on_the_registered_queue_and_runs(app,
 
 
 def test_a_queue_given_at_the_call_site_wins(app, db):
-    from supervision import tasks as supervision_tasks
+    from supervision.flags import tasks as supervision_tasks
 
     assert jobs.enqueue(tasks.ping, "elsewhere", queue="ranking").queue == "ranking"
     assert jobs.enqueue(supervision_tasks.recompute_all).queue == "supervision"
