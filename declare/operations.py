@@ -49,9 +49,12 @@ Details callers rely on:
   convention): editing a version that is not a draft, abolishing what is not published, …
   Upload refusals use ``"text"``; an abolition/revocation reason ``"reason"``.
 - ``update_draft`` bumps ``lock_version`` on every successful save.
-- ``publish`` re-runs the format checks (the catalogue may have changed since the draft was
-  saved), then completeness, then the benchmark comparison on today's date (Beijing time), and
-  reports every problem at once. It stores the comparison in ``Indicator.cmp_*``.
+- A draft is checked in two steps: ``_parse`` (shape, types, formats; no query) and
+  ``_check_rules`` (against the catalogue and the enterprise's other declarations).
+- ``publish`` parses the stored draft again and runs the rules (the catalogue may have changed
+  since the draft was saved; not a second time right after a save of the same content in the
+  same transaction), then completeness, then the benchmark comparison on today's date (Beijing
+  time), and reports every problem at once. It stores the comparison in ``Indicator.cmp_*``.
 - ``start_revision`` copies products, indicators, references, text and commitment of the
   version in force; publishing the revision supersedes that version (status superseded,
   ``ended_at`` = the revision's ``published_at``), which stays readable unchanged.
@@ -278,19 +281,73 @@ def _number_message(exc: NumberError) -> str:
     return number_error_message(exc)
 
 
+class _Draft:
+    """A draft's values as parsed, the errors found so far, and what the rules need of the
+    input that the values do not keep."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, Any] = {}
+        self.errors = _Errors()
+        self.reference_at: list[tuple[int, int]] = []  # (position in the input, id)
+        self.qualitative: list[bool] = []  # per indicator: a requirement in words only
+        self.checked = ""  # the fingerprint of the values the rules passed on
+
+    def fingerprint(self) -> str:
+        """The values that a save stores, as text: the same after a save and a re-read."""
+        v = self.values
+        return repr((
+            v["kind"],
+            [v[k] for k in _VERSION_FIELDS],
+            [[p[k] for k in _PRODUCT_FIELDS] for p in v["products"]],
+            [[row[k] for k in _INDICATOR_FIELDS] for row in v["indicators"]],
+            list(v["reference_ids"]),
+        ))
+
+
 def _clean(
     enterprise: Enterprise,
     data: Mapping,
     *,
     today: date,
     declaration: Declaration | None = None,
-) -> dict:
-    """Check a draft's formats; return the cleaned values or raise ValidationFailed with
-    every error found (loads every referenced row with one query per table)."""
+) -> _Draft:
+    """Check a draft: its shape and types (``_parse``), then the rules against the catalogue
+    and the enterprise's other declarations (``_check_rules``); return it or raise
+    ValidationFailed with every error found."""
+    draft = _parse(data, declaration=declaration)
+    _check_rules(enterprise, draft, today=today, declaration=declaration)
+    if draft.errors:
+        raise ValidationFailed(_in_form_order(draft.errors))
+    draft.checked = draft.fingerprint()  # before saving can change anything
+    return draft
+
+
+_FORM_ORDER = (
+    GENERAL, "kind", "standard_id", "std_code", "std_name", "disclosure", "approved_by",
+    "revision_note", "approved_on", "implemented_on", "products", "indicators", "reference_ids",
+)
+
+
+def _in_form_order(errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
+    """Errors by field in the order of the form (section, then row), whatever step found
+    them; messages of one field keep their order."""
+
+    def key(field: str) -> tuple[int, int]:
+        head, _dot, rest = field.partition(".")
+        section = _FORM_ORDER.index(head) if head in _FORM_ORDER else len(_FORM_ORDER)
+        row = rest.partition(".")[0]
+        return section, int(row) if row.isdigit() else -1
+
+    return {field: list(errors[field]) for field in sorted(errors, key=key)}
+
+
+def _parse(data: Mapping, *, declaration: Declaration | None = None) -> _Draft:
+    """The shape and types of a draft (kinds, numbers, dates, lengths, formats, ids that are
+    ids): no query. Refuses at once only input that is not a mapping."""
     if not isinstance(data, Mapping):
         raise ValidationFailed({GENERAL: [_("Expected the draft's fields.")]})
-    errors = _Errors()
-    out: dict[str, Any] = {}
+    draft = _Draft()
+    errors, out = draft.errors, draft.values
 
     kind_raw = data.get("kind")
     if declaration is not None and kind_raw in (None, ""):
@@ -325,20 +382,10 @@ def _clean(
     )
     if kind is DeclarationKind.CATALOGUE:
         std_id, ok = _int_id(data.get("standard_id"))
-        std = db.session.get(Standard, std_id) if ok and std_id else None
-        if std is None:
-            errors.add(
-                "standard_id",
-                _(
-                    "Pick the national, industry, local or group standard from the catalogue "
-                    "(its number is not typed by hand)."
-                ),
-            )
+        if ok and std_id:
+            out["standard_id"] = std_id  # the rules look it up
         else:
-            problem = _withdrawn_message(std, today)
-            if problem:
-                errors.add("standard_id", problem)
-            out["standard_id"] = std.id
+            errors.add("standard_id", _pick_standard())
     elif kind is DeclarationKind.ENTERPRISE:
         try:
             parsed = parse_enterprise_number(_text(data.get("std_code")))
@@ -351,17 +398,6 @@ def _clean(
                 std_sequence=parsed.sequence + parsed.suffix,
                 std_year=parsed.year,
             )
-            other = _duplicate_number(enterprise, parsed.text, declaration)
-            if other is not None:
-                errors.add(
-                    "std_code",
-                    _(
-                        "You already declared %(code)s (declaration %(id)d); revise that "
-                        "declaration instead of declaring the number again.",
-                        code=parsed.text,
-                        id=other,
-                    ),
-                )
         name = _text(data.get("std_name"))
         if not name:
             errors.add("std_name", _("Enter the name of the enterprise standard."))
@@ -388,23 +424,8 @@ def _clean(
             errors.add(key, _("Enter a date as yyyy-MM-dd."))
 
     # -- products
-    products = _rows(data, "products", errors)
-    wanted_categories = set()
-    for row in products:
-        cid, ok = _int_id(row.get("category_id"))
-        if ok and cid:
-            wanted_categories.add(cid)
-    categories = (
-        set(
-            db.session.scalars(
-                select(ProductCategory.id).where(ProductCategory.id.in_(wanted_categories))
-            )
-        )
-        if wanted_categories
-        else set()
-    )
     out["products"] = []
-    for i, row in enumerate(products):
+    for i, row in enumerate(_rows(data, "products", errors)):
         path = f"products.{i}"
         clean = {key: _text(row.get(key)) for key in _PRODUCT_LIMITS}
         for key, limit in _PRODUCT_LIMITS.items():
@@ -415,8 +436,8 @@ def _clean(
         if not clean["model"]:
             errors.add(f"{path}.model", _("Enter the product model (型号)."))
         cid, ok = _int_id(row.get("category_id"))
-        if cid is None or not ok or cid not in categories:
-            errors.add(f"{path}.category_id", _("Choose the product category from the list."))
+        if cid is None or not ok:
+            errors.add(f"{path}.category_id", _pick_category())
         clean["category_id"] = cid
         clean["attributes"], problems = clean_attributes(row.get("attributes"))
         for code, message in problems.items():
@@ -429,26 +450,11 @@ def _clean(
         out["products"].append(clean)
 
     # -- indicators
-    indicators = _rows(data, "indicators", errors)
-    bench_ids = set()
-    for row in indicators:
-        bid, ok = _int_id(row.get("benchmark_indicator_id"))
-        if ok and bid:
-            bench_ids.add(bid)
-    benchmarks = (
-        {
-            b.id: b
-            for b in db.session.scalars(
-                select(BenchmarkIndicator).where(BenchmarkIndicator.id.in_(bench_ids))
-            )
-        }
-        if bench_ids
-        else {}
-    )
-    product_categories = {p["category_id"] for p in out["products"] if p["category_id"]}
     out["indicators"] = []
-    for i, row in enumerate(indicators):
-        out["indicators"].append(_clean_indicator(i, row, benchmarks, product_categories, errors))
+    for i, row in enumerate(_rows(data, "indicators", errors)):
+        clean, qualitative = _parse_indicator(i, row, errors)
+        out["indicators"].append(clean)
+        draft.qualitative.append(qualitative)
 
     # -- normative references
     raw_refs = data.get("reference_ids") or []
@@ -460,38 +466,31 @@ def _clean(
         rid, ok = _int_id(raw)
         if not ok or rid is None:
             errors.add(f"reference_ids.{i}", _("Pick the cited standard from the catalogue."))
-        elif rid not in ref_ids:
+            continue
+        draft.reference_at.append((i, rid))
+        if rid not in ref_ids:
             ref_ids.append(rid)
-    refs = (
-        {s.id: s for s in db.session.scalars(select(Standard).where(Standard.id.in_(ref_ids)))}
-        if ref_ids
-        else {}
-    )
-    for i, raw in enumerate(raw_refs):
-        rid, ok = _int_id(raw)
-        if not ok or rid is None:
-            continue
-        std = refs.get(rid)
-        if std is None:
-            errors.add(f"reference_ids.{i}", _("Pick the cited standard from the catalogue."))
-            continue
-        problem = _withdrawn_message(std, today)
-        if problem:
-            errors.add(f"reference_ids.{i}", problem)
     out["reference_ids"] = ref_ids
-
-    if errors:
-        raise ValidationFailed(dict(errors))
-    return out
+    return draft
 
 
-def _clean_indicator(
-    i: int,
-    row: Mapping,
-    benchmarks: dict[int, BenchmarkIndicator],
-    product_categories: set[int],
-    errors: _Errors,
-) -> dict:
+def _pick_standard() -> str:
+    return _(
+        "Pick the national, industry, local or group standard from the catalogue "
+        "(its number is not typed by hand)."
+    )
+
+
+def _pick_category() -> str:
+    return _("Choose the product category from the list.")
+
+
+def _pick_benchmark() -> str:
+    return _("Choose the benchmark indicator from the list.")
+
+
+def _parse_indicator(i: int, row: Mapping, errors: _Errors) -> tuple[dict, bool]:
+    """One indicator's values and whether it is a requirement in words only."""
     path = f"indicators.{i}"
     clean: dict[str, Any] = {key: _text(row.get(key)) for key in _INDICATOR_LIMITS}
     for key, limit in _INDICATOR_LIMITS.items():
@@ -545,59 +544,153 @@ def _clean_indicator(
             errors.add(f"{path}.low", _("Only a range has a lower and an upper bound."))
 
     bid, ok = _int_id(row.get("benchmark_indicator_id"))
-    clean["benchmark_indicator_id"] = None
+    clean["benchmark_indicator_id"] = bid if ok else None  # the rules look it up
     if not ok:
-        errors.add(
-            f"{path}.benchmark_indicator_id", _("Choose the benchmark indicator from the list.")
-        )
-    elif bid is not None:
-        bench = benchmarks.get(bid)
-        if bench is None:
-            errors.add(
-                f"{path}.benchmark_indicator_id", _("Choose the benchmark indicator from the list.")
-            )
+        errors.add(f"{path}.benchmark_indicator_id", _pick_benchmark())
+    return clean, qualitative
+
+
+def _check_rules(
+    enterprise: Enterprise,
+    draft: _Draft,
+    *,
+    today: date,
+    declaration: Declaration | None = None,
+) -> None:
+    """The rules of a parsed draft against the catalogue on ``today`` and the enterprise's
+    other declarations: the standard and the references exist and are in force, the number is
+    not declared twice, the categories exist, each benchmark exists, belongs to a declared
+    product's category and can be compared (a number, a convertible unit). One query per
+    table, whatever the number of rows; adds to ``draft.errors``."""
+    errors, out = draft.errors, draft.values
+
+    # -- the standard followed
+    if out["kind"] is DeclarationKind.CATALOGUE and out["standard_id"] is not None:
+        std = db.session.get(Standard, out["standard_id"])
+        if std is None:
+            errors.add("standard_id", _pick_standard())
+            out["standard_id"] = None
         else:
-            clean["benchmark_indicator_id"] = bid
-            if product_categories and bench.category_id not in product_categories:
-                errors.add(
-                    f"{path}.benchmark_indicator_id",
-                    _(
-                        "The benchmark indicator %(name)s belongs to a product category that "
-                        "none of the declared products is in.",
-                        name=bench.name,
-                    ),
-                )
-            if qualitative:
-                errors.add(
-                    f"{path}.benchmark_indicator_id",
-                    _(
-                        "A requirement in words cannot be compared with a benchmark; enter a number."
-                    ),
-                )
-            elif not clean["unit"]:
-                errors.add(
-                    f"{path}.unit",
-                    _(
-                        "Enter the unit; the benchmark %(name)s is in %(unit)s.",
-                        name=bench.name,
-                        unit=bench.unit,
-                    ),
-                )
-            else:
-                try:
-                    convert(1.0, clean["unit"], bench.unit)
-                except UnitError:
-                    errors.add(
-                        f"{path}.unit",
-                        _(
-                            "The unit %(unit)s cannot be converted to %(expected)s, the unit of "
-                            "the benchmark %(name)s.",
-                            unit=clean["unit"],
-                            expected=bench.unit,
-                            name=bench.name,
-                        ),
-                    )
-    return clean
+            problem = _withdrawn_message(std, today)
+            if problem:
+                errors.add("standard_id", problem)
+    elif out["kind"] is DeclarationKind.ENTERPRISE and out["std_code"]:
+        other = _duplicate_number(enterprise, out["std_code"], declaration)
+        if other is not None:
+            errors.add(
+                "std_code",
+                _(
+                    "You already declared %(code)s (declaration %(id)d); revise that "
+                    "declaration instead of declaring the number again.",
+                    code=out["std_code"],
+                    id=other,
+                ),
+            )
+
+    # -- products
+    wanted = {p["category_id"] for p in out["products"] if p["category_id"]}
+    wanted = {c for c in wanted if c > 0}
+    categories = (
+        set(db.session.scalars(select(ProductCategory.id).where(ProductCategory.id.in_(wanted))))
+        if wanted
+        else set()
+    )
+    for i, clean in enumerate(out["products"]):
+        cid = clean["category_id"]
+        if cid is not None and cid > 0 and cid not in categories:
+            errors.add(f"products.{i}.category_id", _pick_category())
+
+    # -- indicators
+    bench_ids = {row["benchmark_indicator_id"] for row in out["indicators"]} - {None}
+    benchmarks = (
+        {
+            b.id: b
+            for b in db.session.scalars(
+                select(BenchmarkIndicator).where(BenchmarkIndicator.id.in_(bench_ids))
+            )
+        }
+        if bench_ids
+        else {}
+    )
+    product_categories = {p["category_id"] for p in out["products"] if p["category_id"]}
+    for i, clean in enumerate(out["indicators"]):
+        _check_indicator_rules(
+            i, clean, draft.qualitative[i], benchmarks, product_categories, errors
+        )
+
+    # -- normative references
+    ids = {rid for _i, rid in draft.reference_at}
+    refs = (
+        {s.id: s for s in db.session.scalars(select(Standard).where(Standard.id.in_(ids)))}
+        if ids
+        else {}
+    )
+    for i, rid in draft.reference_at:
+        std = refs.get(rid)
+        if std is None:
+            errors.add(f"reference_ids.{i}", _("Pick the cited standard from the catalogue."))
+            continue
+        problem = _withdrawn_message(std, today)
+        if problem:
+            errors.add(f"reference_ids.{i}", problem)
+
+
+def _check_indicator_rules(
+    i: int,
+    clean: dict,
+    qualitative: bool,
+    benchmarks: dict[int, BenchmarkIndicator],
+    product_categories: set[int],
+    errors: _Errors,
+) -> None:
+    path = f"indicators.{i}"
+    bid = clean["benchmark_indicator_id"]
+    if bid is None:
+        return
+    bench = benchmarks.get(bid)
+    if bench is None:
+        errors.add(f"{path}.benchmark_indicator_id", _pick_benchmark())
+        clean["benchmark_indicator_id"] = None
+        return
+    if product_categories and bench.category_id not in product_categories:
+        errors.add(
+            f"{path}.benchmark_indicator_id",
+            _(
+                "The benchmark indicator %(name)s belongs to a product category that "
+                "none of the declared products is in.",
+                name=bench.name,
+            ),
+        )
+    if qualitative:
+        errors.add(
+            f"{path}.benchmark_indicator_id",
+            _(
+                "A requirement in words cannot be compared with a benchmark; enter a number."
+            ),
+        )
+    elif not clean["unit"]:
+        errors.add(
+            f"{path}.unit",
+            _(
+                "Enter the unit; the benchmark %(name)s is in %(unit)s.",
+                name=bench.name,
+                unit=bench.unit,
+            ),
+        )
+    else:
+        try:
+            convert(1.0, clean["unit"], bench.unit)
+        except UnitError:
+            errors.add(
+                f"{path}.unit",
+                _(
+                    "The unit %(unit)s cannot be converted to %(expected)s, the unit of "
+                    "the benchmark %(name)s.",
+                    unit=clean["unit"],
+                    expected=bench.unit,
+                    name=bench.name,
+                ),
+            )
 
 
 def _normalised_number_key(text: str):
@@ -708,7 +801,9 @@ def _fill(version: DeclarationVersion, clean: dict, *, replace_children: bool) -
 
 def create_draft(enterprise: Enterprise, data: Mapping) -> DeclarationVersion:
     """A new declaration with its first version as a draft."""
-    clean = _clean(enterprise, data, today=local_today())
+    today = local_today()
+    draft = _clean(enterprise, data, today=today)
+    clean = draft.values
     declaration = Declaration(
         enterprise=enterprise, kind=clean["kind"], status=DeclarationStatus.DRAFT
     )
@@ -716,6 +811,7 @@ def create_draft(enterprise: Enterprise, data: Mapping) -> DeclarationVersion:
     _fill(version, clean, replace_children=False)
     db.session.add_all([declaration, version])
     db.session.flush()
+    _rules_passed(version, draft, today)
     return version
 
 
@@ -743,9 +839,11 @@ def update_draft(
             ),
             current_version=version.lock_version,
         )
-    clean = _clean(
-        version.declaration.enterprise, data, today=local_today(), declaration=version.declaration
+    today = local_today()
+    draft = _clean(
+        version.declaration.enterprise, data, today=today, declaration=version.declaration
     )
+    clean = draft.values
     try:
         _fill(version, clean, replace_children=True)
         db.session.flush()
@@ -756,6 +854,7 @@ def update_draft(
             ),
             current_version=None,
         ) from None
+    _rules_passed(version, draft, today)
     return version
 
 
@@ -800,6 +899,31 @@ def _data_of(version: DeclarationVersion) -> dict:
     }
 
 
+_RULES_PASSED = "declare.rules_passed"
+
+
+def _rules_passed(version: DeclarationVersion, draft: _Draft, today: date) -> None:
+    """Remember that the rules passed for this content today, in this transaction: publishing
+    it right after the save (save and publish) does not run them a second time."""
+    session = db.session()
+    passed = session.info.setdefault(_RULES_PASSED, {})
+    passed[version] = (session.get_transaction(), today, draft.checked)
+
+
+def _rules_passed_before(version: DeclarationVersion, draft: _Draft, today: date) -> bool:
+    """Whether a save in this same transaction checked the rules on this content today (the
+    catalogue cannot have changed in between; after a commit it may have)."""
+    session = db.session()
+    seen = session.info.get(_RULES_PASSED, {}).pop(version, None)
+    if seen is None or draft.errors:
+        return False
+    transaction, day, fingerprint = seen
+    current = session.get_transaction()
+    return current is not None and transaction is current and day == today and (
+        fingerprint == draft.fingerprint()
+    )
+
+
 def _completeness(version: DeclarationVersion, errors: _Errors) -> None:
     if not version.products:
         errors.add("products", _("Add at least one product or service that follows the standard."))
@@ -835,12 +959,12 @@ def publish(version: DeclarationVersion) -> DeclarationVersion:
     declaration = version.declaration
     today = local_today()
     errors = _Errors()
-    try:
-        _clean(declaration.enterprise, _data_of(version), today=today, declaration=declaration)
-    except ValidationFailed as exc:
-        for field, messages in exc.errors.items():
-            for message in messages:
-                errors.add(field, message)
+    draft = _parse(_data_of(version), declaration=declaration)  # no query
+    if not _rules_passed_before(version, draft, today):  # the catalogue may have changed
+        _check_rules(declaration.enterprise, draft, today=today, declaration=declaration)
+    for field, messages in _in_form_order(draft.errors).items():
+        for message in messages:
+            errors.add(field, message)
     _completeness(version, errors)
     rules = check_version_rules(version, today)  # the one place the rules run
     found = set(errors)  # a field the format checks refused needs no second message

@@ -7,6 +7,7 @@ exists. List queries load everything their pages show in a fixed number of state
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
 
 from flask import abort, current_app
 from sqlalchemy import Select, exists, func, or_, select
@@ -28,6 +29,8 @@ from declare.models import (
 )
 
 __all__ = [
+    "DeclarationLabel",
+    "declaration_labels",
     "declarations_of",
     "home_stats",
     "local_date",
@@ -42,6 +45,63 @@ __all__ = [
     "version_history",
     "version_with_details",
 ]
+
+
+# -- labels of rows that point at a declaration ---------------------------------------------------
+
+
+class DeclarationLabel(NamedTuple):
+    """What a list shows of the declaration a row points at: the enterprise, the standard
+    followed (the catalogue's number and title, or the enterprise's own) and the product."""
+
+    enterprise: str = ""
+    uscc: str = ""
+    standard_code: str = ""
+    standard_title: str = ""
+    product: str = ""
+    model: str = ""
+
+    @classmethod
+    def of(cls, row) -> DeclarationLabel:
+        """The label of a row of a select given to ``declaration_labels``."""
+        m = row._mapping
+        return cls(
+            m["label_enterprise"],
+            m["label_uscc"],
+            m.get("label_catalogue_code") or m.get("label_std_code") or "",
+            m.get("label_catalogue_title") or m.get("label_std_name") or "",
+            m.get("label_product") or "",
+            m.get("label_model") or "",
+        )
+
+
+def declaration_labels(
+    stmt: Select, *, enterprise_id: Any, version_id: Any = None, product_id: Any = None
+) -> Select:
+    """``stmt`` with the labelled columns and joins that label its rows (in the same query,
+    never one more): the enterprise's name and USCC (join on ``enterprise_id``), with
+    ``version_id`` the standard's number and name (the catalogue's if the version follows
+    one), with ``product_id`` the product's name and model. Read them back per row with
+    ``DeclarationLabel.of(row)``; the row's own columns come first, as selected."""
+    stmt = stmt.add_columns(
+        Enterprise.name.label("label_enterprise"), Enterprise.uscc.label("label_uscc")
+    ).join(Enterprise, Enterprise.id == enterprise_id)
+    if version_id is not None:
+        stmt = (
+            stmt.add_columns(
+                DeclarationVersion.std_code.label("label_std_code"),
+                DeclarationVersion.std_name.label("label_std_name"),
+                Standard.code.label("label_catalogue_code"),
+                Standard.title.label("label_catalogue_title"),
+            )
+            .join(DeclarationVersion, DeclarationVersion.id == version_id)
+            .outerjoin(Standard, Standard.id == DeclarationVersion.standard_id)
+        )
+    if product_id is not None:
+        stmt = stmt.add_columns(
+            Product.name.label("label_product"), Product.model.label("label_model")
+        ).outerjoin(Product, Product.id == product_id)
+    return stmt
 
 
 # -- owner lookups ------------------------------------------------------------------------------

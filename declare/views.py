@@ -26,12 +26,14 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
+from markupsafe import Markup
 from sqlalchemy import or_, select
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
 from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard, StandardStatus
 from core.auth import roles_required
+from core.charts import ScaleLine, scale_bar
 from core.errors import Conflict, ValidationFailed
 from core.extensions import db
 from core.models import Role
@@ -971,7 +973,30 @@ def bar_marks(
 
     marks = [{"kind": k, "x": x(v), "value": v, "label": lbl} for k, v, lbl in points]
     bad_until = x(bm.mandatory_limit) if bm.mandatory_limit is not None else None
-    return {"marks": marks, "bad_until": bad_until, "status": status, "unit": bm.unit}
+    return {"marks": marks, "bad_until": bad_until, "status": status, "unit": bm.unit,
+            "svg": _bar_svg(marks, bad_until, status, bm.unit)}
+
+
+_LINE_COLOURS = {"mandatory": "#c62828", "recommended": "#b26a00"}
+_DOT_COLOURS = {"violation": "#c62828", "below_recommended": "#b26a00", "meets": "#1565c0",
+                "exceeds": "#2e7d32"}
+
+
+def _bar_svg(marks: list[dict], bad_until: float | None, status: str | None, unit: str) -> Markup:
+    """The comparison bar, drawn in one place (``core.charts.scale_bar``) for the pages (macro
+    ``cmp_bar``) and for the live form (its script inserts this SVG): better to the right, red
+    zone below the mandatory limit."""
+    lines = [
+        ScaleLine(m["x"], _LINE_COLOURS.get(m["kind"], "#616e7c"), m["label"],
+                  1 if m["kind"] == "grade" else 2, label_above=m["kind"] == "grade")
+        for m in marks if m["kind"] != "value"
+    ]
+    dots = [(m["x"], _DOT_COLOURS.get(status, "#1f2933"), f"{m['value']} {unit}")
+            for m in marks if m["kind"] == "value"]
+    return Markup(scale_bar(  # noqa: S704 - every text and attribute is escaped in core.charts
+        lines, dots, zone_until=bad_until,
+        aria_label=_("Declared value against the mandatory limit, the recommended value and the grades"),
+    ))
 
 
 def _stored_distance_text(ind, then: dict | None = None) -> str:

@@ -11,9 +11,9 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from benchmarks.models import Standard
 from core.extensions import db
-from declare.models import DeclarationVersion, Enterprise, Product
+from declare.models import Enterprise
+from declare.queries import DeclarationLabel, declaration_labels
 from ranking import charts, export, queries
 from ranking.models import LeaderboardPointer, RankingRun, RunEntry, RunKind, RunStatus
 
@@ -72,16 +72,8 @@ def indicator_key(pi) -> str:
     return export.indicator_key(pi)
 
 
-@dataclass
-class EntryLabel:
-    """What a reader needs to recognise an entry: enterprise, standard, product and model."""
-
-    enterprise: str = ""
-    uscc: str = ""
-    standard_code: str = ""
-    standard_title: str = ""
-    product: str = ""
-    model: str = ""
+#: What a reader needs to recognise an entry: enterprise, standard, product and model.
+EntryLabel = DeclarationLabel
 
 
 def entry_labels(entries) -> dict[int, EntryLabel]:
@@ -89,33 +81,13 @@ def entry_labels(entries) -> dict[int, EntryLabel]:
     entries = [e for e in entries if e is not None]
     if not entries:
         return {}
-    ids = {e.id for e in entries}
-    stmt = (
-        select(
-            RunEntry.id,
-            Enterprise.name,
-            Enterprise.uscc,
-            DeclarationVersion.std_code,
-            DeclarationVersion.std_name,
-            Standard.code,
-            Standard.title,
-            Product.name,
-            Product.model,
-        )
-        .join(Enterprise, Enterprise.id == RunEntry.enterprise_id)
-        .join(DeclarationVersion, DeclarationVersion.id == RunEntry.version_id)
-        .outerjoin(Standard, Standard.id == DeclarationVersion.standard_id)
-        .outerjoin(Product, Product.id == RunEntry.product_id)
-        .where(RunEntry.id.in_(ids))
+    stmt = declaration_labels(
+        select(RunEntry.id).where(RunEntry.id.in_({e.id for e in entries})),
+        enterprise_id=RunEntry.enterprise_id,
+        version_id=RunEntry.version_id,
+        product_id=RunEntry.product_id,
     )
-    out = {}
-    for eid, name, uscc, std_code, std_name, cat_code, cat_title, p_name, p_model in (
-        db.session.execute(stmt)
-    ):
-        out[eid] = EntryLabel(
-            name, uscc, cat_code or std_code, cat_title or std_name, p_name or "", p_model or ""
-        )
-    return out
+    return {row.id: DeclarationLabel.of(row) for row in db.session.execute(stmt)}
 
 
 @dataclass

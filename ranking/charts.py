@@ -1,401 +1,34 @@
-"""Server-side SVG charts of leaderboards: pure functions, no Flask, no JavaScript, no CDN.
-
-Each chart comes back as a :class:`Chart`: the SVG text *and* the numbers it draws (bins,
-tier bands, reference lines), so a page shows the same numbers as a table next to the chart.
-Labels arrive already translated (``labels``): this module never calls gettext.
-
-Geometry is deterministic and exposed (:class:`Frame`), so tests can check that the floor line,
-the grade lines and the tier bands sit where their values say.
+"""The charts of leaderboards, on the kernel's builders (``core/charts.py``): an indicator's
+distribution with its floor, grade lines and tier bands; the composite scores with the
+leaders' cut and the star cuts. The generic names are re-exported for ranking's pages.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from xml.sax.saxutils import escape, quoteattr
 
-import numpy as np
-
-WIDTH = 640
-HEIGHT = 300
-MARGIN_LEFT = 48
-MARGIN_RIGHT = 16
-MARGIN_TOP = 40
-MARGIN_BOTTOM = 58
-DEFAULT_BINS = 20
-
-# Tier bands: alternating soft colours, best tier greenest; a band never hides the bars.
-TIER_FILLS = ("#c8e6c9", "#dcedc8", "#f0f4c3", "#fff9c4", "#ffecb3", "#ffe0b2", "#ffccbc")
-BAR_FILL = "#546e7a"
-FLOOR_STROKE = "#c62828"
-GRADE_STROKE = "#1565c0"
-LEADER_STROKE = "#b71c1c"
-
-
-@dataclass(frozen=True)
-class Bin:
-    """One histogram bar: values in ``[lo, hi)`` (the last bin also holds ``hi``)."""
-
-    lo: float
-    hi: float
-    count: int
-
-
-@dataclass(frozen=True)
-class Band:
-    """The value range of one tier (档); ``None`` ends are open (the band reaches the axis end)."""
-
-    tier: int
-    lo: float | None
-    hi: float | None
-    count: int = 0
-
-
-@dataclass(frozen=True)
-class Mark:
-    """A vertical reference line: the floor, a grade threshold, the leaders' cut."""
-
-    kind: str  # "floor" | "grade" | "leader" | "star"
-    label: str
-    value: float
-
-
-@dataclass(frozen=True)
-class Frame:
-    """The plotting area and the linear value → x mapping of one chart."""
-
-    lo: float
-    hi: float
-    width: int = WIDTH
-    height: int = HEIGHT
-
-    @property
-    def left(self) -> float:
-        return MARGIN_LEFT
-
-    @property
-    def right(self) -> float:
-        return self.width - MARGIN_RIGHT
-
-    @property
-    def top(self) -> float:
-        return MARGIN_TOP
-
-    @property
-    def bottom(self) -> float:
-        return self.height - MARGIN_BOTTOM
-
-    def x(self, value: float) -> float:
-        """x of ``value``, clipped to the plotting area."""
-        span = self.hi - self.lo
-        pos = self.left + (value - self.lo) / span * (self.right - self.left)
-        return round(min(max(pos, self.left), self.right), 2)
-
-    def y(self, count: float, top_count: float) -> float:
-        if top_count <= 0:
-            return self.bottom
-        return round(self.bottom - count / top_count * (self.bottom - self.top), 2)
-
-
-@dataclass
-class Chart:
-    svg: str
-    frame: Frame
-    bins: list[Bin] = field(default_factory=list)
-    bands: list[Band] = field(default_factory=list)
-    marks: list[Mark] = field(default_factory=list)
-    count: int = 0
-
-
-# --------------------------------------------------------------------------- numbers
-
-
-def finite(values: Iterable[float | None]) -> np.ndarray:
-    arr = np.asarray([v for v in values if v is not None], dtype=np.float64)
-    return arr[np.isfinite(arr)]
-
-
-def domain(
-    values: np.ndarray, extra: Iterable[float] = (), pad: float = 0.04
-) -> tuple[float, float]:
-    """The x range: every value and every reference line, padded a little on both sides."""
-    points = [float(v) for v in extra if v is not None and math.isfinite(v)]
-    if values.size:
-        points += [float(values.min()), float(values.max())]
-    if not points:
-        return 0.0, 1.0
-    lo, hi = min(points), max(points)
-    if lo == hi:
-        half = abs(lo) * 0.05 or 0.5
-        return lo - half, hi + half
-    span = hi - lo
-    return lo - span * pad, hi + span * pad
-
-
-def histogram(values: np.ndarray, lo: float, hi: float, bins: int = DEFAULT_BINS) -> list[Bin]:
-    """Equal-width bins over ``[lo, hi]``; values outside are not counted."""
-    if bins < 1:
-        raise ValueError(f"bins must be >= 1, got {bins}")
-    counts, edges = np.histogram(values, bins=bins, range=(lo, hi))
-    return [
-        Bin(float(edges[i]), float(edges[i + 1]), int(counts[i])) for i in range(len(counts))
-    ]
-
-
-def tier_bands(
-    *,
-    direction: str,
-    floor: float,
-    cuts: Sequence[float],
-    cut_mode: str = "values",
-    observed: Mapping[int, tuple[float, float, int]] | None = None,
-) -> list[Band]:
-    """The value range of each tier, best tier first.
-
-    Value cuts (best first) give fixed bands: for a higher-is-better indicator with cuts
-    ``[5.0, 4.5]`` and floor 3.3, tier 1 is ``[5.0, ∞)``, tier 2 ``[4.5, 5.0)``, tier 3
-    ``[3.3, 4.5)``. Percentile cuts have no fixed values: the bands are the ranges the tiers
-    actually hold in the run (``observed``: tier → (min, max, count)).
-    """
-    observed = dict(observed or {})
-    if cut_mode == "values":
-        edges = [float(c) for c in cuts] + [float(floor)]
-        bands = []
-        for i, edge in enumerate(edges):
-            tier = i + 1
-            better = edges[i - 1] if i > 0 else None
-            count = observed.get(tier, (0, 0, 0))[2]
-            if direction == "higher":
-                bands.append(Band(tier, edge, better, count))
-            else:
-                bands.append(Band(tier, better, edge, count))
-        return bands
-    return [
-        Band(tier, float(lo), float(hi), int(count))
-        for tier, (lo, hi, count) in sorted(observed.items())
-        if tier > 0
-    ]
-
-
-def nice_step(raw: float) -> float:
-    """The smallest round step (1, 2, 2.5 or 5 × 10ⁿ) at least ``raw``."""
-    mag = 10 ** math.floor(math.log10(raw))
-    return next(m * mag for m in (1, 2, 2.5, 5, 10) if m * mag >= raw)
-
-
-def nice_bins(lo: float, hi: float, target: int = DEFAULT_BINS) -> tuple[float, float, int]:
-    """About ``target`` bins of a round width covering ``[lo, hi]``: (start, end, count), so
-    the table next to a chart reads 4.5 – 4.6, not 4.558 – 4.66."""
-    if hi <= lo:
-        return lo, hi, 1
-    step = nice_step((hi - lo) / max(target, 1))
-    start = round(math.floor(lo / step) * step, 10)
-    end = round(math.ceil(hi / step) * step, 10)
-    return start, end, max(1, round((end - start) / step))
-
-
-def nice_ticks(lo: float, hi: float, target: int = 6) -> list[float]:
-    """Round tick values (1, 2, 5 × 10ⁿ steps) inside ``[lo, hi]``."""
-    span = hi - lo
-    if span <= 0:
-        return [lo]
-    step = nice_step(span / max(target, 1))
-    first = math.ceil(lo / step) * step
-    ticks, t = [], first
-    while t <= hi + step * 1e-9:
-        ticks.append(round(t, 10))
-        t += step
-    return ticks
-
-
-def fmt(value: float | None) -> str:
-    """A short, stable number for labels and attributes: up to 4 significant digits."""
-    if value is None:
-        return ""
-    if float(value).is_integer() and abs(value) < 1e9:
-        return str(int(value))
-    return f"{value:.4g}"
-
-
-# --------------------------------------------------------------------------- drawing
-
-
-def _attrs(**kw) -> str:
-    parts = []
-    for key, value in kw.items():
-        if value is None:
-            continue
-        name = key.rstrip("_").replace("_", "-")
-        parts.append(f"{name}={quoteattr(str(value))}")
-    return " ".join(parts)
-
-
-def _el(tag: str, text: str | None = None, **kw) -> str:
-    attrs = _attrs(**kw)
-    if text is None:
-        return f"<{tag} {attrs}/>"
-    return f"<{tag} {attrs}>{escape(text)}</{tag}>"
-
-
-def _open_svg(frame: Frame, chart_id: str, title: str, desc: str) -> list[str]:
-    return [
-        f'<svg xmlns="http://www.w3.org/2000/svg" '
-        + _attrs(
-            viewBox=f"0 0 {frame.width} {frame.height}",
-            width=frame.width,
-            height=frame.height,
-            role="img",
-            class_="chart",
-            id=chart_id,
-            aria_labelledby=f"{chart_id}-title {chart_id}-desc",
-        )
-        + ">",
-        _el("title", title, id=f"{chart_id}-title"),
-        _el("desc", desc, id=f"{chart_id}-desc"),
-    ]
-
-
-def _axes(frame: Frame, top_count: int, unit: str, labels: Mapping[str, str]) -> list[str]:
-    out = [
-        '<g class="axis">',
-        _el("line", x1=frame.left, y1=frame.bottom, x2=frame.right, y2=frame.bottom,
-            stroke="#616e7c"),
-        _el("line", x1=frame.left, y1=frame.top, x2=frame.left, y2=frame.bottom,
-            stroke="#616e7c"),
-    ]
-    for tick in nice_ticks(frame.lo, frame.hi):
-        x = frame.x(tick)
-        out.append(_el("line", x1=x, y1=frame.bottom, x2=x, y2=frame.bottom + 4, stroke="#616e7c"))
-        out.append(
-            _el("text", fmt(tick), x=x, y=frame.bottom + 16, font_size=11,
-                text_anchor="middle", fill="#1f2933")
-        )
-    for count in sorted({0, top_count}):
-        y = frame.y(count, top_count)
-        out.append(
-            _el("text", str(count), x=frame.left - 6, y=y + 4, font_size=11,
-                text_anchor="end", fill="#1f2933")
-        )
-    axis_label = labels.get("x_axis", "")
-    if unit:
-        axis_label = f"{axis_label} ({unit})" if axis_label else unit
-    if axis_label:
-        out.append(
-            _el("text", axis_label, x=(frame.left + frame.right) / 2, y=frame.height - 6,
-                font_size=11, text_anchor="middle", fill="#616e7c")
-        )
-    if labels.get("y_axis"):
-        mid = round((frame.top + frame.bottom) / 2, 2)
-        out.append(
-            _el("text", labels["y_axis"], x=14, y=mid, font_size=11, text_anchor="middle",
-                fill="#616e7c", transform=f"rotate(-90 14 {mid})")
-        )
-    out.append("</g>")
-    return out
-
-
-def _bands(frame: Frame, bands: Sequence[Band], labels: Mapping[str, str]) -> list[str]:
-    out = ['<g class="tier-bands">']
-    for band in bands:
-        lo = frame.lo if band.lo is None else band.lo
-        hi = frame.hi if band.hi is None else band.hi
-        x1, x2 = frame.x(min(lo, hi)), frame.x(max(lo, hi))
-        if x2 - x1 < 2:  # a tier holding one value still shows
-            mid = (x1 + x2) / 2
-            x1, x2 = max(frame.left, mid - 1), min(frame.right, mid + 1)
-        name = labels.get(f"tier:{band.tier}") or labels.get("tier", "Tier {n}").replace(
-            "{n}", str(band.tier)
-        )
-        out.append(
-            _el(
-                "rect",
-                x=x1,
-                y=frame.top,
-                width=round(x2 - x1, 2),
-                height=round(frame.bottom - frame.top, 2),
-                fill=TIER_FILLS[(band.tier - 1) % len(TIER_FILLS)],
-                class_=f"tier-band tier-{band.tier}",
-                data_tier=band.tier,
-                data_lo=fmt(band.lo),
-                data_hi=fmt(band.hi),
-            )
-        )
-        if x2 - x1 >= 24:  # under the axis, where no bar or line can hide it
-            out.append(
-                _el("text", name, x=round((x1 + x2) / 2, 2), y=frame.bottom + 30, font_size=10,
-                    text_anchor="middle", fill="#33691e", class_="tier-label")
-            )
-            out.append(
-                _el("rect", x=x1, y=frame.bottom + 21, width=round(x2 - x1, 2), height=2,
-                    fill=TIER_FILLS[(band.tier - 1) % len(TIER_FILLS)], class_="tier-key")
-            )
-    out.append("</g>")
-    return out
-
-
-def _bars(frame: Frame, bins: Sequence[Bin], top_count: int) -> list[str]:
-    out = ['<g class="bars">']
-    for b in bins:
-        if not b.count:
-            continue
-        x1, x2 = frame.x(b.lo), frame.x(b.hi)
-        y = frame.y(b.count, top_count)
-        out.append(
-            _el(
-                "rect",
-                x=round(x1 + 0.5, 2),
-                y=y,
-                width=round(max(x2 - x1 - 1, 1), 2),
-                height=round(frame.bottom - y, 2),
-                fill=BAR_FILL,
-                class_="hist-bar",
-                data_lo=fmt(b.lo),
-                data_hi=fmt(b.hi),
-                data_count=b.count,
-            )
-        )
-    out.append("</g>")
-    return out
-
-
-_MARK_STYLE = {
-    "floor": {"stroke": FLOOR_STROKE, "stroke_width": 2, "stroke_dasharray": None},
-    "grade": {"stroke": GRADE_STROKE, "stroke_width": 1, "stroke_dasharray": "4 3"},
-    "leader": {"stroke": LEADER_STROKE, "stroke_width": 2, "stroke_dasharray": "6 2"},
-    "star": {"stroke": "#b26a00", "stroke_width": 1, "stroke_dasharray": "2 2"},
-}
-
-
-def _marks(frame: Frame, marks: Sequence[Mark]) -> list[str]:
-    out = ['<g class="marks">']
-    placed: list[float] = []
-    for mark in marks:
-        x = frame.x(mark.value)
-        style = _MARK_STYLE.get(mark.kind, _MARK_STYLE["grade"])
-        out.append(
-            _el(
-                "line",
-                x1=x,
-                y1=frame.top - 4,
-                x2=x,
-                y2=frame.bottom,
-                class_=f"mark {mark.kind}-line",
-                data_kind=mark.kind,
-                data_label=mark.label,
-                data_value=fmt(mark.value),
-                **style,
-            )
-        )
-        # Labels stagger in two rows when lines are close, so they stay readable.
-        row = 1 if any(abs(x - p) < 40 for p in placed[-1:]) and len(placed) % 2 else 0
-        placed.append(x)
-        out.append(
-            _el("text", mark.label, x=x, y=frame.top - 8 - row * 12, font_size=10,
-                text_anchor="middle", fill=style["stroke"], class_=f"{mark.kind}-label")
-        )
-    out.append("</g>")
-    return out
+from core.charts import (  # noqa: F401 - re-exported for ranking's pages
+    DEFAULT_BINS,
+    HEIGHT,
+    MARGIN_BOTTOM,
+    MARGIN_LEFT,
+    MARGIN_RIGHT,
+    MARGIN_TOP,
+    WIDTH,
+    Band,
+    Bin,
+    Chart,
+    Frame,
+    Mark,
+    domain,
+    finite,
+    fmt,
+    histogram,
+    histogram_chart,
+    nice_bins,
+    nice_ticks,
+    tier_bands,
+)
 
 
 def indicator_chart(
@@ -421,8 +54,6 @@ def indicator_chart(
     ``grades`` are the benchmark's ``[[name, threshold], …]`` (best first); ``bands`` from
     :func:`tier_bands`. ``lo``/``hi`` fix the x range (otherwise: data and lines, padded).
     """
-    labels = dict(labels or {})
-    arr = finite(values)
     marks: list[Mark] = []
     if floor is not None:
         marks.append(Mark("floor", floor_label, float(floor)))
@@ -433,21 +64,10 @@ def indicator_chart(
         if floor is not None and float(threshold) == float(floor):
             continue  # the floor line already marks it
         marks.append(Mark("grade", str(name), float(threshold)))
-    band_edges = [e for b in bands for e in (b.lo, b.hi) if e is not None]
-    d_lo, d_hi = domain(arr, [m.value for m in marks] + band_edges)
-    if lo is None and hi is None:
-        d_lo, d_hi, bins = nice_bins(d_lo, d_hi, bins)
-    frame = Frame(d_lo if lo is None else lo, d_hi if hi is None else hi, width, height)
-    hist = histogram(arr, frame.lo, frame.hi, bins)
-    top = max((b.count for b in hist), default=0)
-    desc = labels.get("desc", "")
-    parts = _open_svg(frame, chart_id, title, desc)
-    parts += _bands(frame, bands, labels)
-    parts += _bars(frame, hist, top)
-    parts += _axes(frame, top, unit, labels)
-    parts += _marks(frame, marks)
-    parts.append("</svg>")
-    return Chart("".join(parts), frame, hist, list(bands), marks, int(arr.size))
+    return histogram_chart(
+        values, chart_id=chart_id, title=title, marks=marks, bands=bands, unit=unit,
+        labels=labels, bins=bins, lo=lo, hi=hi, width=width, height=height,
+    )
 
 
 def composite_chart(
@@ -465,20 +85,12 @@ def composite_chart(
     height: int = HEIGHT,
 ) -> Chart:
     """The distribution of composite scores with the leaders' cut and the star cuts."""
-    labels = dict(labels or {})
-    arr = finite(scores)
     marks: list[Mark] = []
     if leader_cut is not None:
         marks.append(Mark("leader", leader_label, float(leader_cut)))
     for i, cut in enumerate(star_cuts):
         marks.append(Mark("star", star_label.replace("{n}", str(len(star_cuts) - i)), float(cut)))
-    lo, hi, bins = nice_bins(*domain(arr, [m.value for m in marks]), bins)
-    frame = Frame(lo, hi, width, height)
-    hist = histogram(arr, lo, hi, bins)
-    top = max((b.count for b in hist), default=0)
-    parts = _open_svg(frame, chart_id, title, labels.get("desc", ""))
-    parts += _bars(frame, hist, top)
-    parts += _axes(frame, top, "", labels)
-    parts += _marks(frame, marks)
-    parts.append("</svg>")
-    return Chart("".join(parts), frame, hist, [], marks, int(arr.size))
+    return histogram_chart(
+        scores, chart_id=chart_id, title=title, marks=marks, labels=labels, bins=bins,
+        width=width, height=height,
+    )

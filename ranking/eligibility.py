@@ -39,7 +39,17 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import String, and_, case, func, literal_column, or_, select, type_coerce
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    false,
+    func,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
 
 from benchmarks.models import BenchmarkIndicator
 from benchmarks.numbers import MIN_YEAR, NumberError, parse_enterprise_number
@@ -65,6 +75,9 @@ __all__ = [
     "Snapshot",
     "eligible",
     "entry_rules_of",
+    "excluded_within",
+    "excluding_records",
+    "inspection_window",
     "plan_keys",
     "read",
     "snapshot",
@@ -101,6 +114,40 @@ def entry_rules_of(plan) -> dict:
     rules = dict(DEFAULT_ENTRY_RULES)
     rules.update({k: v for k, v in (plan.entry_rules or {}).items() if k in DEFAULT_ENTRY_RULES})
     return rules
+
+
+def inspection_window(plan) -> int:
+    """Days a non-conforming inspection or serious record keeps the enterprise out of the
+    plan's ranking; 0 switches the check off."""
+    return max(int(entry_rules_of(plan)["inspection_window_days"]), 0)
+
+
+# The rule "which compliance records exclude an enterprise, for how long", in one place: a
+# record with a result in BAD_RESULTS that occurred within the window (on or after
+# ``today - window`` days). Set-based in SQL (``excluding_records``) and, for many plans with
+# different windows read at once, the same rule on the dates of the latest such records
+# (``excluded_within``). Used by the candidate read and by dynamic management
+# (``ranking.tasks.leaders_to_remove``).
+
+
+def excluding_records(today: date, window: int):
+    """Select of the ComplianceRecords that exclude their enterprise on ``today`` under an
+    inspection window of ``window`` days (none when the window is 0)."""
+    CR = ComplianceRecord
+    return select(CR).where(
+        CR.result.in_(BAD_RESULTS),
+        CR.occurred_on >= today - timedelta(days=max(window, 0)),
+        *([] if window > 0 else [false()]),
+    )
+
+
+def excluded_within(on: np.ndarray, window: np.ndarray, today: date) -> np.ndarray:
+    """``excluding_records``' rule on dates: True where the latest excluding record of the row
+    (``on``, NaT for none) lies within the row's window (days, 0 = off) before ``today``."""
+    cutoff = np.datetime64(today, "D") - window.astype("timedelta64[D]")
+    hit = ~np.isnat(on) & (window > 0)
+    hit[hit] = on[hit] >= cutoff[hit]
+    return hit
 
 
 def plan_keys(plan) -> list[str]:
@@ -397,7 +444,7 @@ class _Windows:
 
 
 def _windows(plans, as_of: datetime) -> _Windows:
-    days = sorted({max(int(entry_rules_of(p)["inspection_window_days"]), 0) for p in plans})
+    days = sorted({inspection_window(p) for p in plans})
     return _Windows(
         today=local_date(as_of),
         since={w: as_of - timedelta(days=w) for w in days},
@@ -436,10 +483,9 @@ def _candidate_select(plans, windows: _Windows, restrict: bool):
     )
     widest = windows.widest
     bad = (
-        select(CR.enterprise_id.label("enterprise_id"), func.max(CR.occurred_on).label("on"))
-        .where(
-            CR.result.in_(BAD_RESULTS),
-            CR.occurred_on >= windows.today - timedelta(days=widest),
+        excluding_records(windows.today, widest)
+        .with_only_columns(
+            CR.enterprise_id.label("enterprise_id"), func.max(CR.occurred_on).label("on")
         )
         .group_by(CR.enterprise_id)
         .subquery("bad_records")
@@ -599,7 +645,7 @@ class Candidates:
         status = rows["status"]
         ended = status != _STATUS_CODE[DeclarationStatus.PUBLISHED]
         for i, plan in enumerate(self.plans):
-            w = max(int(entry_rules_of(plan)["inspection_window_days"]), 0)
+            w = inspection_window(plan)
             if w != windows.widest:
                 keep &= ~((plan_idx == i) & ended & (rows[f"ended_{w}"] != 1))
         at = np.flatnonzero(keep)
@@ -721,11 +767,8 @@ class Candidates:
         masks["violation"] = self.violations > 0
         self.stated &= by_row([bool(r["exclude_mingshi_on_core"]) for r in rules])[:, None]
         masks["mingshi_on_core"] = self.stated.any(axis=1)
-        window = by_row([max(int(r["inspection_window_days"]), 0) for r in rules])
-        cutoff = np.datetime64(windows.today, "D") - window.astype("timedelta64[D]")
-        has_bad = ~np.isnat(self.bad_on) & (window > 0)
-        has_bad[has_bad] = self.bad_on[has_bad] >= cutoff[has_bad]
-        masks["nonconforming_inspection"] = has_bad
+        window = by_row([inspection_window(p) for p in self.plans])
+        masks["nonconforming_inspection"] = excluded_within(self.bad_on, window, windows.today)
         used = np.zeros((n, width), dtype=bool)
         floors = np.full((n, width), np.nan)
         higher = np.ones((n, width), dtype=bool)

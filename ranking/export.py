@@ -17,11 +17,10 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from sqlalchemy import select
-from sqlalchemy.orm import aliased
 
-from benchmarks.models import Standard
 from core.extensions import db
-from declare.models import DeclarationVersion, Enterprise, Product
+from declare.models import Enterprise
+from declare.queries import DeclarationLabel, declaration_labels
 from ranking.models import RankingRun, RunEntry
 
 BOM = "\ufeff"
@@ -94,46 +93,23 @@ def run_table(run: RankingRun, *, reasons: bool = True) -> tuple[list[str], list
     """
     indicators = list(run.plan.indicators)
     keys = [indicator_key(pi) for pi in indicators]
-    product = aliased(Product)
-    stmt = (
-        select(
-            RunEntry,
-            Enterprise.name,
-            Enterprise.uscc,
-            DeclarationVersion.std_code,
-            DeclarationVersion.std_name,
-            Standard.code,
-            Standard.title,
-            product.name,
-            product.model,
-        )
-        .join(Enterprise, Enterprise.id == RunEntry.enterprise_id)
-        .join(DeclarationVersion, DeclarationVersion.id == RunEntry.version_id)
-        .outerjoin(Standard, Standard.id == DeclarationVersion.standard_id)
-        .outerjoin(product, product.id == RunEntry.product_id)
-        .where(RunEntry.run_id == run.id)
-        .order_by(
-            RunEntry.eligible.desc(),
-            RunEntry.composite_rank.is_(None),
-            RunEntry.composite_rank,
-            Enterprise.name,
-            RunEntry.id,
-        )
+    stmt = declaration_labels(
+        select(RunEntry).where(RunEntry.run_id == run.id),
+        enterprise_id=RunEntry.enterprise_id,
+        version_id=RunEntry.version_id,
+        product_id=RunEntry.product_id,
+    ).order_by(
+        RunEntry.eligible.desc(),
+        RunEntry.composite_rank.is_(None),
+        RunEntry.composite_rank,
+        Enterprise.name,
+        RunEntry.id,
     )
     rows = []
-    for i, (entry, ent_name, uscc, std_code, std_name, cat_code, cat_title, p_name, p_model) in (
-        enumerate(db.session.execute(stmt), start=1)
-    ):
+    for i, found in enumerate(db.session.execute(stmt), start=1):
+        entry, label = found[0], DeclarationLabel.of(found)
         values, tiers = entry.values or {}, entry.tiers or {}
-        row = [
-            i,
-            ent_name,
-            uscc,
-            cat_code or std_code,
-            cat_title or std_name,
-            p_name or "",
-            p_model or "",
-        ]
+        row = [i, *label]
         for key in keys:
             row += [values.get(key), tier_name(tiers.get(key))]
         row += [

@@ -11,6 +11,7 @@ from sqlalchemy import or_, select
 from core.extensions import db
 from core.models import OutboxJob, User
 from declare.models import Enterprise
+from declare.queries import DeclarationLabel, declaration_labels
 from ranking.models import (
     EvaluationPlan,
     LeaderboardPointer,
@@ -104,20 +105,18 @@ def tiers_of(run: RankingRun, key: str) -> dict:
     if not out["ranked"]:
         return out
     rows = db.session.execute(
-        select(
-            RunEntry.id,
-            RunEntry.declaration_id,
-            Enterprise.name,
-            RunEntry.values,
-            RunEntry.tiers,
-            RunEntry.is_leader,
+        declaration_labels(
+            select(RunEntry.id, RunEntry.declaration_id, RunEntry.values, RunEntry.tiers,
+                   RunEntry.is_leader),
+            enterprise_id=RunEntry.enterprise_id,
         )
-        .join(Enterprise, Enterprise.id == RunEntry.enterprise_id)
         .where(RunEntry.run_id == run.id, RunEntry.eligible.is_(True))
         .order_by(Enterprise.name, RunEntry.declaration_id)
     ).all()
     groups: dict[int, list[TierRow]] = {}
-    for entry_id, decl_id, name, values, tiers, is_leader in rows:
+    for row in rows:
+        entry_id, decl_id, values, tiers, is_leader = row[:5]
+        name = DeclarationLabel.of(row).enterprise
         tier = int((tiers or {}).get(key) or 0)
         if tier > 0:
             groups.setdefault(tier, []).append(

@@ -8,8 +8,6 @@ behind (the previous leaderboard stays current) and RQ runs it again.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -201,17 +199,12 @@ def leaders_to_remove(run: RankingRun) -> dict[int, str]:
     ).all()
     if not rows:
         return {}
-    window = int(eligibility.entry_rules_of(run.plan)["inspection_window_days"])
+    window = eligibility.inspection_window(run.plan)
     records: dict[int, ComplianceRecord] = {}
     if window > 0:
-        cutoff = local_today() - timedelta(days=window)
         for record in db.session.scalars(
-            select(ComplianceRecord)
-            .where(
-                ComplianceRecord.enterprise_id.in_({r.enterprise_id for r in rows}),
-                ComplianceRecord.result.in_(eligibility.BAD_RESULTS),
-                ComplianceRecord.occurred_on >= cutoff,
-            )
+            eligibility.excluding_records(local_today(), window)
+            .where(ComplianceRecord.enterprise_id.in_({r.enterprise_id for r in rows}))
             .order_by(ComplianceRecord.occurred_on, ComplianceRecord.id)
         ):
             records[record.enterprise_id] = record  # the latest one wins

@@ -11,8 +11,6 @@
 
   var csrfMeta = document.querySelector('meta[name="csrf-token"]');
   var csrfToken = csrfMeta ? csrfMeta.getAttribute("content") : "";
-  var STATUS_COLOURS = { violation: "#c62828", below_recommended: "#b26a00", meets: "#1565c0", exceeds: "#2e7d32" };
-  var SVG_NS = "http://www.w3.org/2000/svg";
 
   // Progressive enhancement: the Add/Remove buttons and search boxes only exist with JS.
   Array.prototype.forEach.call(form.querySelectorAll("[data-add-row], [data-remove-row], [data-js-only]"), function (el) {
@@ -238,34 +236,10 @@
     }
   }
 
-  function svg(tag, attrs, text) {
-    var node = document.createElementNS(SVG_NS, tag);
-    Object.keys(attrs).forEach(function (k) { node.setAttribute(k, attrs[k]); });
-    if (text) { node.textContent = text; }
-    return node;
-  }
-
-  /* The same picture as the server's cmp_bar macro: 300×36, better to the right. */
+  /* The bar comes drawn by the server (result.bar.svg, the same SVG as the static page's). */
   function drawBar(bar) {
-    var root = svg("svg", { "class": "cmp-bar", viewBox: "0 0 300 36", width: "300", height: "36", role: "img" });
-    root.appendChild(svg("rect", { x: 0, y: 16, width: 300, height: 6, rx: 3, fill: "#eceff1" }));
-    if (bar.bad_until !== null && bar.bad_until !== undefined) {
-      root.appendChild(svg("rect", { x: 0, y: 16, width: Math.max(0, bar.bad_until * 3), height: 6, rx: 3, fill: "#fdecea" }));
-    }
-    bar.marks.forEach(function (m) {
-      if (m.kind === "value") { return; }
-      var colour = m.kind === "mandatory" ? "#c62828" : (m.kind === "recommended" ? "#b26a00" : "#616e7c");
-      var x = m.x * 3;
-      root.appendChild(svg("line", { x1: x, x2: x, y1: 12, y2: 26, stroke: colour, "stroke-width": m.kind === "grade" ? 1 : 2 }));
-      root.appendChild(svg("text", { x: x, y: m.kind === "grade" ? 9 : 35, "font-size": 8, "text-anchor": "middle", fill: colour }, m.label));
-    });
-    bar.marks.forEach(function (m) {
-      if (m.kind !== "value") { return; }
-      var dot = svg("circle", { cx: m.x * 3, cy: 19, r: 5, fill: STATUS_COLOURS[bar.status] || "#1f2933", stroke: "#fff", "stroke-width": 1.5 });
-      dot.appendChild(svg("title", {}, m.value + " " + (bar.unit || "")));
-      root.appendChild(dot);
-    });
-    return root;
+    var doc = new DOMParser().parseFromString(bar.svg, "image/svg+xml");
+    return document.importNode(doc.documentElement, true);
   }
 
   if (indicators) {

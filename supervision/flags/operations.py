@@ -71,6 +71,7 @@ from declare.models import (
     NormativeReference,
     Product,
 )
+from declare.queries import DeclarationLabel, declaration_labels
 from ranking.models import EvaluationPlan, RankingRun, RunEntry, RunKind, RunStatus
 from supervision.flags import copying, risk, similarity
 from supervision.models import Complaint, ComplaintStatus, RiskFlag
@@ -1316,22 +1317,12 @@ def region_flags(*, page: int = 1, per_page: int = 20, **filters: Any) -> FlagPa
     with their declarations' labels: two queries (the count, the page) whatever the size."""
     where = _filters(**filters)
     total = db.session.scalar(select(func.count(RiskFlag.id)).where(*where)) or 0
-    v = DeclarationVersion
     stmt = (
-        select(
-            RiskFlag,
-            Enterprise.name,
-            Enterprise.uscc,
-            v.std_code,
-            v.std_name,
-            Standard.code,
-            Standard.title,
-            ProductCategory.name,
-            ProductCategory.name_en,
+        declaration_labels(
+            select(RiskFlag, ProductCategory.name, ProductCategory.name_en),
+            enterprise_id=RiskFlag.enterprise_id,
+            version_id=RiskFlag.version_id,
         )
-        .join(Enterprise, Enterprise.id == RiskFlag.enterprise_id)
-        .join(v, v.id == RiskFlag.version_id)
-        .outerjoin(Standard, Standard.id == v.standard_id)
         .outerjoin(ProductCategory, ProductCategory.id == RiskFlag.category_id)
         .where(*where)
         .order_by(
@@ -1346,13 +1337,12 @@ def region_flags(*, page: int = 1, per_page: int = 20, **filters: Any) -> FlagPa
     from flask_babel import get_locale
 
     english = str(get_locale() or "").startswith("en")
-    items = [
-        FlagRow(flag, name, uscc, code or std_code, title or std_name,
-                (cat_en if english and cat_en else cat) or "")
-        for flag, name, uscc, std_code, std_name, code, title, cat, cat_en in db.session.execute(
-            stmt
-        )
-    ]  # fmt: skip
+    items = []
+    for row in db.session.execute(stmt):
+        flag, cat, cat_en = row[:3]
+        label = DeclarationLabel.of(row)
+        items.append(FlagRow(flag, label.enterprise, label.uscc, label.standard_code,
+                             label.standard_title, (cat_en if english and cat_en else cat) or ""))
     return FlagPage(items, int(total), page, per_page)
 
 

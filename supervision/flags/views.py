@@ -22,10 +22,12 @@ from dataclasses import dataclass
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import select
 
 from benchmarks.models import ProductCategory
 from core.auth import region_covers, roles_required
+from core.charts import HBar, HLayout, HRow, Segment, hbar_chart
 from core.extensions import db
 from core.models import Role
 from declare.models import Declaration
@@ -54,6 +56,7 @@ def _helpers() -> dict:
         "evidence_json": evidence_json,
         "SEVERITIES": risk.SEVERITIES,
         "SEVERITY_COLOURS": SEVERITY_COLOURS,
+        "count_svg": count_svg,
     }
 
 
@@ -83,6 +86,29 @@ def count_chart(counts: dict[str, dict[str, int]], width: float = 360.0) -> list
             x += w
         bars.append(Bar(code, _label(CODE_LABELS, code), total, segments))
     return bars
+
+
+def count_svg(bars: list[Bar], width: float = 360.0) -> Markup:
+    """The bars of ``count_chart`` drawn by ``core.charts.hbar_chart``: one row per kind of
+    flag (``data-code``), its severities stacked, the legend below."""
+    biggest = max((sum(n for _s, n, _x, _w in b.segments) for b in bars), default=0)
+    rows = [
+        HRow(bar.label, [HBar(
+            [Segment(n, SEVERITY_COLOURS[sev], tooltip=f"{_label(SEVERITY_LABELS, sev)}: {n}")
+             for sev, n, _x, _w in bar.segments],
+            text=str(bar.total),
+        )], group_attrs={"data_code": bar.code})
+        for bar in bars
+    ]
+    chart = hbar_chart(
+        rows,
+        layout=HLayout(width=670, left=250, span=width, top=6, pitch=26, thickness=18, gap=0),
+        top_value=biggest, chart_id="flag-chart",
+        title=_("Flags by kind and severity"),
+        desc=_("One bar per kind of flag, split into high, medium and low severity."),
+        legend=[(_label(SEVERITY_LABELS, sev), SEVERITY_COLOURS[sev]) for sev in risk.SEVERITIES],
+    )
+    return Markup(chart.svg)  # noqa: S704 - every text and attribute is escaped in core.charts
 
 
 # --------------------------------------------------------------------------- pages

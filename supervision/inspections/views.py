@@ -17,7 +17,6 @@ The complaint pages are ``supervision.complaints.views`` (same URL prefix).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from xml.sax.saxutils import escape, quoteattr
 
 from flask import (
     Blueprint,
@@ -35,6 +34,7 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from core.auth import roles_required
+from core.charts import HBar, HLayout, HRow, Segment, hbar_chart
 from core.clock import local_date, local_today
 from core.errors import ValidationFailed
 from core.extensions import db
@@ -147,49 +147,26 @@ def result_chart(
     counts: dict[str, int], *, labels: dict[str, str], title: str, desc: str,
     chart_id: str = "results-chart", width: int = 560, bar_height: int = 34,
 ) -> ResultChart:
-    """Counts by grade as a horizontal bar chart in SVG (server-side, no script), in the order
-    符合, 符合但存在瑕疵, 不符合. Every text and attribute is escaped here."""
-    left, right, top, gap = 210, 60, 36, 12
+    """Counts by grade as a horizontal bar chart in SVG (``core.charts.hbar_chart``), in the
+    order 符合, 符合但存在瑕疵, 不符合; an empty grade still shows a hairline at the axis."""
     order = [r.value for r in InspectionResult]
-    top_count = max([counts.get(r, 0) for r in order] + [1])
-    span = width - left - right
-    height = top + len(order) * (bar_height + gap) + 8
-    bars, parts = [], []
-    for i, result in enumerate(order):
-        n = int(counts.get(result, 0))
-        y = top + i * (bar_height + gap)
-        w = round(span * n / top_count, 2)
-        bars.append(ResultBar(result, labels[result], n, left, y, w, bar_height))
-
-    def attr(**kw) -> str:
-        return " ".join(
-            f"{k.rstrip('_').replace('_', '-')}={quoteattr(str(v))}" for k, v in kw.items()
-        )
-
-    parts.append(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" "
-        + attr(viewBox=f"0 0 {width} {height}", width=width, height=height, role="img",
-               class_="chart", id=chart_id, aria_labelledby=f"{chart_id}-title {chart_id}-desc")
-        + ">"
-    )
-    parts.append(f"<title {attr(id=f'{chart_id}-title')}>{escape(title)}</title>")
-    parts.append(f"<desc {attr(id=f'{chart_id}-desc')}>{escape(desc)}</desc>")
-    for bar in bars:
-        mid = bar.y + bar.height / 2 + 5
-        parts.append(
-            f"<text {attr(x=left - 8, y=mid, font_size=13, text_anchor='end', fill='#1f2933')}>"
-            f"{escape(bar.label)}</text>"
-        )
-        drawn = max(bar.width, 1)  # an empty grade still shows a hairline at the axis
-        rect = attr(x=bar.x, y=bar.y, width=drawn, height=bar.height,
-                    fill=RESULT_COLOURS[bar.result], class_="result-bar",
-                    data_result=bar.result, data_count=bar.count)
-        count = attr(x=bar.x + drawn + 6, y=mid, font_size=13, fill="#1f2933",
-                     class_="result-count")
-        parts.append(f"<rect {rect}/>")
-        parts.append(f"<text {count}>{bar.count}</text>")
-    parts.append("</svg>")
-    return ResultChart("".join(parts), bars, sum(b.count for b in bars))
+    counts = {r: int(counts.get(r, 0)) for r in order}
+    layout = HLayout(width=width, left=210, span=width - 210 - 60, top=36, pitch=bar_height,
+                     thickness=bar_height, gap=12, font_size=13, label_gap=8, text_gap=6,
+                     text_size=13, min_width=1, bottom=20)
+    rows = [
+        HRow(labels[r], [HBar(
+            [Segment(counts[r], RESULT_COLOURS[r],
+                     {"class_": "result-bar", "data_result": r, "data_count": counts[r]})],
+            text=str(counts[r]), text_attrs={"class_": "result-count"},
+        )])
+        for r in order
+    ]
+    chart = hbar_chart(rows, layout=layout, top_value=max([*counts.values(), 1]),
+                       chart_id=chart_id, title=title, desc=desc)
+    bars = [ResultBar(r, labels[r], counts[r], p.x, p.y, p.width, p.height)
+            for r, p in zip(order, chart.placed, strict=True)]
+    return ResultChart(chart.svg, bars, sum(counts.values()))
 
 
 # --------------------------------------------------------------------------- lookups

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from flask import current_app
 from sqlalchemy import func, select
 
-from benchmarks.models import Standard
 from core.extensions import db
 from core.models import User
-from declare.models import Declaration, DeclarationVersion, Enterprise
+from declare.models import Declaration
+from declare.queries import DeclarationLabel, declaration_labels
 from supervision.models import Draw, DrawItem, Inspection, Inspector
 from supervision.sampling import operations as draws
 from supervision.sampling.labels import exclusion_text, reason_label
@@ -52,18 +52,11 @@ def draw_items(draw: Draw, *, page: int = 1, per_page: int = ITEMS_PER_PAGE) -> 
     """One page of a draw's items with enterprise, standard and inspection: two statements."""
     total = db.session.scalar(select(func.count(DrawItem.id)).where(DrawItem.draw_id == draw.id))
     stmt = (
-        select(
-            DrawItem,
-            Enterprise.name,
-            Enterprise.uscc,
-            DeclarationVersion.std_code,
-            Standard.code,
-            Inspection.id,
-            Inspection.inspector_ids,
+        declaration_labels(
+            select(DrawItem, Inspection.id, Inspection.inspector_ids),
+            enterprise_id=DrawItem.enterprise_id,
+            version_id=DrawItem.version_id,
         )
-        .join(Enterprise, Enterprise.id == DrawItem.enterprise_id)
-        .join(DeclarationVersion, DeclarationVersion.id == DrawItem.version_id)
-        .outerjoin(Standard, Standard.id == DeclarationVersion.standard_id)
         .outerjoin(Inspection, Inspection.draw_item_id == DrawItem.id)
         .where(DrawItem.draw_id == draw.id)
         .order_by(DrawItem.position)
@@ -71,17 +64,17 @@ def draw_items(draw: Draw, *, page: int = 1, per_page: int = ITEMS_PER_PAGE) -> 
         .offset((max(page, 1) - 1) * per_page)
     )
     rows = []
-    for item, name, uscc, std_code, catalogue_code, inspection_id, inspector_ids in (
-        db.session.execute(stmt)
-    ):
+    for found in db.session.execute(stmt):
+        item, inspection_id, inspector_ids = found[:3]
+        label = DeclarationLabel.of(found)
         rows.append({
             "position": item.position,
             "declaration_id": item.declaration_id,
             "version_id": item.version_id,
             "enterprise_id": item.enterprise_id,
-            "enterprise": name,
-            "uscc": uscc,
-            "standard_code": catalogue_code or std_code,
+            "enterprise": label.enterprise,
+            "uscc": label.uscc,
+            "standard_code": label.standard_code,
             "region_code": item.region_code,
             "stratum": item.stratum,
             "reason": item.reason.value,
@@ -100,13 +93,13 @@ def exclusion_rows(draw: Draw, *, page: int = 1, per_page: int = EXCLUSIONS_SHOW
     excluded = draws.excluded_of(draw, population)
     shown = excluded.iloc[(max(page, 1) - 1) * per_page : max(page, 1) * per_page]
     ids = [int(i) for i in shown["id"].tolist()]
-    names = dict(
-        db.session.execute(
-            select(Declaration.id, Enterprise.name)
-            .join(Enterprise, Enterprise.id == Declaration.enterprise_id)
-            .where(Declaration.id.in_(ids))
-        ).all()
-    ) if ids else {}
+    names = {
+        row.id: DeclarationLabel.of(row).enterprise
+        for row in db.session.execute(declaration_labels(
+            select(Declaration.id).where(Declaration.id.in_(ids)),
+            enterprise_id=Declaration.enterprise_id,
+        ))
+    } if ids else {}
     rows = [
         {
             "declaration_id": ident,

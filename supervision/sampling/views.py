@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from xml.sax.saxutils import escape, quoteattr
 
 from flask import (
     Blueprint,
@@ -38,11 +37,11 @@ from wtforms.fields.choices import SelectChoice
 
 from benchmarks.models import ProductCategory
 from core.auth import roles_required
+from core.charts import HBar, HLayout, HRow, Segment, fmt, hbar_chart, nice_ticks
 from core.errors import ValidationFailed
 from core.extensions import db, limiter
 from core.models import Role
 from declare.models import Enterprise
-from ranking.charts import fmt, nice_ticks
 from supervision.models import Draw, DrawStatus, Inspector, SamplingPlan
 from supervision.sampling import operations as draws
 from supervision.sampling import queries
@@ -102,12 +101,8 @@ class StratumChart:
     rows: list[dict]  # stratum, population, sample, population_share, sample_share
 
 
-def _el(tag: str, text: str | None = None, **kw) -> str:
-    attrs = " ".join(
-        f"{key.rstrip('_').replace('_', '-')}={quoteattr(str(value))}"
-        for key, value in kw.items() if value is not None
-    )
-    return f"<{tag} {attrs}/>" if text is None else f"<{tag} {attrs}>{escape(text)}</{tag}>"
+def _short(name: str) -> str:
+    return name if len(name) <= STRATUM_LABEL else name[: STRATUM_LABEL - 1] + "…"
 
 
 def stratum_chart(allocation, *, chart_id: str, title: str, desc: str,
@@ -116,7 +111,7 @@ def stratum_chart(allocation, *, chart_id: str, title: str, desc: str,
 
     Under proportional allocation the two bars of a stratum are (almost) equally long; equal
     allocation or a per-stratum minimum shows up as a longer sample bar in small strata.
-    Pure (no Flask): labels arrive translated; every text and attribute is escaped.
+    Pure (no Flask): labels arrive translated; drawn by ``core.charts.hbar_chart``.
     """
     table = allocation.sort_values(["population", "stratum"], ascending=[False, True])
     pop_total = int(table["population"].sum()) or 1
@@ -132,53 +127,35 @@ def stratum_chart(allocation, *, chart_id: str, title: str, desc: str,
         for r in table.itertuples(index=False)
     ]
     drawn = rows[:CHART_STRATA]
-    left, right, top, bar, gap = 150, 580, 46, 9, 8
-    width = right + 100  # room for the count and share after the longest bar
-    height = top + len(drawn) * (2 * bar + gap) + 40
     top_share = max([r["population_share"] for r in drawn] + [r["sample_share"] for r in drawn]
                     + [0.01])
+    layout = HLayout(width=680, left=150, span=430, top=46, pitch=9, thickness=8, gap=8,
+                     text_size=9, text_fill="#616e7c", bottom=10)
 
-    def x(share: float) -> float:
-        return round(left + share / top_share * (right - left), 2)
+    def bar(row: dict, key: str, count: str, colour: str, css: str) -> HBar:
+        share = row[key]
+        return HBar(
+            [Segment(share, colour, {"class_": css, "data_stratum": row["stratum"],
+                                     "data_count": row[count], "data_share": f"{share:.6f}"})],
+            text=f"{row[count]} ({share * 100:.1f}%)",
+        )
 
-    parts = [
-        '<svg xmlns="http://www.w3.org/2000/svg" '
-        + " ".join(f"{k}={quoteattr(str(v))}" for k, v in {
-            "viewBox": f"0 0 {width} {height}", "width": width, "height": height, "role": "img",
-            "class": "chart", "id": chart_id,
-            "aria-labelledby": f"{chart_id}-title {chart_id}-desc"}.items())
-        + ">",
-        _el("title", title, id=f"{chart_id}-title"),
-        _el("desc", desc, id=f"{chart_id}-desc"),
-        _el("rect", x=left, y=12, width=10, height=10, fill="#90a4ae"),
-        _el("text", population_label, x=left + 14, y=21, font_size=11, fill="#1f2933"),
-        _el("rect", x=left + 200, y=12, width=10, height=10, fill="#b71c1c"),
-        _el("text", sample_label, x=left + 214, y=21, font_size=11, fill="#1f2933"),
-    ]
-    for tick in nice_ticks(0.0, top_share, 5):
-        parts.append(_el("line", x1=x(tick), y1=top - 4, x2=x(tick), y2=height - 30,
-                         stroke="#eceff1"))
-        parts.append(_el("text", f"{tick * 100:.0f}%", x=x(tick), y=height - 14, font_size=10,
-                         text_anchor="middle", fill="#616e7c"))
-    for i, row in enumerate(drawn):
-        y = top + i * (2 * bar + gap)
-        name = row["stratum"]
-        short = name if len(name) <= STRATUM_LABEL else name[: STRATUM_LABEL - 1] + "…"
-        parts.append(_el("text", short, x=left - 6, y=y + bar + 3, font_size=11,
-                         text_anchor="end", fill="#1f2933", data_stratum=name))
-        for offset, key, count, colour, css in (
-            (0, "population_share", row["population"], "#90a4ae", "population-bar"),
-            (bar, "sample_share", row["sample"], "#b71c1c", "sample-bar"),
-        ):
-            share = row[key]
-            parts.append(_el("rect", x=left, y=y + offset, width=round(x(share) - left, 2),
-                             height=bar - 1, fill=colour, class_=css,
-                             data_stratum=row["stratum"], data_count=count,
-                             data_share=f"{share:.6f}"))
-            parts.append(_el("text", f"{count} ({share * 100:.1f}%)", x=x(share) + 4,
-                             y=y + offset + bar - 1, font_size=9, fill="#616e7c"))
-    parts.append("</svg>")
-    return StratumChart("".join(parts), rows)
+    chart = hbar_chart(
+        [
+            HRow(
+                _short(row["stratum"]),
+                [bar(row, "population_share", "population", "#90a4ae", "population-bar"),
+                 bar(row, "sample_share", "sample", "#b71c1c", "sample-bar")],
+                label_attrs={"data_stratum": row["stratum"]},
+            )
+            for row in drawn
+        ],
+        layout=layout, top_value=top_share, chart_id=chart_id, title=title, desc=desc,
+        legend=[(population_label, "#90a4ae"), (sample_label, "#b71c1c")],
+        legend_at=(layout.left, 12, 200),
+        ticks=[(t, f"{t * 100:.0f}%") for t in nice_ticks(0.0, top_share, 5)],
+    )
+    return StratumChart(chart.svg, rows)
 
 
 def _chart(allocation) -> StratumChart:
