@@ -18,7 +18,7 @@ import flask_smorest
 from core.auth import api_roles_required
 from core.models import Role
 
-__all__ = ["Blueprint", "abort"]
+__all__ = ["Blueprint", "abort", "paginated"]
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -52,3 +52,18 @@ class Blueprint(flask_smorest.Blueprint):
 def abort(code: int, message: str) -> NoReturn:
     """Stop with ``code``; ``message`` is the JSON body's message (``flask_smorest.abort``)."""
     flask_smorest.abort(code, message=message)
+
+
+def paginated(stmt, pagination_parameters) -> list:
+    """One page of ``stmt`` for a ``@blp.paginate()`` endpoint: the items, with the total
+    count handed to flask-smorest for its pagination header."""
+    from core.extensions import db
+
+    page = db.paginate(
+        stmt,
+        page=pagination_parameters.page,
+        per_page=pagination_parameters.page_size,
+        error_out=False,
+    )
+    pagination_parameters.item_count = page.total
+    return page.items

@@ -12,7 +12,7 @@ from flask import request
 from flask.views import MethodView
 from flask_babel import gettext as _
 
-from core.api_helpers import Blueprint, abort
+from core.api_helpers import Blueprint, abort, paginated
 from core.auth import api_user
 from core.extensions import db, limiter
 from core.models import Role
@@ -56,15 +56,7 @@ def _regional_complaint(complaint_id: int) -> Complaint:
     return complaint
 
 
-def _paginated(stmt, pagination_parameters):
-    page = db.paginate(
-        stmt,
-        page=pagination_parameters.page,
-        per_page=pagination_parameters.page_size,
-        error_out=False,
-    )
-    pagination_parameters.item_count = page.total
-    return page.items
+_paginated = paginated
 
 
 @blp.route("")

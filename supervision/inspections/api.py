@@ -13,7 +13,7 @@ from __future__ import annotations
 from flask import jsonify
 from flask_babel import gettext as _
 
-from core.api_helpers import Blueprint, abort
+from core.api_helpers import Blueprint, abort, paginated
 from core.auth import api_roles_required, api_user
 from core.extensions import db
 from core.models import Role
@@ -62,15 +62,7 @@ def _regional_order(order_id: int) -> RectificationOrder:
     return order
 
 
-def _paginated(stmt, pagination_parameters):
-    page = db.paginate(
-        stmt,
-        page=pagination_parameters.page,
-        per_page=pagination_parameters.page_size,
-        error_out=False,
-    )
-    pagination_parameters.item_count = page.total
-    return page.items
+_paginated = paginated
 
 
 # --------------------------------------------------------------------------- inspections
