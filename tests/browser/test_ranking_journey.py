@@ -7,12 +7,13 @@ a leader that then fails a spot check is marked removed in every part of the new
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from core import jobs
+from core.clock import local_today
 from core.extensions import db as _db
 from core.models import Role
 from declare import operations as declare_ops
@@ -68,26 +69,26 @@ def test_evaluation_body_plans_runs_publicises_and_publishes(
     assert "丁明示空调有限公司" in page.locator("#exclusion-table").inner_text()
 
     # A publicity backdated 11 days would skip the objection period: refused, with the day.
-    page.fill("#start", (date.today() - timedelta(days=11)).isoformat())
+    page.fill("#start", (local_today() - timedelta(days=11)).isoformat())
     page.click("#start-publicity")
     page.wait_for_selector("#start-publicity")
-    assert date.today().isoformat() in page.content()
+    assert local_today().isoformat() in page.content()
     assert page.locator("#run-status").get_attribute("data-status") == "computed"
     # From today: publication is refused until the 10 days are over...
-    page.fill("#start", date.today().isoformat())
+    page.fill("#start", local_today().isoformat())
     page.click("#start-publicity")
     page.wait_for_selector("#publish-run")
     assert page.locator("#run-status").get_attribute("data-status") == "publicity"
     run_id = int(re.search(r"/my/runs/(\d+)", page.url).group(1))
     page.click("#publish-run")
     page.wait_for_selector("#publish-run")
-    publish_from = (date.today() + timedelta(days=10)).isoformat()
+    publish_from = (local_today() + timedelta(days=10)).isoformat()
     assert publish_from in page.content()
     # ... and, the clock moved on by 11 days (the period shifted into the past), accepted.
     _db.session.execute(
         update(RankingRun).where(RankingRun.id == run_id).values(
-            publicity_start=date.today() - timedelta(days=11),
-            publicity_end=date.today() - timedelta(days=2),
+            publicity_start=local_today() - timedelta(days=11),
+            publicity_end=local_today() - timedelta(days=2),
         )
     )
     _db.session.commit()
@@ -122,7 +123,7 @@ def test_evaluation_body_plans_runs_publicises_and_publishes(
     # appears (leader table, composite table, the tiers), with the reason (dynamic management).
     leader = _db.session.scalar(select(Enterprise).where(Enterprise.name == "甲领跑空调有限公司"))
     declare_ops.record_compliance(leader, kind="inspection", result="nonconforming",
-                                  occurred_on=date.today(), reference="2026-抽-088")
+                                  occurred_on=local_today(), reference="2026-抽-088")
     _db.session.commit()
     jobs.dispatch_pending()
     anon.goto(public_url)

@@ -4,11 +4,12 @@ public leaderboards and an enterprise's positions; 401/403/404 and 422 with fiel
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from core.clock import local_today
 from core.extensions import db as _db
 from core.models import Role
 from ranking.models import EvaluationPlan, Objection, RankingRun, RunStatus
@@ -179,13 +180,13 @@ def test_publicity_objection_and_publication(client, world, evaluator_headers):
     plan = world["plan"]
     run = official_run(plan, world["evaluator"])
     # Backdated (issue 9, finding 4): refused, with the first possible day.
-    backdated = date.today() - timedelta(days=21)
+    backdated = local_today() - timedelta(days=21)
     resp = client.post(f"{API}/runs/{run.id}/publicity",
                        json={"start": backdated.isoformat()}, headers=evaluator_headers)
     assert resp.status_code == 422
-    assert date.today().isoformat() in json.dumps(resp.get_json(), ensure_ascii=False)
+    assert local_today().isoformat() in json.dumps(resp.get_json(), ensure_ascii=False)
     assert _db.session.get(RankingRun, run.id).status is RunStatus.COMPUTED
-    start = date.today()
+    start = local_today()
     resp = client.post(f"{API}/runs/{run.id}/publicity", json={"start": start.isoformat()},
                        headers=evaluator_headers)
     assert resp.status_code == 200
@@ -232,7 +233,7 @@ def test_publicity_objection_and_publication(client, world, evaluator_headers):
 
 def test_publish_after_the_period(client, world, evaluator_headers):
     run = official_run(world["plan"], world["evaluator"],
-                       publicity_start=date.today() - timedelta(days=20))
+                       publicity_start=local_today() - timedelta(days=20))
     resp = client.post(f"{API}/runs/{run.id}/publish", headers=evaluator_headers)
     assert resp.status_code == 200
     assert resp.get_json()["status"] == "published" and resp.get_json()["published_at"]
@@ -245,7 +246,7 @@ def test_publish_after_the_period(client, world, evaluator_headers):
 
 
 def test_accepting_an_objection_reruns_the_list(client, world, evaluator_headers):
-    run = official_run(world["plan"], world["evaluator"], publicity_start=date.today())
+    run = official_run(world["plan"], world["evaluator"], publicity_start=local_today())
     filed = client.post(f"{API}/runs/{run.id}/objections",
                         json={"name": "王五", "contact": "1", "text": "请复核"}).get_json()
     resp = client.post(f"{API}/objections/{filed['id']}/resolve",
@@ -318,7 +319,7 @@ def test_openapi_documents_the_ranking_api(client, db):
     "app_config", [{"RATELIMIT_ENABLED": True, "OBJECTION_RATE_LIMIT": "2 per minute"}]
 )
 def test_public_objections_are_rate_limited(client, world, app_config):
-    run = official_run(world["plan"], world["evaluator"], publicity_start=date.today())
+    run = official_run(world["plan"], world["evaluator"], publicity_start=local_today())
     body = {"name": "李四", "contact": "1", "text": "异议"}
     codes = [client.post(f"{API}/runs/{run.id}/objections", json=body).status_code
              for _ in range(3)]

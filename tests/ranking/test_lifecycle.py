@@ -11,7 +11,7 @@ from werkzeug.exceptions import Forbidden
 from core.errors import ValidationFailed
 from core.extensions import db as _db
 from core.models import OutboxJob, Role
-from core.clock import local_zone
+from core.clock import local_today, local_zone
 from ranking import plans, publicity, queries
 from ranking.models import (
     ImmutableRunError,
@@ -189,7 +189,7 @@ def test_publicity_cannot_be_backdated_nor_cut_short(computed, evaluator, db, ap
     """Issue 9, finding 4: the period starts no earlier than today and than the run, lasts at
     least PUBLICITY_DAYS, and publication before its end is refused with the first day."""
     run, _, _ = computed
-    today = date.today()
+    today = local_today()
     with pytest.raises(ValidationFailed) as info:
         publicity.start_publicity(run, today - timedelta(days=21), user=evaluator)
     assert today.isoformat() in info.value.errors["start"][0]

@@ -15,6 +15,7 @@ from sqlalchemy import event, func, insert, select
 
 from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard, StandardKind
 from core import jobs
+from core.clock import local_today
 from core.extensions import db as _db
 from core.models import OutboxJob, Role
 from declare.models import (
@@ -187,7 +188,7 @@ def official_run(plan, evaluator, *, publicity_start: date | None = None,
     run = runs.build_run(plan, RunKind.OFFICIAL, evaluator)
     _db.session.commit()  # each step in its own transaction, as the job and the pages do
     if publicity_start is not None or publish:
-        start = publicity_start or date.today() - timedelta(days=plan.publicity_days + 1)
+        start = publicity_start or local_today() - timedelta(days=plan.publicity_days + 1)
         publicise_on(run, start)
         _db.session.commit()
     if publish:
@@ -417,7 +418,7 @@ def test_forms_need_the_csrf_token(client, world, app_config):
     token = CSRF_RE.search(text_of(client.get(f"/my/plans/{plan_id}"))).group(1)
     assert client.post(f"/my/plans/{plan_id}/run", data={"csrf_token": token}).status_code == 302
     # The public objection form is protected too.
-    run = official_run(world["plan"], world["evaluator"], publicity_start=date.today())
+    run = official_run(world["plan"], world["evaluator"], publicity_start=local_today())
     resp = client.post(f"/leaderboards/runs/{run.id}/publicity",
                        data={"name": "王五", "contact": "1", "text": "异议"})
     assert resp.status_code == 400
@@ -457,11 +458,11 @@ def test_activate_run_publicise_object_and_publish(client, login_as, db, make_us
     assert 'data-reason="mingshi_on_core"' in html  # the excluded declaration, with why
     assert svg_count(html) == 4
 
-    backdated = date.today() - timedelta(days=3)  # refused: it would shorten the period
+    backdated = local_today() - timedelta(days=3)  # refused: it would shorten the period
     resp = client.post(f"/my/runs/{run.id}/publicity", data={"start": backdated.isoformat()})
     assert resp.status_code == 422
-    assert f"choose {date.today().isoformat()} or later" in text_of(resp)
-    start = date.today()
+    assert f"choose {local_today().isoformat()} or later" in text_of(resp)
+    start = local_today()
     resp = client.post(f"/my/runs/{run.id}/publicity", data={"start": start.isoformat()})
     assert resp.status_code == 302
     _db.session.expire_all()
@@ -511,7 +512,7 @@ def test_activate_run_publicise_object_and_publish(client, login_as, db, make_us
 
 def test_publish_after_the_publicity_period(client, login_as, world):
     plan, evaluator = world["plan"], world["evaluator"]
-    run = official_run(plan, evaluator, publicity_start=date.today() - timedelta(days=30))
+    run = official_run(plan, evaluator, publicity_start=local_today() - timedelta(days=30))
     login_as(evaluator)
     resp = client.post(f"/my/runs/{run.id}/publish")
     assert resp.status_code == 302
@@ -522,7 +523,7 @@ def test_publish_after_the_publicity_period(client, login_as, world):
 
 def test_objections_after_the_period_are_refused(client, world):
     run = official_run(world["plan"], world["evaluator"],
-                       publicity_start=date.today() - timedelta(days=30))
+                       publicity_start=local_today() - timedelta(days=30))
     resp = client.post(
         f"/leaderboards/runs/{run.id}/publicity",
         data={"name": "李四", "contact": "13800000000", "text": "迟到的异议"},
@@ -536,7 +537,7 @@ def test_objections_after_the_period_are_refused(client, world):
     "app_config", [{"RATELIMIT_ENABLED": True, "OBJECTION_RATE_LIMIT": "2 per minute"}]
 )
 def test_objections_are_rate_limited(client, world, app_config):
-    run = official_run(world["plan"], world["evaluator"], publicity_start=date.today())
+    run = official_run(world["plan"], world["evaluator"], publicity_start=local_today())
     url = f"/leaderboards/runs/{run.id}/publicity"
     data = {"name": "李四", "contact": "13800000000", "text": "异议"}
     assert [client.post(url, data=data).status_code for _ in range(3)] == [302, 302, 429]
@@ -545,7 +546,7 @@ def test_objections_are_rate_limited(client, world, app_config):
 
 
 def test_publicity_page_lists_the_entries_with_an_objection_link(client, world):
-    run = official_run(world["plan"], world["evaluator"], publicity_start=date.today())
+    run = official_run(world["plan"], world["evaluator"], publicity_start=local_today())
     html = text_of(client.get(f"/leaderboards/runs/{run.id}/publicity"))
     assert 'id="objection-form"' in html
     entry_id = re.search(r'data-entry="(\d+)"', html).group(1)
@@ -735,8 +736,8 @@ def bulk_category_run(plan: EvaluationPlan, n: int) -> RankingRun:
         as_of=plan.created_at,
         entry_count=n,
         eligible_count=n,
-        publicity_start=date.today(),
-        publicity_end=date.today() + timedelta(days=9),
+        publicity_start=local_today(),
+        publicity_end=local_today() + timedelta(days=9),
         indicator_status={
             "apf": {"ranked": True, "reason": None},
             "noise": {"ranked": True, "reason": None},
