@@ -37,15 +37,18 @@ demo-data: install
 # PostgreSQL run: ONLY="db and not browser"); PYTEST_ARGS passes anything else to pytest.
 PYTEST_ARGS ?=
 ONLY ?=
+# The fast tests run on every core (pytest-xdist; each worker has its own database); the
+# integration tests start worker processes and a browser of their own, so they run one by one.
+XDIST ?= -n auto
 FAST := not services and not browser and not slow
 AND_ONLY = $(if $(ONLY), and ($(ONLY)),)
 
 test: install-test
-	$(PY) -m pytest -m "($(FAST))$(AND_ONLY)" $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m "($(FAST))$(AND_ONLY)" $(PYTEST_ARGS)
 	$(PY) -m pytest -m "not ($(FAST))$(AND_ONLY)" $(PYTEST_ARGS)
 
 test-fast: install-test
-	$(PY) -m pytest -m "($(FAST))$(AND_ONLY)" $(PYTEST_ARGS)
+	$(PY) -m pytest $(XDIST) -m "($(FAST))$(AND_ONLY)" $(PYTEST_ARGS)
 
 test-integration: install-test
 	$(PY) -m pytest -m "not ($(FAST))$(AND_ONLY)" $(PYTEST_ARGS)

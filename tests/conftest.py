@@ -23,7 +23,11 @@ from core.extensions import limiter
 from core.models import Role, User
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+#: pytest-xdist's worker ("gw0", "gw1", …; empty in a serial run): each worker gets a database
+#: and a Redis database of its own, since the fixtures empty them after every test.
+XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
+_WORKER_NO = int(XDIST_WORKER[2:]) if XDIST_WORKER.startswith("gw") else 0
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - _WORKER_NO}")
 PASSWORD = "correct horse 9"
 
 
@@ -50,8 +54,28 @@ def service_missing(what: str) -> None:
 def database_url(tmp_path_factory) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
-        return url
+        return _worker_database(url) if XDIST_WORKER else url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+def _worker_database(url: str) -> str:
+    """``TEST_DATABASE_URL``'s database with the xdist worker's suffix, created if missing."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    mine = base.set(database=f"{base.database}_{XDIST_WORKER}")
+    engine = create_engine(base, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            exists = conn.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (mine.database,)
+            ).scalar()
+            if not exists:
+                conn.exec_driver_sql(f'CREATE DATABASE "{mine.database}"')
+    finally:
+        engine.dispose()
+    return mine.render_as_string(hide_password=False)
 
 
 @pytest.fixture(scope="session")
