@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import current_app, g
+from flask import g
 from flask_babel import gettext as _
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
-from core.auth import api_roles_required, api_token, api_user, issue_token
-from core.extensions import db, limiter
+from core.auth import api_roles_required, api_token, api_user, issue_token, login_attempts
+from core.extensions import db
 from core.models import ApiToken, User, utcnow
 
 blp = Blueprint("api_auth", __name__, url_prefix="/api/v1/auth", description="Authentication")
@@ -39,7 +39,7 @@ class MeResponse(Schema):
 
 
 @blp.route("/tokens", methods=["POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+@login_attempts
 @blp.arguments(TokenRequest)
 @blp.response(201, TokenResponse)
 @blp.alt_response(401, description="Wrong username or password")

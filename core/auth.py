@@ -17,7 +17,7 @@ from flask_login import current_user
 from sqlalchemy import select
 from werkzeug.datastructures import WWWAuthenticate
 
-from core.extensions import db, login_manager
+from core.extensions import db, limiter, login_manager
 from core.models import ApiToken, Role, User, utcnow
 
 
@@ -41,6 +41,38 @@ def _load_user(user_id: str) -> User | None:
     except (TypeError, ValueError):
         return None
     return user if user is not None and user.is_active else None
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _attempted_account() -> str:
+    """The account a login attempt names (the form's or the JSON body's ``username``),
+    normalised; the client address when it names none."""
+    name = request.form.get("username")
+    if name is None and request.is_json:
+        body = request.get_json(silent=True)
+        name = body.get("username") if isinstance(body, dict) else None
+    name = name.strip().lower() if isinstance(name, str) else ""
+    return f"account:{name}" if name else f"address:{request.remote_addr}"
+
+
+#: Password attempts are counted in two buckets that the login page and the token API share:
+#: one per client address (``LOGIN_RATE_LIMIT``: 10 a minute by default, whichever door) and
+#: one per account named (the same limit, from any address), so neither switching between the
+#: page and the API nor spreading the guesses over addresses buys more tries.
+login_attempts_by_address = limiter.shared_limit(
+    _login_limit, scope="login:address", methods=["POST"]
+)
+login_attempts_by_account = limiter.shared_limit(
+    _login_limit, scope="login:account", key_func=_attempted_account, methods=["POST"]
+)
+
+
+def login_attempts(view):
+    """Both login buckets on a view (the page's POST, the token API)."""
+    return login_attempts_by_address(login_attempts_by_account(view))
 
 
 def issue_token(user: User, name: str = "", days: int | None = None) -> str:

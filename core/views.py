@@ -24,8 +24,8 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
-from core.auth import issue_token
-from core.extensions import db, limiter
+from core.auth import issue_token, login_attempts
+from core.extensions import db
 from core.forms import LoginForm, TokenForm
 from core.models import ApiToken, User, utcnow
 
@@ -51,12 +51,8 @@ def _safe_next(target: str | None) -> str | None:
     return target if not parts.scheme and not parts.netloc else None
 
 
-def _login_limit() -> str:
-    return current_app.config["LOGIN_RATE_LIMIT"]
-
-
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"])
+@login_attempts
 def login():
     form = LoginForm()
     if form.validate_on_submit():

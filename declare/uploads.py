@@ -149,6 +149,7 @@ def _check_opens(path: str) -> None:
                     ),
                 )
             pages = len(reader.pages)
+            active = _active_content(reader)
     except UploadError:
         raise
     except Exception:  # noqa: BLE001  (pypdf raises many types for damaged files: all mean "cannot open")
@@ -160,6 +161,79 @@ def _check_opens(path: str) -> None:
         ) from None
     if pages < 1:
         raise UploadError("unreadable", _("The PDF has no pages."))
+    if active:
+        raise UploadError(
+            "active_content",
+            _(
+                "The PDF contains %(what)s, which a standard text must not carry (it would run "
+                "in the reader's viewer). Export or print the document to a plain PDF and "
+                "upload that.",
+                what=", ".join(_active_word(code) for code in sorted(active)),
+            ),
+        )
+
+
+#: Actions that run something in the reader's viewer instead of showing the text.
+_ACTIVE_ACTIONS = {"/JavaScript": "javascript", "/Launch": "launch"}
+
+
+def _active_word(code: str) -> str:
+    return {
+        "javascript": _("JavaScript"),
+        "launch": _("a launch action"),
+        "embedded": _("embedded files"),
+    }[code]
+
+
+def _active_content(reader) -> set[str]:
+    """Codes of what in the document would act rather than show: JavaScript (document names,
+    open action, additional actions of the document, its pages, annotations and form fields),
+    launch actions, embedded files. pypdf has already decoded escaped names
+    (``/J#61vaScript``), so a disguised name is found too."""
+    found: set[str] = set()
+
+    def action(obj, depth: int = 0) -> None:
+        obj = obj.get_object() if obj is not None and hasattr(obj, "get_object") else obj
+        if not hasattr(obj, "get") or depth > 8:
+            return
+        kind = obj.get("/S")
+        if kind in _ACTIVE_ACTIONS:
+            found.add(_ACTIVE_ACTIONS[kind])
+        if "/JS" in obj:
+            found.add("javascript")
+        nxt = obj.get("/Next")
+        for item in (nxt if isinstance(nxt, list) else [nxt] if nxt is not None else []):
+            action(item, depth + 1)
+
+    def additional(holder) -> None:
+        aa = holder.get("/AA") if hasattr(holder, "get") else None
+        aa = aa.get_object() if aa is not None else None
+        for key in (aa or {}):
+            action(aa[key])
+
+    root = reader.trailer["/Root"].get_object()
+    names = root.get("/Names")
+    names = names.get_object() if names is not None else {}
+    if "/JavaScript" in names:
+        found.add("javascript")
+    if "/EmbeddedFiles" in names:
+        found.add("embedded")
+    action(root.get("/OpenAction"))
+    additional(root)
+    form = root.get("/AcroForm")
+    for field in ((form.get_object().get("/Fields") or []) if form is not None else []):
+        field = field.get_object()
+        additional(field)
+        action(field.get("/A"))
+    for page in reader.pages:
+        additional(page)
+        for annot in page.get("/Annots") or []:
+            annot = annot.get_object()
+            action(annot.get("/A"))
+            additional(annot)
+            if annot.get("/Subtype") == "/FileAttachment":
+                found.add("embedded")
+    return found
 
 
 _NEW_FILES = "declare.uploads.new_files"

@@ -124,6 +124,49 @@ def test_pdf_header_without_a_pdf_is_refused(app, db, draft):
     assert stored_files(app) == [] and attachment_count(db) == 0
 
 
+def _hostile_pdf(kind: str) -> bytes:
+    """A one-page PDF carrying active content of ``kind``, made with pypdf."""
+    import io
+
+    from pypdf import PdfWriter
+    from pypdf.generic import DictionaryObject, NameObject, TextStringObject
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    if kind == "open_action_js":
+        writer._root_object[NameObject("/OpenAction")] = DictionaryObject(
+            {NameObject("/S"): NameObject("/JavaScript"),
+             NameObject("/JS"): TextStringObject("app.alert('hi');")}
+        )
+    elif kind == "launch":
+        writer._root_object[NameObject("/OpenAction")] = DictionaryObject(
+            {NameObject("/S"): NameObject("/Launch"),
+             NameObject("/F"): TextStringObject("calc.exe")}
+        )
+    elif kind == "page_js":
+        action = DictionaryObject({NameObject("/S"): NameObject("/JavaScript"),
+                                   NameObject("/JS"): TextStringObject("app.alert(1)")})
+        writer.pages[0][NameObject("/AA")] = DictionaryObject({NameObject("/O"): action})
+    elif kind == "embedded":
+        writer.add_attachment("payload.exe", b"MZ" + b"\x00" * 64)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "kind, word",
+    [("open_action_js", "JavaScript"), ("launch", "launch action"), ("page_js", "JavaScript"),
+     ("embedded", "embedded files")],
+)
+def test_a_pdf_that_would_act_is_refused(app, db, draft, kind, word):
+    with pytest.raises(ValidationFailed) as err:
+        operations.attach_text(draft, upload(_hostile_pdf(kind)))
+    message = err.value.errors["text"][0]
+    assert word in message and "plain PDF" in message
+    assert stored_files(app) == [] and attachment_count(db) == 0
+
+
 def test_over_the_size_limit_is_refused_while_streaming(app, db, draft):
     big = pdf_bytes() + b"%" + b"x" * (64 * 1024)  # valid start, too long in total
     with pytest.raises(ValidationFailed) as err:
