@@ -28,8 +28,10 @@ def make_app(config: dict | None = None) -> Flask:
 
     app.config.update(config_mod.load(Path(app.instance_path), config))
 
-    from core import audit, auth, errors  # noqa: F401  (audit and auth register listeners)
+    from core import audit, auth, bounds, errors  # noqa: F401  (audit and auth: listeners)
     from core.extensions import api, babel, csrf, db, limiter, login_manager, migrate
+
+    bounds.register(app)  # before any route: it bounds every <int:…>
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
