@@ -18,9 +18,7 @@ from werkzeug.exceptions import BadRequest
 from werkzeug.routing import IntegerConverter
 
 from core.errors import ValidationFailed
-
-#: The largest id a route accepts: PostgreSQL's ``integer``.
-DB_INT_MAX = 2**31 - 1
+from core.validation import DB_INT_MAX
 
 _FORBIDDEN = re.compile("[\x00\ud800-\udfff]")
 

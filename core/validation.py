@@ -17,7 +17,10 @@ from core.errors import ValidationFailed
 
 GENERAL = "_schema"  # the field of a message about the whole input
 
-__all__ = ["GENERAL", "Errors", "day", "integer", "number", "refuse", "text"]
+#: The largest id the database holds (PostgreSQL's ``integer``).
+DB_INT_MAX = 2**31 - 1
+
+__all__ = ["DB_INT_MAX", "GENERAL", "Errors", "day", "db_id", "integer", "number", "refuse", "text"]
 
 
 class Errors(dict):
@@ -27,6 +30,21 @@ class Errors(dict):
         messages = self.setdefault(field, [])
         if message not in messages:
             messages.append(message)
+
+
+def db_id(value: Any) -> int | None:
+    """An id typed or sent as text: ASCII digits only (``str.isdigit`` also takes "²" and
+    other digits that ``int`` refuses) and within the database's integer, else None, so a
+    lookup with it finds nothing instead of failing."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 < value <= DB_INT_MAX else None
+    raw = str(value if value is not None else "").strip()
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
+        return None
+    number = int(raw)
+    return number if 0 < number <= DB_INT_MAX else None
 
 
 def refuse(message: str, field: str = GENERAL) -> ValidationFailed:

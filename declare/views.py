@@ -37,6 +37,7 @@ from core.charts import ScaleLine, scale_bar
 from core.errors import Conflict, ValidationFailed
 from core.extensions import db
 from core.models import Role
+from core.validation import db_id
 from declare import comparison, operations, queries, uploads
 from declare.forms import (
     FORMS,
@@ -404,12 +405,8 @@ def compare():
     rows = [raw if isinstance(raw, dict) else {} for raw in rows]
     products = _live_products(payload.get("products"))
     refs = payload.get("reference_ids")
-    refs = [int(r) for r in refs if str(r).isdigit()] if isinstance(refs, list) else []
-    chosen = {
-        int(raw["benchmark_indicator_id"])
-        for raw in rows
-        if str(raw.get("benchmark_indicator_id") or "").isdigit()
-    }
+    refs = [i for i in map(db_id, refs) if i] if isinstance(refs, list) else []
+    chosen = {i for i in (db_id(raw.get("benchmark_indicator_id")) for raw in rows) if i}
     benchmark_choices = _benchmark_choices(chosen)
     results: list[dict] = []
     indicators, where = [], []
@@ -462,7 +459,7 @@ def _live_products(raw) -> list[dict]:
     """The product rows being typed (category and attribute fields) as operations dicts."""
     out = []
     for item in raw if isinstance(raw, list) else []:
-        if not isinstance(item, dict) or not str(item.get("category_id") or "").isdigit():
+        if not isinstance(item, dict) or not db_id(item.get("category_id")):
             continue
         fields = MultiDict(
             {k: "" if v is None else str(v) for k, v in item.items() if isinstance(k, str)}
@@ -705,16 +702,14 @@ def _prepare(form) -> None:
     """Fill the select options; submitted ids stay selectable so a row never loses its value."""
     standard_ids: set[int] = set()
     benchmark_ids: set[int] = set()
-    if hasattr(form, "standard_id") and str(form.standard_id.data or "").isdigit():
-        standard_ids.add(int(form.standard_id.data))
+    if hasattr(form, "standard_id") and db_id(form.standard_id.data):
+        standard_ids.add(db_id(form.standard_id.data))
     for entry in getattr(form, "references", []):
-        value = str(entry.form.standard_id.data or "")
-        if value.isdigit():
-            standard_ids.add(int(value))
+        if value := db_id(entry.form.standard_id.data):
+            standard_ids.add(value)
     for entry in getattr(form, "indicators", []):
-        value = str(entry.form.benchmark_indicator_id.data or "")
-        if value.isdigit():
-            benchmark_ids.add(int(value))
+        if value := db_id(entry.form.benchmark_indicator_id.data):
+            benchmark_ids.add(value)
     standards = _standard_choices(standard_ids)
     form.set_choices(
         {
@@ -847,7 +842,7 @@ def _rules_of(data: dict) -> comparison.DeclarationCheck:
         kind=data.get("kind") or "enterprise",
         products=[p for p in data.get("products") or [] if isinstance(p, dict)],
         indicators=data.get("indicators") or [],
-        reference_ids=[r for r in data.get("reference_ids") or [] if str(r).isdigit()],
+        reference_ids=[r for r in data.get("reference_ids") or [] if db_id(r)],
         mingshi_fewer=data.get("mingshi_fewer") or "",
         on=_today(),
     )

@@ -41,6 +41,7 @@ from core.clock import local_today
 from core.errors import ValidationFailed
 from core.extensions import db, limiter
 from core.models import OutboxJob, Role
+from core.validation import db_id
 from declare.models import Enterprise
 from ranking import boards, charts, export, plans, queries
 from ranking import publicity as publicity_ops  # the view `publicity` below is the page
@@ -267,7 +268,7 @@ def plan_new():
     form = PlanForm()
     benches = _prepare(form)
     if not form.is_submitted():
-        if request.args.get("category_id", "").isdigit():
+        if db_id(request.args.get("category_id")):
             form.category_id.data = request.args["category_id"]
         if not form.year.data:
             form.year.data = date.today().year
@@ -570,8 +571,8 @@ def publicity(run_id: int):
     form = ObjectionForm()
     entry = None
     entry_arg = request.values.get("entry") or form.entry_id.data
-    if entry_arg and str(entry_arg).isdigit():
-        entry = db.session.get(RunEntry, int(entry_arg))
+    if db_id(entry_arg):
+        entry = db.session.get(RunEntry, db_id(entry_arg))
         if entry is None or entry.run_id != run.id:
             entry = None
     if entry is not None:

@@ -28,6 +28,7 @@ from core.auth import roles_required
 from core.errors import ValidationFailed
 from core.extensions import db, limiter
 from core.models import Role
+from core.validation import db_id
 from declare.models import Declaration, DeclarationStatus, Enterprise
 from supervision.complaints import operations as complaints
 from supervision.complaints.forms import (
@@ -77,14 +78,14 @@ def _complaint_subject(form: ComplaintForm) -> tuple[Enterprise | None, Declarat
     decl_arg = request.args.get("declaration") or form.declaration_id.data
     ent_arg = request.args.get("enterprise") or form.enterprise_id.data
     declaration = enterprise = None
-    if decl_arg and str(decl_arg).isdigit():
-        declaration = db.session.get(Declaration, int(decl_arg))
+    if db_id(decl_arg):
+        declaration = db.session.get(Declaration, db_id(decl_arg))
         if declaration is None or declaration.status is DeclarationStatus.DRAFT:
             declaration = None
         else:
             enterprise = declaration.enterprise
-    if enterprise is None and ent_arg and str(ent_arg).isdigit():
-        enterprise = db.session.get(Enterprise, int(ent_arg))
+    if enterprise is None and db_id(ent_arg):
+        enterprise = db.session.get(Enterprise, db_id(ent_arg))
     form.declaration_id.data = str(declaration.id) if declaration is not None else ""
     form.enterprise_id.data = str(enterprise.id) if enterprise is not None else ""
     return enterprise, declaration

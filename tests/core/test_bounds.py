@@ -55,3 +55,20 @@ def test_json_nested_without_end_is_a_400(client):
     body = "[" * 100_000 + "]" * 100_000
     resp = client.post("/api/v1/comparison", data=body, content_type="application/json")
     assert resp.status_code == 400
+
+
+def test_db_id_takes_ascii_digits_within_the_database_integer():
+    from core.validation import db_id
+
+    assert db_id("42") == 42 and db_id(" 7 ") == 7 and db_id(42) == 42
+    for bad in ("²", "١٢", "-1", "0", "1e3", "", None, True, str(DB_INT_MAX + 1), "9" * 5000):
+        assert db_id(bad) is None, bad
+    assert db_id(str(DB_INT_MAX)) == DB_INT_MAX
+
+
+@pytest.mark.parametrize("value", ["%C2%B2", "99999999999999999999", "-3"])
+def test_ids_in_the_query_string_that_fit_nothing_are_ignored(client, login_as, value):
+    assert client.get(f"/supervision/inspections/complaints/new?declaration={value}"
+                      f"&enterprise={value}").status_code == 200
+    login_as("evaluator")
+    assert client.get(f"/my/plans/new?category_id={value}").status_code == 200
