@@ -127,7 +127,7 @@ def inspection_window(plan) -> int:
 # ``today - window`` days). Set-based in SQL (``excluding_records``) and, for many plans with
 # different windows read at once, the same rule on the dates of the latest such records
 # (``excluded_within``). Used by the candidate read and by dynamic management
-# (``ranking.tasks.leaders_to_remove``).
+# (``ranking.publicity.leaders_to_remove``).
 
 
 def excluding_records(today: date, window: int):
