@@ -6,12 +6,12 @@ Reads are public (no token). Importing is for admins with a bearer token; a bad 
 
 from __future__ import annotations
 
-from datetime import date
 from http import HTTPStatus
 
 from flask_babel import gettext as _
 from flask_smorest import Blueprint, abort
 
+from core.clock import local_today
 from benchmarks import importer, queries
 from benchmarks.models import ProductCategory, Standard
 from benchmarks.schemas import (
@@ -87,7 +87,7 @@ def category_benchmarks(args, category_id: int):
         abort(
             404, message=_("There is no product category %(id)d in the catalogue.", id=category_id)
         )
-    on = args.get("on") or date.today()
+    on = args.get("on") or local_today()
     return {"category": category, "on": on, "benchmarks": queries.benchmarks_on(category.id, on)}
 
 

@@ -17,9 +17,9 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
 from typing import Any, Literal
 
+from core.clock import local_today
 from benchmarks.models import StandardKind
 
 __all__ = [
@@ -170,7 +170,7 @@ def normalise_number_text(text: str) -> str:
 
 def _max_year() -> int:
     # A number's year is its publication year; allow next year for standards published ahead.
-    return date.today().year + 1
+    return local_today().year + 1
 
 
 def _check_year(raw: str | None, *, kind: NumberKind, text: str, example: str) -> int:
@@ -187,7 +187,7 @@ def _check_year(raw: str | None, *, kind: NumberKind, text: str, example: str) -
     if len(raw) != 4:
         hint = suggestion = ""
         if len(raw) == 2:
-            century = "19" if int(raw) > date.today().year % 100 else "20"
+            century = "19" if int(raw) > local_today().year % 100 else "20"
             suggestion = f"{century}{raw}"
             hint = f" (write {suggestion}, not {raw})"
         raise NumberError(

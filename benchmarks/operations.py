@@ -22,6 +22,7 @@ from typing import Any
 from flask_babel import gettext as _
 from sqlalchemy import insert, select, update
 
+from core.clock import local_today
 from benchmarks.messages import number_error_message
 from benchmarks.models import (
     BenchmarkIndicator,
@@ -272,7 +273,7 @@ def mark_withdrawn(
     effective date is used: a replacement not yet in force does not retire this edition, which
     therefore stays in force until then. Raises ValidationFailed with field-keyed messages.
     """
-    today = today or date.today()
+    today = today or local_today()
     errors: dict[str, list[str]] = {}
     replacement: Standard | None = None
     replaced_code: str | None = None

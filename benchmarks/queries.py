@@ -10,6 +10,7 @@ from sqlalchemy import Integer, and_, cast, func, or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.clock import local_today
 from benchmarks import compare
 from benchmarks.models import (
     BenchmarkIndicator,
@@ -165,7 +166,7 @@ def search_standards(
     if kind:
         stmt = stmt.where(Standard.kind == StandardKind(kind))
     if status:
-        stmt = stmt.where(status_clause(status, status_on or date.today()))
+        stmt = stmt.where(status_clause(status, status_on or local_today()))
     stmt = stmt.order_by(
         Standard.prefix, cast(Standard.number, Integer), Standard.part, Standard.year.desc()
     )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 from marshmallow import Schema, fields, validate
 
+from core.clock import local_today
 from benchmarks.importer import KINDS
 from benchmarks.models import StandardKind, StandardStatus
 
@@ -46,7 +46,7 @@ class CatalogueStandardOut(Schema):
     source = fields.String()
 
     def get_status_today(self, obj) -> str:
-        return obj.status_on(date.today()).value
+        return obj.status_on(local_today()).value
 
 
 class CatalogueCategoryOut(Schema):

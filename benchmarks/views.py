@@ -18,6 +18,7 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy import func, or_, select
 
+from core.clock import local_today
 from benchmarks import importer, operations, queries
 from benchmarks.forms import (
     IMPORT_KIND_LABELS,
@@ -43,7 +44,7 @@ def _labels():
         "kind_labels": KIND_LABELS,
         "status_labels": STATUS_LABELS,
         "import_kind_labels": IMPORT_KIND_LABELS,
-        "today": date.today(),
+        "today": local_today(),
     }
 
 
@@ -162,7 +163,7 @@ def category(category_id: int):
     cat = db.session.get(ProductCategory, category_id)
     if cat is None:
         abort(404)
-    on = date.today()
+    on = local_today()
     raw_on = request.args.get("on", "")
     on_error = None
     if raw_on:

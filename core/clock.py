@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, has_app_context
 
 from core.models import utcnow
 
@@ -14,7 +14,9 @@ __all__ = ["end_of_day", "local_date", "local_today", "local_zone"]
 
 
 def local_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config.get("BABEL_DEFAULT_TIMEZONE") or "Asia/Shanghai")
+    """The app's zone; outside an app (pure parsing, module constants) the platform's default."""
+    configured = current_app.config.get("BABEL_DEFAULT_TIMEZONE") if has_app_context() else None
+    return ZoneInfo(configured or "Asia/Shanghai")
 
 
 def local_today() -> date:

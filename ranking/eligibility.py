@@ -53,7 +53,7 @@ from sqlalchemy import (
 
 from benchmarks.models import BenchmarkIndicator
 from benchmarks.numbers import MIN_YEAR, NumberError, parse_enterprise_number
-from core.clock import local_date
+from core.clock import local_date, local_today
 from core.extensions import db
 from core.models import utcnow
 from declare.models import (
@@ -205,7 +205,7 @@ def canonical_numbers(codes: Sequence, today: date | None = None) -> np.ndarray:
     none), so the per-number work runs in C; a text that would break the line structure sends
     the whole check down the one-by-one path.
     """
-    last = (today or date.today()).year + 1  # the parser's own bound
+    last = (today or local_today()).year + 1  # the parser's own bound
     texts = [t if isinstance(t, str) else "" for t in codes]
     if not texts:
         return np.zeros(0, dtype=bool)

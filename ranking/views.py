@@ -271,7 +271,7 @@ def plan_new():
         if db_id(request.args.get("category_id")):
             form.category_id.data = request.args["category_id"]
         if not form.year.data:
-            form.year.data = date.today().year
+            form.year.data = local_today().year
         return _render_plan_form(form, benches)
     return _plan_form_submit(form, benches)
 

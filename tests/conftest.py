@@ -18,6 +18,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from app import create_app
+from core.clock import local_today
 from core.extensions import db as _db
 from core.extensions import limiter
 from core.models import Role, User
@@ -309,7 +310,7 @@ def chromium_path() -> str:
 
 
 def today() -> date:
-    return date.today()
+    return local_today()
 
 
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

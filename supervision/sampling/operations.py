@@ -110,7 +110,7 @@ from werkzeug.exceptions import Forbidden
 
 from benchmarks.models import ProductCategory
 from core.auth import region_covers, region_prefix
-from core.clock import local_date, local_zone
+from core.clock import local_date, local_today, local_zone
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import Role, User, utcnow
@@ -122,7 +122,6 @@ from core.validation import refuse as _refuse
 from core.validation import text as _text
 from declare.models import Declaration, DeclarationVersion, Enterprise, Product, VersionStatus
 from supervision.flags import risk
-from supervision.sampling import method as sampling
 from supervision.models import (
     Complaint,
     ComplaintStatus,
@@ -138,6 +137,7 @@ from supervision.models import (
     SelectionReason,
     Stratification,
 )
+from supervision.sampling import method as sampling
 
 __all__ = [
     "Population",
@@ -376,7 +376,7 @@ def _clean_scope(data: Mapping, regulator: User, errors: _Errors, out: dict) -> 
     for name, value, ok in (("period_start", start, ok_start), ("period_end", end, ok_end)):
         if not ok or value is None:
             errors.add(name, _("Enter the date as YYYY-MM-DD, e.g. %(day)s.",
-                               day=date(date.today().year, 12, 31).isoformat()))
+                               day=date(local_today().year, 12, 31).isoformat()))
         elif not YEARS[0] <= value.year <= YEARS[1]:
             errors.add(name, _("Enter a date between the years %(lo)d and %(hi)d.",
                                lo=YEARS[0], hi=YEARS[1]))

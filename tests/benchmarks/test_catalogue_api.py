@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from core.clock import local_today
 from benchmarks.importer import COLUMNS, load_directory, to_xlsx
 from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard
 from core.models import Role
@@ -100,7 +101,7 @@ def test_benchmarks_by_date_pick_the_right_edition(client, db, seed):
     gone = client.get(f"{API}/categories/{toilet.id}/benchmarks", query_string={"on": "2025-05-01"})
     assert gone.json["benchmarks"] == []
     today = client.get(f"{API}/categories/{ac.id}/benchmarks").json
-    assert today["on"] == date.today().isoformat()
+    assert today["on"] == local_today().isoformat()
     assert client.get(f"{API}/categories/999999/benchmarks").status_code == 404
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
 
 import pytest
 
+from core.clock import local_today
 from benchmarks.models import StandardKind
 from benchmarks.numbers import (
     ENTERPRISE_NUMBER_HELP,
@@ -94,7 +94,7 @@ def test_parse_standard_number_invalid(text, code, fragment):
 
 def test_future_year_refused():
     with pytest.raises(NumberError) as info:
-        parse_standard_number(f"GB 1-{date.today().year + 2}")
+        parse_standard_number(f"GB 1-{local_today().year + 2}")
     assert info.value.code == "year"
 
 

@@ -8,6 +8,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from core.clock import local_today
 from benchmarks import queries
 from benchmarks.compare import Declared, compare
 from benchmarks.importer import SEED_DIR, load_directory
@@ -173,7 +174,7 @@ def test_seed_totals(db, seed):
 
 def test_two_categories_have_three_benchmarks_in_force(db, seed):
     """An evaluation plan needs at least 3 core indicators of one category (ranking)."""
-    today = date.today()
+    today = local_today()
     counts = {
         c.code: len(queries.benchmarks_on(c.id, today)) for c in queries.categories()
     }
@@ -228,8 +229,8 @@ def test_gas_water_heater(db, seed):
     assert nox.mandatory_source.code == "GB 6932-2015" and "待核实" in nox.source
     for old, new in (("GB 20665-2006", "GB 20665-2015"), ("GB 6932-2001", "GB 6932-2015")):
         assert std(db, old).replaced_by_code == new
-        assert std(db, old).status_on(date.today()) is StandardStatus.WITHDRAWN
-        assert std(db, new).status_on(date.today()) is StandardStatus.IN_FORCE
+        assert std(db, old).status_on(local_today()) is StandardStatus.WITHDRAWN
+        assert std(db, new).status_on(local_today()) is StandardStatus.IN_FORCE
 
     low_nox = compare(Declared(op="le", unit="mg/kWh", value=65), queries.to_compare_benchmark(nox))
     assert low_nox.grade == "5级" and low_nox.status != "violation"

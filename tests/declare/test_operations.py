@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.exceptions import NotFound
 
+from core.clock import local_today
 from benchmarks.models import BenchmarkIndicator, StandardStatus
 from core.errors import Conflict, ValidationFailed
 from core.models import Role, User
@@ -511,7 +512,7 @@ def test_missing_products_and_commitment_refuse_a_catalogue_declaration(db, owne
 def test_publish_rechecks_the_catalogue(db, owner, catalogue):
     version = operations.create_draft(owner.enterprise, catalogue_data(catalogue))
     db.session.commit()
-    catalogue["gbt7725"].withdrawn_date = date.today() - timedelta(days=1)
+    catalogue["gbt7725"].withdrawn_date = local_today() - timedelta(days=1)
     db.session.commit()
     with pytest.raises(ValidationFailed) as err:
         operations.publish(version)

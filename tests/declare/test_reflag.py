@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
+from core.clock import local_today
 from benchmarks import operations as catalogue_ops
 from benchmarks.models import StandardKind, StandardStatus
 from core import jobs
@@ -67,7 +68,7 @@ def declared(db, owner, catalogue):
 
 def test_withdrawal_through_the_catalogue_signal_opens_flags(db, declared):
     std = declared["std"]
-    catalogue_ops.mark_withdrawn(std, withdrawn_date=date.today() - timedelta(days=1))
+    catalogue_ops.mark_withdrawn(std, withdrawn_date=local_today() - timedelta(days=1))
     # Other packages may react to the catalogue too; declare's part is the re-flagging job.
     assert REFLAG in db.session.scalars(
         select(OutboxJob.func).where(OutboxJob.status == "pending")
@@ -106,11 +107,11 @@ def test_announced_replacement_flags_as_replaced_then_withdrawn(db, declared):
         "GB/T 7725-2026",
         StandardKind.NATIONAL_RECOMMENDED,
         "房间空气调节器",
-        effective_date=date.today() + timedelta(days=365),
+        effective_date=local_today() + timedelta(days=365),
     )
     db.session.flush()
     catalogue_ops.mark_withdrawn(std, replaced_by="GB/T 7725-2026")
-    assert std.status_on(date.today()) is StandardStatus.IN_FORCE  # replacement not yet in force
+    assert std.status_on(local_today()) is StandardStatus.IN_FORCE  # replacement not yet in force
     commit_and_run_jobs(db)
     assert {(v, r, code) for v, _s, r, code in open_flags(db)} == {
         (declared["cited"].id, "replaced", "GB/T 7725-2026"),
@@ -118,7 +119,7 @@ def test_announced_replacement_flags_as_replaced_then_withdrawn(db, declared):
     }
 
     # The replacement comes into force: the reason changes, the old flag is kept as history.
-    successor.effective_date = date.today() - timedelta(days=1)
+    successor.effective_date = local_today() - timedelta(days=1)
     db.session.flush()
     catalogue_ops.mark_withdrawn(std, replaced_by="GB/T 7725-2026")
     commit_and_run_jobs(db)
@@ -158,7 +159,7 @@ def test_superseded_and_abolished_versions_keep_closed_flags(db, declared):
 
 def test_nightly_run_catches_a_withdrawal_date_passing(db, declared):
     std = declared["std"]
-    std.withdrawn_date = date.today()  # recorded earlier as a future date; no signal today
+    std.withdrawn_date = local_today()  # recorded earlier as a future date; no signal today
     db.session.commit()
     result = tasks.reflag_all()
     db.session.commit()
@@ -175,7 +176,7 @@ def test_reflag_is_set_based(db, owner, catalogue):
         # receivers' debouncing, which is not what this test measures).
         jobs.discard_pending()
         db.session.execute(update(OutboxJob).values(status="done"))
-        std.withdrawn_date = date.today()
+        std.withdrawn_date = local_today()
         db.session.commit()
         with QueryCounter(db.engine) as counter:
             tasks.reflag_references([std.id, catalogue["gb21455"].id])

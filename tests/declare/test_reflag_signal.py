@@ -7,11 +7,12 @@ so the job must send the signal for the preview leaderboards to follow at once.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from core.clock import local_today
 from benchmarks import operations as catalogue_ops
 from benchmarks.importer import load_directory
 from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard
@@ -62,7 +63,7 @@ def test_one_signal_for_the_batch_only_when_flags_change(db, owner, catalogue, s
     std = catalogue["gbt7725"]
     sent.clear()  # the publications' own signals
 
-    std.withdrawn_date = date.today() - timedelta(days=1)
+    std.withdrawn_date = local_today() - timedelta(days=1)
     db.session.commit()
     assert tasks.reflag_references([std.id]) == {"opened": 2, "cleared": 0}
     assert sent == [
@@ -202,7 +203,7 @@ def test_preview_leaderboard_excludes_a_declaration_whose_reference_is_withdrawn
         evaluator,
         {
             "category_id": category.id,
-            "year": date.today().year,
+            "year": local_today().year,
             "title": "燃气快速热水器领跑者评估方案",
             "leader_rule": {"kind": "top_tier_all"},
             "indicators": [
@@ -219,7 +220,7 @@ def test_preview_leaderboard_excludes_a_declaration_whose_reference_is_withdrawn
     leader = versions[0].declaration_id
 
     sampling = db.session.get(Standard, codes["GB/T 2828.1-2012"])
-    catalogue_ops.mark_withdrawn(sampling, withdrawn_date=date.today() - timedelta(days=1))
+    catalogue_ops.mark_withdrawn(sampling, withdrawn_date=local_today() - timedelta(days=1))
     commit_and_run_jobs(db)
 
     reflag = db.session.scalars(select(OutboxJob).where(OutboxJob.func == REFLAG)).all()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
+from core.clock import local_today
 from benchmarks import operations as catalogue_ops
 from core import jobs
 from core.models import OutboxJob
@@ -37,7 +38,7 @@ def test_withdrawal_is_reflagged_by_a_real_worker(db, owner, catalogue, _schema,
     jobs.dispatch_pending()
     std = catalogue["gbt7725"]
 
-    catalogue_ops.mark_withdrawn(std, withdrawn_date=date.today() - timedelta(days=1))
+    catalogue_ops.mark_withdrawn(std, withdrawn_date=local_today() - timedelta(days=1))
     db.session.commit()
     jobs.dispatch_pending()  # after the commit: handed to Redis, not run here
     row = db.session.scalars(

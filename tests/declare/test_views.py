@@ -4,7 +4,7 @@ the live comparison endpoint and the query count of the public search."""
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -12,6 +12,7 @@ from pypdf import PdfWriter
 from sqlalchemy import event, func, select
 from stdnum import ean
 
+from core.clock import local_today
 from benchmarks.models import StandardStatus
 from core.extensions import db as _db
 from core.models import Role
@@ -342,7 +343,7 @@ def test_lifecycle_through_the_forms(client, db, enterprise, catalogue):
     assert 'class="badge exceeds"' in text(client.get(f"/declarations/{declaration.id}"))
 
     # 9. as_of: today → version 2; long ago → a clear message; a bad date → 400 with the format.
-    today = date.today() + timedelta(days=1)
+    today = local_today() + timedelta(days=1)
     shown = client.get(f"/declarations/{declaration.id}?as_of={today.isoformat()}")
     assert shown.status_code == 200 and 'id="as-of-shown"' in text(shown)
     none = client.get(f"/declarations/{declaration.id}?as_of=2001-01-01")

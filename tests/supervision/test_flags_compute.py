@@ -3,7 +3,7 @@ goes away (revision, restored reference, closed complaint, leader removed, aboli
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -142,7 +142,7 @@ def test_catalogue_correction_clears_the_flag_in_place(db, catalogue):
 def test_withdrawn_reference_through_the_catalogue_signal_and_restored(db, catalogue):
     version = publish(catalogue)  # cites GB/T 7725-2022
     std = catalogue["gbt7725"]
-    catalogue_ops.mark_withdrawn(std, withdrawn_date=date.today() - timedelta(days=1))
+    catalogue_ops.mark_withdrawn(std, withdrawn_date=local_today() - timedelta(days=1))
     queued = db.session.scalars(
         select(OutboxJob.func, OutboxJob.args).where(
             OutboxJob.queue == "supervision", OutboxJob.status == "pending"

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.exceptions import Forbidden
 
+from core.clock import local_today
 from core.errors import ValidationFailed
 from core.extensions import db as _db
 from core.models import utcnow
@@ -62,7 +63,7 @@ def inspections_of(made: Draw) -> list[Inspection]:
 
 def test_population_is_the_published_declarations_of_the_region_in_force_at_period_end(region):
     ac = region["catalogue"]["room_ac"]
-    end = date.today() - timedelta(days=10)
+    end = local_today() - timedelta(days=10)
     ent = region["enterprises"][0]
     later = declaration(ent, ac, published_at=utcnow() - timedelta(days=2))  # after period end
     draft = declaration(ent, ac, status=VersionStatus.DRAFT)
@@ -106,7 +107,7 @@ def test_a_draw_records_seed_population_hash_params_items_and_inspections(region
     plan = make_plan(region["regulator"], size_ratio=0.2, stratification="region")
     made = make_draw(plan, region["regulator"])
 
-    assert made.number == f"500000-{date.today().year}-001"
+    assert made.number == f"500000-{local_today().year}-001"
     assert made.seed == str(sampling.seed_from_text(LOTTERY))
     assert made.seed_source == LOTTERY
     assert made.method == sampling.METHOD == made.params["method"]
@@ -153,7 +154,7 @@ def test_the_recorded_population_is_canonical_gzip_csv(region):
 def test_draw_numbers_count_up_per_region_and_year(region):
     plan = make_plan(region["regulator"], exclude_drawn_years=0)
     numbers = [make_draw(plan, region["regulator"], seed_text=f"第{i}次").number for i in range(3)]
-    year = date.today().year
+    year = local_today().year
     assert numbers == [f"500000-{year}-001", f"500000-{year}-002", f"500000-{year}-003"]
     county = make_plan(region["regulator"], region_code="500113")
     assert make_draw(county, region["regulator"]).number == f"500113-{year}-001"

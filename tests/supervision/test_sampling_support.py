@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import event
 from werkzeug.security import generate_password_hash
 
+from core.clock import local_today
 from core.extensions import db as _db
 from core.models import Role, User, utcnow
 from declare.models import (
@@ -32,7 +33,7 @@ from tests.conftest import PASSWORD
 from tests.factories import valid_uscc
 
 LOTTERY = "2026-11-22 双色球 03 07 12 19 25 31 + 09"
-LAST_YEAR = date.today().year - 1
+LAST_YEAR = local_today().year - 1
 
 
 @pytest.fixture(name="en_request")
