@@ -10,7 +10,7 @@ from datetime import date
 from http import HTTPStatus
 
 from flask_babel import gettext as _
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from benchmarks import importer, queries
 from benchmarks.models import ProductCategory, Standard
@@ -24,6 +24,7 @@ from benchmarks.schemas import (
     CatalogueStandardArgs,
     CatalogueStandardOut,
 )
+from core.api_helpers import Blueprint  # its paginate bounds the page
 from core.auth import api_roles_required
 from core.extensions import db
 from core.models import Role
