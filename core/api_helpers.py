@@ -5,7 +5,8 @@
 default error body), ``blp.roles_only(Role.REGULATOR)`` makes a decorator that requires a bearer
 token of those roles (401 without one, 403 for other roles, both documented), ``@blp.public``
 marks an endpoint that needs no token, ``@blp.public_or_token`` one that answers more with one.
-``@blp.paginate(...)`` is flask-smorest's with the page bounded (``core.schemas.pagination_schema``).
+``@blp.paginate(...)`` is flask-smorest's with the page bounded
+(``core.schemas.pagination_schema``).
 """
 
 from __future__ import annotations

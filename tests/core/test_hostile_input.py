@@ -239,7 +239,8 @@ def _api_cases(method: str, path: str):
             integer = _kind(_resolve(p["schema"])) == "integer"
             for value in _hostile_for(p["schema"]):
                 refused = integer and (value in INTS or p["name"] in ("page", "page_size"))
-                yield f"query {p['name']}={str(value)[:12]}", url, {p["name"]: value}, base_text, refused
+                label = f"query {p['name']}={str(value)[:12]}"
+                yield label, url, {p["name"]: value}, base_text, refused
     if base is not None:
         for leaf, schema in _leaves(body_schema):
             integer = _kind(_resolve(schema)) == "integer"
