@@ -28,14 +28,18 @@ from app import create_app
 from core.auth import issue_token
 from core.extensions import api as _api
 from core.models import Role, User
-from tests.conftest import BASE_CONFIG, PASSWORD
+from tests.conftest import PASSWORD
 
 # --------------------------------------------------------------------------- the routes
 
 
 def _routes():
-    """The OpenAPI document and the URL map of an app built for collection only."""
-    application = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    """The OpenAPI document and the URL map of an app built for collection only (configured
+    like conftest's ``_schema`` app: the limiter is one object, and an app that switches it
+    off before any other initialises it leaves it without storage)."""
+    application = create_app(
+        {"TESTING": True, "SQLALCHEMY_DATABASE_URI": "sqlite://", "REDIS_URL": None}
+    )
     with application.app_context():
         spec = _api.spec.to_dict()
     pages = sorted(
