@@ -9,7 +9,7 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from flask_babel import gettext as _
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 
 from core.clock import local_today
 from benchmarks import importer, queries
@@ -24,6 +24,7 @@ from benchmarks.schemas import (
     CatalogueStandardArgs,
     CatalogueStandardOut,
 )
+from core.api_helpers import Blueprint  # its paginate bounds the page
 from core.auth import api_roles_required
 from core.extensions import db
 from core.models import Role

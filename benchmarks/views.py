@@ -33,6 +33,7 @@ from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard
 from core.auth import roles_required
 from core.errors import ValidationFailed
 from core.extensions import db
+from core.forms import page_arg
 from core.models import Role
 
 bp = Blueprint("catalogue", __name__, url_prefix="/catalogue")
@@ -48,13 +49,6 @@ def _labels():
     }
 
 
-def _int_arg(name: str, default: int = 1) -> int:
-    try:
-        return max(1, int(request.args.get(name, default)))
-    except (TypeError, ValueError):
-        return default
-
-
 @bp.get("/standards")
 def standards():
     form = StandardSearchForm(request.args)
@@ -68,7 +62,7 @@ def standards():
         q=filters.get("q", ""),
         kind=filters.get("kind"),
         status=filters.get("status"),
-        page=_int_arg("page"),
+        page=page_arg(),
         per_page=current_app.config.get("PAGE_SIZE", 20),
     )
     return render_template("benchmarks/standards.html", form=form, page=page, filters=filters)
@@ -317,7 +311,7 @@ def admin_history():
 
     page = db.paginate(
         select(CatalogueChange).order_by(CatalogueChange.at.desc(), CatalogueChange.id.desc()),
-        page=request.args.get("page", 1, type=int),
+        page=page_arg(),
         per_page=100,
         error_out=False,
     )

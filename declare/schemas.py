@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, post_load, validate
 
-from core.schemas import CitedStandardOut, EnterpriseBriefOut, TrimmedSchema
+from core.schemas import CitedStandardOut, DbId, EnterpriseBriefOut, TrimmedSchema, WholeNumber
 from declare.models import DeclarationKind, DeclarationStatus, Disclosure
 
 KINDS = [k.value for k in DeclarationKind]
@@ -55,7 +55,7 @@ class ProductIn(_Trimmed):
     model = fields.String(
         required=True, validate=validate.Length(min=1, max=120), metadata={"description": "型号"}
     )
-    category_id = fields.Integer(strict=True, required=True)
+    category_id = DbId(strict=True, required=True)
     specification = fields.String(load_default="", validate=validate.Length(max=200))
     common_name = fields.String(load_default="", validate=validate.Length(max=200))
     brand = fields.String(load_default="", validate=validate.Length(max=120))
@@ -79,7 +79,7 @@ class IndicatorIn(_Trimmed):
 
     kind = fields.String(load_default="performance", validate=validate.OneOf(INDICATOR_KINDS))
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    benchmark_indicator_id = fields.Integer(strict=True, load_default=None, allow_none=True)
+    benchmark_indicator_id = DbId(strict=True, load_default=None, allow_none=True)
     op = fields.String(
         required=True,
         validate=validate.OneOf(OPS),
@@ -101,7 +101,7 @@ class DraftIn(_Trimmed):
     """A draft declaration in the shape of the ``declare.operations`` contract."""
 
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
-    standard_id = fields.Integer(
+    standard_id = DbId(
         strict=True,
         load_default=None,
         allow_none=True,
@@ -131,7 +131,7 @@ class DraftIn(_Trimmed):
     products = fields.List(fields.Nested(ProductIn), load_default=list)
     indicators = fields.List(fields.Nested(IndicatorIn), load_default=list)
     reference_ids = fields.List(
-        fields.Integer(strict=True),
+        DbId(strict=True),
         load_default=list,
         metadata={"description": "normative references (standards.id)"},
     )
@@ -140,7 +140,7 @@ class DraftIn(_Trimmed):
 class DraftUpdateIn(DraftIn):
     """The whole draft again, with the ``lock_version`` it was read at (optimistic locking)."""
 
-    lock_version = fields.Integer(strict=True, required=True, validate=validate.Range(min=1))
+    lock_version = WholeNumber(strict=True, required=True, low=1)
 
     @post_load
     def _split_lock(self, data, **kwargs):
@@ -166,7 +166,7 @@ class ComparisonPreviewIn(Schema):
         load_default=list,
         metadata={"description": "with products, every benchmark that applies to them is judged"},
     )
-    reference_ids = fields.List(fields.Integer(strict=True), load_default=list)
+    reference_ids = fields.List(DbId(strict=True), load_default=list)
     mingshi_fewer = fields.String(load_default="")
     on = fields.Date(
         load_default=None,
@@ -181,7 +181,7 @@ class DeclarationListArgs(_Trimmed):
         metadata={"description": "1: the calling enterprise's own declarations (bearer token)"},
     )
     q = fields.String(load_default="", validate=validate.Length(max=100))
-    category_id = fields.Integer(load_default=None)
+    category_id = DbId(load_default=None)
     kind = fields.String(load_default=None, validate=validate.OneOf(KINDS))
     region = fields.String(
         load_default=None,

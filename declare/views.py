@@ -36,6 +36,7 @@ from core.auth import roles_required
 from core.charts import ScaleLine, scale_bar
 from core.errors import Conflict, ValidationFailed
 from core.extensions import db
+from core.forms import page_arg
 from core.models import Role
 from core.validation import db_id
 from declare import comparison, operations, queries, uploads
@@ -517,7 +518,7 @@ def search():
     if not form.validate():
         return render_template("declare/search.html", form=form, result=None, args={}), 400
     args = form.filters()
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     result = queries.published_versions(
         **args, page=page, per_page=current_app.config["PAGE_SIZE"]
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.schemas import TrimmedSchema
+from core.schemas import DbId, TrimmedSchema, WholeNumber
 from ranking.models import ObjectionStatus, PlanStatus, RunKind, RunStatus
 
 LEADER_KINDS = ["top_tier_all", "best_n", "best_share"]
@@ -28,7 +28,7 @@ _Trimmed = TrimmedSchema
 class PlanIndicatorIn(Schema):
     """A core indicator (核心指标), tied to a benchmark indicator of the plan's category."""
 
-    benchmark_indicator_id = fields.Integer(strict=True, required=True)
+    benchmark_indicator_id = DbId(strict=True, required=True)
     floor_kind = fields.String(
         load_default="mandatory", validate=validate.OneOf(["mandatory", "recommended"])
     )
@@ -65,7 +65,7 @@ class EntryRulesIn(Schema):
 
 class LeaderRuleIn(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(LEADER_KINDS))
-    n = fields.Integer(strict=True, load_default=None, allow_none=True)
+    n = WholeNumber(strict=True, load_default=None, allow_none=True)
     share = fields.Float(
         load_default=None, allow_none=True, metadata={"description": "in (0, 1], best_share"}
     )
@@ -79,7 +79,7 @@ class LeaderRuleIn(Schema):
 class PlanIn(_Trimmed):
     """An evaluation plan (评估方案), in the shape of the ``ranking.plans`` contract."""
 
-    category_id = fields.Integer(strict=True, required=True)
+    category_id = DbId(strict=True, required=True)
     year = fields.Integer(strict=True, required=True, validate=validate.Range(min=2000, max=2100))
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     composite_method = fields.String(
@@ -114,7 +114,7 @@ class ObjectionIn(_Trimmed):
     name = fields.String(required=True, validate=validate.Length(min=1, max=120))
     contact = fields.String(required=True, validate=validate.Length(min=1, max=120))
     text = fields.String(required=True, validate=validate.Length(min=1, max=4000))
-    entry_id = fields.Integer(
+    entry_id = DbId(
         strict=True,
         load_default=None,
         allow_none=True,

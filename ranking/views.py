@@ -40,6 +40,7 @@ from core.auth import roles_required
 from core.clock import local_today
 from core.errors import ValidationFailed
 from core.extensions import db, limiter
+from core.forms import page_arg, query_int
 from core.models import OutboxJob, Role
 from core.validation import db_id
 from declare.models import Enterprise
@@ -182,7 +183,7 @@ def _is_plan_owner(plan: EvaluationPlan) -> bool:
 
 
 def _page_arg() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return page_arg()
 
 
 # --------------------------------------------------------------------------- plan form
@@ -535,7 +536,7 @@ def indicator_tiers(run_id: int, key: str):
     pi = next((p for p in run.plan.indicators if boards.indicator_key(p) == key), None)
     if pi is None:
         abort(404)
-    tier = max(request.args.get("tier", 1, type=int) or 1, 1)
+    tier = query_int("tier", 1)
     stmt = (
         select(RunEntry)
         .join(Enterprise, Enterprise.id == RunEntry.enterprise_id)

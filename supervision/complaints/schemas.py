@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.schemas import TrimmedSchema
+from core.schemas import DbId, TrimmedSchema
 from supervision.complaints import operations as complaints
 from supervision.models import ComplaintStatus
 
@@ -14,8 +14,8 @@ class ComplaintIn(TrimmedSchema):
     enterprise_uscc = fields.String(
         load_default="", metadata={"description": "the enterprise's 统一社会信用代码"}
     )
-    enterprise_id = fields.Integer(strict=True, load_default=None, allow_none=True)
-    declaration_id = fields.Integer(
+    enterprise_id = DbId(strict=True, load_default=None, allow_none=True)
+    declaration_id = DbId(
         strict=True, load_default=None, allow_none=True,
         metadata={"description": "one of the enterprise's published declarations (optional)"},
     )
@@ -34,7 +34,7 @@ class DismissIn(TrimmedSchema):
 
 
 class OpenCheckIn(Schema):
-    declaration_id = fields.Integer(
+    declaration_id = DbId(
         strict=True, load_default=None, allow_none=True,
         metadata={"description": "default: the declaration the complaint names"},
     )

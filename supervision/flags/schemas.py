@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from core.schemas import DbId
 from supervision.flags import operations as flags
 from supervision.flags import risk
 
@@ -17,9 +18,8 @@ class RiskFlagArgs(Schema):
         metadata={"description": "one kind of flag"},
     )
     severity = fields.String(load_default=None, validate=validate.OneOf(risk.SEVERITIES))
-    category_id = fields.Integer(
+    category_id = DbId(
         load_default=None,
-        validate=validate.Range(min=1),
         metadata={"description": "product category id"},
     )
     region = fields.String(

@@ -29,6 +29,7 @@ from benchmarks.models import ProductCategory
 from core.auth import region_covers, roles_required
 from core.charts import HBar, HLayout, HRow, Segment, hbar_chart
 from core.extensions import db
+from core.forms import page_arg
 from core.models import Role
 from declare.models import Declaration
 from supervision.flags import operations as flags
@@ -119,7 +120,7 @@ def _categories() -> list[ProductCategory]:
 
 
 def _page_arg() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return page_arg()
 
 
 def _regulator_region() -> str:

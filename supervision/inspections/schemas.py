@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from core.schemas import TrimmedSchema
+from core.schemas import TrimmedSchema, WholeNumber
 from supervision.models import (
     CHECKLIST,
     InspectionOrigin,
@@ -44,7 +44,7 @@ class ResultIn(TrimmedSchema):
         metadata={"description": "rectification requirements (nonconforming); default: the "
                   "findings of the failed items"},
     )
-    rectification_days = fields.Integer(
+    rectification_days = WholeNumber(
         strict=True,
         load_default=None,
         allow_none=True,

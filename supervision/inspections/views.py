@@ -38,6 +38,7 @@ from core.charts import HBar, HLayout, HRow, Segment, hbar_chart
 from core.clock import local_date, local_today
 from core.errors import ValidationFailed
 from core.extensions import db
+from core.forms import page_arg
 from core.models import Role
 from supervision.inspections import operations as inspections
 from supervision.inspections.forms import (
@@ -173,7 +174,7 @@ def result_chart(
 
 
 def _page_arg() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return page_arg()
 
 
 def _regional_inspection(inspection_id: int) -> Inspection:

@@ -182,6 +182,7 @@ RECTIFICATION_DAYS = (1, 365)
 YEARS = (2000, 2100)
 MAX_SEED_TEXT = 1000
 SEED_LIMIT = 2**128  # seeds are 128-bit (sampling.seed_from_text gives that many bits)
+SEED_DIGITS = len(str(SEED_LIMIT - 1))  # 39: the longest seed written in digits
 INSERT_CHUNK = 2000
 PUBLIC_STATUSES = (DrawStatus.PUBLICISED, DrawStatus.CLOSED)
 ALLOCATIONS = sampling.ALLOCATIONS
@@ -781,13 +782,17 @@ def _seed(seed: Any, seed_text: Any) -> int | str:
               "“2026-11-22 双色球 03 07 12 19 25 31 + 09”) in the seed text."),
             "seed",
         )
-    if isinstance(seed, bool) or not (isinstance(seed, int) or raw.isdigit()):
-        raise _refuse(_("The seed is a whole number from 0 to 2^128 - 1 (digits only); put other "
-                        "text in the seed text."), "seed")
-    value = int(raw)
+    # ASCII digits only, and no more than 2^128 - 1 has: "²".isdigit() is true but int()
+    # refuses it, and int() of a 5,000-digit string fails (or costs time) instead of answering.
+    if isinstance(seed, bool) or not (
+        isinstance(seed, int) or (raw.isascii() and raw.isdigit() and len(raw) <= SEED_DIGITS)
+    ):
+        raise _refuse(_("The seed is a whole number from 0 to 2^128 - 1 (digits only, at most "
+                        "%(n)d of them); put other text in the seed text.", n=SEED_DIGITS), "seed")
+    value = seed if isinstance(seed, int) else int(raw)
     if not 0 <= value < SEED_LIMIT:
-        raise _refuse(_("The seed is a whole number from 0 to 2^128 - 1 (digits only); put other "
-                        "text in the seed text."), "seed")
+        raise _refuse(_("The seed is a whole number from 0 to 2^128 - 1 (digits only, at most "
+                        "%(n)d of them); put other text in the seed text.", n=SEED_DIGITS), "seed")
     return value
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
-from core.schemas import TrimmedSchema
+from core.schemas import DbId, TrimmedSchema, WholeNumber
 from supervision.sampling import operations as draws
 
 
@@ -18,7 +18,7 @@ class SamplingPlanIn(TrimmedSchema):
                   "(default: the caller's region)"}
     )
     category_ids = fields.List(
-        fields.Integer(strict=True), metadata={"description": "empty: every category"}
+        DbId(strict=True), metadata={"description": "empty: every category"}
     )
     period_start = fields.Date(required=True)
     period_end = fields.Date(
@@ -30,14 +30,14 @@ class SamplingPlanIn(TrimmedSchema):
         metadata={"description": "fraction of the population, min_ratio..1, rounded up; or "
                   "give size_count; neither = the minimum ratio"},
     )
-    size_count = fields.Integer(
+    size_count = WholeNumber(
         strict=True, allow_none=True,
         metadata={"description": "number of objects (raised to the minimum ratio if smaller)"},
     )
     min_ratio = fields.Float(metadata={"description": "at least SAMPLING_MIN_RATIO (0.05)"})
     stratification = fields.String(validate=validate.OneOf(list(draws.STRATA)))
     allocation = fields.String(validate=validate.OneOf(list(draws.ALLOCATIONS)))
-    exclude_drawn_years = fields.Integer(
+    exclude_drawn_years = WholeNumber(
         strict=True, metadata={"description": "enterprises drawn in the last N years are "
                                "excluded (0..10, default 3)"}
     )
@@ -47,8 +47,8 @@ class SamplingPlanIn(TrimmedSchema):
     max_inclusion = fields.Float(
         metadata={"description": "highest inclusion probability (0, 1], default 0.9"}
     )
-    inspectors_per_object = fields.Integer(strict=True, metadata={"description": "2..10"})
-    rectification_days = fields.Integer(strict=True, metadata={"description": "1..365"})
+    inspectors_per_object = WholeNumber(strict=True, metadata={"description": "2..10"})
+    rectification_days = WholeNumber(strict=True, metadata={"description": "1..365"})
 
 
 class SamplingPlanPatchIn(SamplingPlanIn):
@@ -88,11 +88,11 @@ class SamplingDrawIn(TrimmedSchema):
                   "result: SHA-256 of the normalised UTF-8 text, first 16 bytes"},
     )
     complaint_declaration_ids = fields.List(
-        fields.Integer(strict=True), load_default=list,
+        DbId(strict=True), load_default=list,
         metadata={"description": "declarations checked outside the random draw (举报触发)"},
     )
     complaint_ids = fields.List(
-        fields.Integer(strict=True), load_default=list,
+        DbId(strict=True), load_default=list,
         metadata={"description": "open complaints of the region whose objects are checked "
                   "outside the random draw"},
     )
@@ -188,7 +188,7 @@ class SamplingInspectorIn(TrimmedSchema):
     organisation = fields.String(validate=validate.Length(max=200))
     speciality = fields.String(validate=validate.Length(max=200))
     tied_enterprise_ids = fields.List(
-        fields.Integer(strict=True),
+        DbId(strict=True),
         metadata={"description": "enterprises the inspector is recused from"},
     )
     tied_usccs = fields.List(

@@ -40,6 +40,7 @@ from core.auth import roles_required
 from core.charts import HBar, HLayout, HRow, Segment, fmt, hbar_chart, nice_ticks
 from core.errors import ValidationFailed
 from core.extensions import db, limiter
+from core.forms import page_arg
 from core.models import Role
 from declare.models import Enterprise
 from supervision.models import Draw, DrawStatus, Inspector, SamplingPlan
@@ -207,7 +208,7 @@ def _inspector(inspector_id: int) -> Inspector:
 
 
 def _page_arg() -> int:
-    return max(request.args.get("page", 1, type=int) or 1, 1)
+    return page_arg()
 
 
 def _category_choices(form: PlanForm) -> None:

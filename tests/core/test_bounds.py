@@ -72,3 +72,87 @@ def test_ids_in_the_query_string_that_fit_nothing_are_ignored(client, login_as, 
                       f"&enterprise={value}").status_code == 200
     login_as("evaluator")
     assert client.get(f"/my/plans/new?category_id={value}").status_code == 200
+
+
+def test_numbers_from_text_take_ascii_digits_only():
+    from core.validation import DB_INT_MAX, integer, number
+
+    assert number("4.50") == (4.5, True) and number("４.５") == (4.5, True)
+    assert number("-1e3") == (-1000.0, True) and number("") == (None, True)
+    for bad in ("١٢", "²", "1_000", "NaN", "1e999", "9" * 5000, "4,5"):
+        assert number(bad) == (None, False), bad
+    assert integer("12") == (12, True) and integer(3.0) == (3, True)
+    assert integer(2**53 + 1) == (None, False)  # past the database integer, not rounded
+    assert integer(DB_INT_MAX) == (DB_INT_MAX, True) and integer(DB_INT_MAX + 1) == (None, False)
+    assert integer("²") == (None, False) and integer(3.5) == (None, False)
+
+
+def test_form_whole_numbers_and_decimals_refuse_other_digits(app):
+    from werkzeug.datastructures import MultiDict
+    from wtforms import Form
+
+    from core.forms import NumberField, int_or_none
+
+    assert int_or_none("12") == 12 and int_or_none(" 7 ") == 7
+    for bad in ("١٢", "²", "1e3", "3.0", "9" * 5000, str(2**31), ""):
+        assert int_or_none(bad) is None, bad
+
+    class F(Form):
+        value = NumberField()
+
+    assert F(MultiDict({"value": "４.５"})).value.data == 4.5
+    form = F(MultiDict({"value": "²"}))
+    assert not form.validate() and form.value.data is None
+
+
+def test_db_id_and_whole_number_fields_name_the_range():
+    from marshmallow import Schema, ValidationError
+
+    from core.schemas import DbId, WholeNumber
+
+    class S(Schema):
+        enterprise_id = DbId(strict=True, load_default=None)
+        category_id = DbId(load_default=None)
+        days = WholeNumber(strict=True, low=1, high=365, load_default=None)
+
+    assert S().load({"category_id": "7", "enterprise_id": 3}) == {
+        "category_id": 7, "enterprise_id": 3, "days": None}
+    for data in ({"enterprise_id": 2**40}, {"enterprise_id": "3"}, {"category_id": "²"},
+                 {"category_id": "99999999999999999999"}, {"category_id": "-1"},
+                 {"days": 366}, {"days": 1.5}):
+        with pytest.raises(ValidationError) as caught:
+            S().load(data)
+        field = next(iter(data))
+        assert "from" in caught.value.messages[field][0], data
+
+
+def test_a_huge_page_is_a_422_naming_page_on_the_api_and_on_pages(client):
+    resp = client.get("/api/v1/ranking/leaderboards?page=4349898482790066290688")
+    assert resp.status_code == 422
+    assert resp.get_json()["errors"]["query"]["page"] == [
+        f"Enter a whole number from 1 to {DB_INT_MAX} (digits 0-9)."]
+    resp = client.get("/api/v1/catalogue/standards?page_size=1000")
+    assert resp.status_code == 422 and "page_size" in resp.get_json()["errors"]["query"]
+    assert client.get("/api/v1/catalogue/standards?page=2").status_code == 200
+    page = client.get("/declarations?page=4349898482790066290688")
+    assert page.status_code == 422 and "page" in page.get_data(as_text=True)
+    assert client.get("/declarations?page=2").status_code == 200
+
+
+def test_the_documented_page_has_a_maximum(app):
+    from core.extensions import api
+
+    params = api.spec.to_dict()["paths"]["/api/v1/ranking/leaderboards"]["get"]["parameters"]
+    page = next(p for p in params if p["name"] == "page")
+    assert page["schema"]["maximum"] == DB_INT_MAX
+
+
+@pytest.mark.parametrize("seed", ["²", "9" * 5000, "١٢", str(2**128)])
+def test_a_seed_takes_at_most_39_ascii_digits(app, seed):
+    from core.errors import ValidationFailed
+    from supervision.sampling.operations import _seed
+
+    with app.test_request_context("/?lang=en"), pytest.raises(ValidationFailed) as caught:
+        _seed(seed, None)
+    assert "digits only, at most 39" in caught.value.errors["seed"][0]
+    assert _seed(str(2**128 - 1), None) == 2**128 - 1

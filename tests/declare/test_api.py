@@ -291,7 +291,9 @@ def test_create_draft_shape_errors(client, catalogue, auth):
     errors = flat_errors(errors_of(resp))
     assert errors["kind"] == ["Must be one of: catalogue, enterprise."]
     assert errors["products.0.model"] == ["Missing data for required field."]
-    assert errors["products.0.category_id"] == ["Not a valid integer."]
+    assert errors["products.0.category_id"] == [
+        "An id is a whole number from 1 to 2147483647 (digits 0-9)."
+    ]
     assert errors["indicators.0.op"] == ["Must be one of: ge, le, eq, range."]
     assert errors["indicators.0.value"] == ["Not a valid number."]
     assert errors["approved_on"] == ["Not a valid date."]
