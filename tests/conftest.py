@@ -14,6 +14,7 @@ import shutil
 from datetime import date
 
 import pytest
+from flask import g, request_started
 from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
@@ -125,6 +126,14 @@ BASE_CONFIG = {
 }
 
 
+def _fresh_request_globals(sender, **_extra) -> None:
+    """Each test request starts with an empty ``g``, as in production. The test's own app
+    context stays pushed, so requests would otherwise share it: a bearer token's user or
+    Flask-Login's user cached by one request would answer for the next."""
+    for name in list(g):
+        g.pop(name, None)
+
+
 @pytest.fixture(scope="session")
 def _apps(_schema):
     """The session's apps, one per distinct ``app_config`` (its repr is the key)."""
@@ -137,6 +146,7 @@ def _apps(_schema):
         if key not in built:
             application = create_app({**BASE_CONFIG, "SQLALCHEMY_DATABASE_URI": _schema, **overrides})
             register_probes(application)
+            request_started.connect(_fresh_request_globals, application)
             built[key] = (application, copy.deepcopy(dict(application.config)))
         return built[key]
 
