@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import unicodedata
 import warnings
@@ -284,7 +285,7 @@ _SPLIT_CHUNK = MIB  # tokens are counted per MiB: bounded memory, an error of on
 #: pypdf's own bound on form XObject invocations per page extraction
 #: (``Configuration.xform_maximum_invocations_per_extraction``).
 _MAX_FORM_INVOCATIONS = 5000
-_MAX_FORM_DEPTH = 4
+_MAX_FORM_DEPTH = 32  # nesting followed this deep; each form is measured once per depth
 
 
 def text_budget(config: Mapping[str, Any] | None = None) -> dict[str, int]:
@@ -295,9 +296,8 @@ def text_budget(config: Mapping[str, Any] | None = None) -> dict[str, int]:
     )
     unknown = sorted(set(given) - set(TEXT_BUDGET_DEFAULTS))
     if unknown:
-        raise ValueError(
-            f"PDF_TEXT_BUDGET: unknown setting(s) {unknown}; allowed: {sorted(TEXT_BUDGET_DEFAULTS)}"
-        )
+        allowed = sorted(TEXT_BUDGET_DEFAULTS)
+        raise ValueError(f"PDF_TEXT_BUDGET: unknown setting(s) {unknown}; allowed: {allowed}")
     budget = {**TEXT_BUDGET_DEFAULTS, **given}
     for key, value in budget.items():
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -324,6 +324,20 @@ def _tokens(data: bytes) -> int:
         len(data[i : i + _SPLIT_CHUNK].split()) for i in range(0, len(data), _SPLIT_CHUNK)
     )
     return words + sum(data.count(d) for d in _DELIMITERS)
+
+
+_DO = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s+Do(?![^\s/\[\]()<>{}%])")
+_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+
+
+def _drawn_names(content: bytes) -> dict[str, int]:
+    """``/Name`` → how often ``content`` draws it with ``Do`` (``#xx`` escapes decoded, as
+    pypdf decodes them; each count capped at pypdf's bound on invocations)."""
+    counts: dict[str, int] = {}
+    for raw in _DO.findall(content):
+        name = "/" + _NAME_ESCAPE.sub(lambda m: bytes([int(m[1], 16)]), raw).decode("latin-1")
+        counts[name] = min(counts.get(name, 0) + 1, _MAX_FORM_INVOCATIONS)
+    return counts
 
 
 def _resolved(obj):
@@ -357,22 +371,29 @@ def measure_text_cost(
             seen[key] = (len(data), _tokens(data), data)
         return seen[key]
 
+    drawn_forms: dict[tuple, tuple[int, int]] = {}  # (form, depth) → its (bytes, tokens)
+
     def forms(resources, content: bytes, depth: int) -> tuple[int, int]:
-        """(bytes, tokens) of the forms drawn from ``content``, nested ones included."""
+        """(bytes, tokens) of the forms drawn from ``content``, nested ones included; each
+        form measured once per depth, so a lattice of forms costs its size, not its paths."""
         xobjects = _resolved((_resolved(resources) or {}).get("/XObject"))
         if not xobjects or depth > _MAX_FORM_DEPTH:
             return 0, 0
         size = tokens = 0
-        for name in list(xobjects.keys()):
-            uses = min(content.count(str(name).encode("latin-1")), _MAX_FORM_INVOCATIONS)
+        for name, uses in _drawn_names(content).items():
+            if name not in xobjects:
+                continue
             ref = xobjects.raw_get(name)
             obj = _resolved(ref)
-            if not uses or not hasattr(obj, "get") or obj.get("/Subtype") != "/Form":
+            if not hasattr(obj, "get") or obj.get("/Subtype") != "/Form":
                 continue
-            form_size, form_tokens, data = stream(ref)
-            inner_size, inner_tokens = forms(obj.get("/Resources"), data, depth + 1)
-            size += uses * (form_size + inner_size)
-            tokens += uses * (form_tokens + inner_tokens)
+            memo = (_stream_key(ref, obj), depth)
+            if memo not in drawn_forms:
+                form_size, form_tokens, data = stream(ref)
+                inner_size, inner_tokens = forms(obj.get("/Resources"), data, depth + 1)
+                drawn_forms[memo] = (form_size + inner_size, form_tokens + inner_tokens)
+            size += uses * drawn_forms[memo][0]
+            tokens += uses * drawn_forms[memo][1]
         return size, tokens
 
     for page in reader.pages[: max_pages if max_pages is not None else pages]:

@@ -75,14 +75,14 @@ def text_bomb(operators: int = 900_000, pages: int = 3, distinct: int = 1) -> by
     return _document(pages, contents, FONT, [])
 
 
-def form_bomb(form_operators: int, draws: int) -> bytes:
-    """One page drawing the form XObject /X0 ``draws`` times; the form shows ``(a) Tj``
-    ``form_operators`` times."""
+def form_bomb(form_operators: int, draws: int, *, escaped: bool = False) -> bytes:
+    """One page drawing the form XObject /X0 ``draws`` times (spelt ``/X#30`` with
+    ``escaped``); the form shows ``(a) Tj`` ``form_operators`` times."""
     form = _stream(
         b"BT /F1 12 Tf 72 720 Td " + b"(a) Tj " * form_operators + b"ET",
         b"/Type /XObject /Subtype /Form /BBox [0 0 595 842] /Resources " + FONT + b" ",
     )
-    content = b"/X0 Do " * draws
+    content = (b"/X#30 Do " if escaped else b"/X0 Do ") * draws
     resources = b"<< /Font << /F1 3 0 R >> /XObject << /X0 5 0 R >> >>"
     return _document(1, [content], resources, [form])
 
@@ -98,3 +98,27 @@ def plain_text_pdf(pages: int = 3, lines: int = 40) -> bytes:
         )
         contents.append(b"BT /F1 9 Tf 40 800 Td 11 TL " + shown + b" ET")
     return _document(pages, contents, FONT, [])
+
+
+def form_lattice(width: int, depth: int, leaf_operators: int = 10) -> bytes:
+    """Forms in ``depth`` levels of ``width``, each drawing every form of the next level:
+    width ** depth paths to the leaves, through width * depth objects."""
+    first = 5  # objects 1-3 as usual, 4 is the page's content stream
+    number = {(level, i): first + level * width + i for level in range(depth) for i in range(width)}
+    forms = []
+    for level in range(depth):
+        for i in range(width):
+            if level == depth - 1:
+                body = b"BT /F1 12 Tf " + b"(a) Tj " * leaf_operators + b"ET"
+                resources = FONT
+            else:
+                body = b" ".join(b"/N%d Do" % j for j in range(width))
+                inner = b" ".join(b"/N%d %d 0 R" % (j, number[(level + 1, j)])
+                                  for j in range(width))  # fmt: skip
+                resources = b"<< /Font << /F1 3 0 R >> /XObject << " + inner + b" >> >>"
+            forms.append(_stream(body, b"/Type /XObject /Subtype /Form /BBox [0 0 595 842] "
+                                       b"/Resources " + resources + b" "))  # fmt: skip
+    top = b" ".join(b"/N%d %d 0 R" % (j, number[(0, j)]) for j in range(width))
+    content = b" ".join(b"/N%d Do" % j for j in range(width))
+    resources = b"<< /Font << /F1 3 0 R >> /XObject << " + top + b" >> >>"
+    return _document(1, [content], resources, forms)

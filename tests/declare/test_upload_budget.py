@@ -18,7 +18,7 @@ from tests.declare import (
     owner_fixture,  # noqa: F401
     upload,
 )
-from tests.hostile_pdfs import form_bomb, plain_text_pdf, text_bomb
+from tests.hostile_pdfs import form_bomb, form_lattice, plain_text_pdf, text_bomb
 
 pytestmark = pytest.mark.usefixtures("en_request")
 
@@ -54,6 +54,19 @@ def test_a_form_counts_once_per_draw():
     single, drawn = cost(form_bomb(1000, draws=1)), cost(form_bomb(1000, draws=50))
     form_tokens = single.content_tokens - 3  # the page itself: "/X0", "/", "Do"
     assert drawn.content_tokens == 50 * form_tokens + 50 * 3
+
+
+def test_a_form_name_spelt_with_escapes_is_still_counted():
+    plain, escaped = cost(form_bomb(1000, 50)), cost(form_bomb(1000, 50, escaped=True))
+    assert escaped.content_tokens == plain.content_tokens  # "/X#30" is one word like "/X0"
+
+
+def test_a_lattice_of_forms_is_counted_by_its_paths_in_little_time():
+    """12 levels of 12 forms each drawing the next level: 12**12 paths, 144 objects."""
+    started = time.perf_counter()
+    found = cost(form_lattice(width=12, depth=12))
+    assert time.perf_counter() - started < 2
+    assert found.content_tokens > 12**12
 
 
 def test_the_count_stops_at_the_first_limit_passed():
