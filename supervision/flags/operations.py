@@ -27,7 +27,13 @@ calls to have declarations re-flagged after the commit.
 
 Settings (``current_app.config``): ``SUPERVISION_RISK`` — a mapping of ``risk.RiskConfig``
 fields (thresholds, severities, weights); ``SUPERVISION_SIMILARITY`` — ``threshold`` (0.85),
-``min_table_shingles`` (60), ``min_text_shingles`` (200), ``max_text_pages`` (200).
+``min_table_shingles`` (60), ``min_text_shingles`` (200), ``max_text_pages`` (200);
+``PDF_TEXT_BUDGET`` (``declare.uploads.text_budget``) — what reading one standard text may
+cost: counted first, then extracted in a child process with a hard time and memory limit
+(``supervision.flags.extraction``). A text over it is not compared; its declaration gets a
+``text_unchecked`` flag naming the limit, and the outcome is kept beside the uploads
+(``minhash/unchecked-<sha256>-<pages>-<budget>.json``) so no recompute pays for it again;
+a larger budget is another file name, so the text is tried again.
 """
 
 from __future__ import annotations
