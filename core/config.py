@@ -39,6 +39,16 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance_path / "uploads"),
         "MAX_UPLOAD_BYTES": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
+        # What reading the text of one standard PDF may cost (declare.uploads.text_budget):
+        # a file over pages/bytes/tokens is refused at upload; the flags job extracts within
+        # seconds/memory and flags a text it could not read for review (text_unchecked).
+        "PDF_TEXT_BUDGET": {
+            "pages": _int("PDF_TEXT_MAX_PAGES", 2000),
+            "content_bytes": _int("PDF_TEXT_MAX_CONTENT_BYTES", 48 * 1024 * 1024),
+            "content_tokens": _int("PDF_TEXT_MAX_CONTENT_TOKENS", 3_000_000),
+            "seconds": _int("PDF_TEXT_SECONDS", 60),
+            "memory_mb": _int("PDF_TEXT_MEMORY_MB", 1024),
+        },
         "BABEL_DEFAULT_LOCALE": os.environ.get("DEFAULT_LOCALE", "zh"),
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         "LANGUAGES": ["zh", "en"],

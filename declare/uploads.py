@@ -6,6 +6,15 @@ size is counted while streaming, so a lying Content-Length cannot get a larger f
 disk. Content is written to a temporary file in the upload directory and renamed into place
 (``ab/cd/<sha256>.pdf``) only once every check passed; a refusal leaves nothing behind.
 
+Work as well as bytes: pypdf reads a page's text by parsing every operator and operand of its
+content streams, at about 150,000 a second, so 17 KB of compressed ``(a) Tj`` repeated a
+million times costs minutes in the flags job. ``measure_text_cost`` counts what extraction
+would parse (decoded content-stream bytes and tokens, form XObjects once per invocation,
+a stream shared by several pages once per page) without parsing it, at C speed, and
+``store_pdf`` refuses a file over ``PDF_TEXT_BUDGET`` (``text_budget``) with the reason. The
+flags job runs the same measurement before it extracts, under a hard time limit besides
+(``supervision.flags.extraction``).
+
 A file renamed into place belongs to the transaction that stores its ``Attachment`` row: when
 that transaction rolls back (a request refused after the upload was stored), the files it
 created are removed again (``_forget_files_of_rolled_back_transaction``), so no orphan stays
@@ -16,11 +25,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import unicodedata
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+from urllib.parse import quote
 
 import filetype
 from flask import abort, current_app, send_file
@@ -35,12 +48,17 @@ from declare.models import Attachment, DeclarationVersion, Disclosure, Enterpris
 
 __all__ = [
     "PDF_MIME",
+    "TEXT_BUDGET_DEFAULTS",
+    "TextCost",
     "UploadError",
     "attachment_path",
     "can_read_text",
+    "content_disposition",
+    "measure_text_cost",
     "path_of",
     "send_attachment",
     "store_pdf",
+    "text_budget",
 ]
 
 PDF_MIME = "application/pdf"
@@ -50,7 +68,8 @@ _BOM = b"\xef\xbb\xbf"
 
 
 class UploadError(ValueError):
-    """A refused upload; ``code`` is ``empty``, ``too_large``, ``not_pdf`` or ``unreadable``."""
+    """A refused upload; ``code`` is ``empty``, ``too_large``, ``not_pdf``, ``unreadable``,
+    ``active_content`` or ``too_complex`` (over ``PDF_TEXT_BUDGET``)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -133,7 +152,9 @@ def _check_magic(head: bytes) -> None:
 
 
 def _check_opens(path: str) -> None:
-    """pypdf must read the document structure and every page reference, without a password."""
+    """pypdf must read the document structure and every page reference, without a password;
+    nothing in the document may act (``_active_content``), and reading its text must fit
+    ``PDF_TEXT_BUDGET`` (``_check_cost``)."""
     from pypdf import PdfReader
 
     try:
@@ -149,6 +170,9 @@ def _check_opens(path: str) -> None:
                     ),
                 )
             pages = len(reader.pages)
+            budget = text_budget()
+            if pages > budget["pages"]:  # before walking every page for active content
+                raise _over_budget(TextCost(pages, 0, 0, "pages"), budget)
             active = _active_content(reader)
     except UploadError:
         raise
@@ -171,6 +195,7 @@ def _check_opens(path: str) -> None:
                 what=", ".join(_active_word(code) for code in sorted(active)),
             ),
         )
+    _check_cost(reader)
 
 
 #: Actions that run something in the reader's viewer instead of showing the text.
@@ -234,6 +259,209 @@ def _active_content(reader) -> set[str]:
             if annot.get("/Subtype") == "/FileAttachment":
                 found.add("embedded")
     return found
+
+
+# --------------------------------------------------------------------------- work budget
+
+MIB = 1024 * 1024
+
+#: What the text of one standard may cost (``PDF_TEXT_BUDGET`` overrides any of these):
+#: ``pages``; ``content_bytes`` and ``content_tokens``, the decoded content streams and their
+#: operators and operands as text extraction parses them (about 150,000 tokens a second on
+#: one core, so 3,000,000 is about 20 s; a 200-page standard typed in a word processor holds
+#: 200,000-600,000); ``seconds`` and ``memory_mb``, the hard limits of the extraction process
+#: in the flags job (``supervision.flags.extraction``).
+TEXT_BUDGET_DEFAULTS: dict[str, int] = {
+    "pages": 2000,
+    "content_bytes": 48 * MIB,
+    "content_tokens": 3_000_000,
+    "seconds": 60,
+    "memory_mb": 1024,
+}
+
+#: Delimiters that start a token of a content stream even without white space before them.
+_DELIMITERS = (b"(", b")", b"<", b">", b"[", b"]", b"/")
+_SPLIT_CHUNK = MIB  # tokens are counted per MiB: bounded memory, an error of one per MiB
+#: pypdf's own bound on form XObject invocations per page extraction
+#: (``Configuration.xform_maximum_invocations_per_extraction``).
+_MAX_FORM_INVOCATIONS = 5000
+_MAX_FORM_DEPTH = 32  # nesting followed this deep; each form is measured once per depth
+
+
+def text_budget(config: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """``PDF_TEXT_BUDGET`` (``config``, else the app's) over ``TEXT_BUDGET_DEFAULTS``; an
+    unknown key or a value that is not a positive integer is a configuration error."""
+    given = dict(
+        (current_app.config.get("PDF_TEXT_BUDGET") if config is None else config) or {}
+    )
+    unknown = sorted(set(given) - set(TEXT_BUDGET_DEFAULTS))
+    if unknown:
+        allowed = sorted(TEXT_BUDGET_DEFAULTS)
+        raise ValueError(f"PDF_TEXT_BUDGET: unknown setting(s) {unknown}; allowed: {allowed}")
+    budget = {**TEXT_BUDGET_DEFAULTS, **given}
+    for key, value in budget.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"PDF_TEXT_BUDGET[{key!r}] must be a positive integer, got {value!r}")
+    return budget
+
+
+@dataclass(frozen=True)
+class TextCost:
+    """What extracting the text of a PDF would parse. ``over`` names the first limit passed
+    (``pages``, ``content_bytes`` or ``content_tokens``) when the count stopped early."""
+
+    pages: int
+    content_bytes: int
+    content_tokens: int
+    over: str | None = None
+
+
+def _tokens(data: bytes) -> int:
+    """Operators and operands in a decoded content stream, counted without parsing it: the
+    white-space separated words plus the delimiters that open or close an object. Strings
+    with spaces count once per word, so this errs on the high side, never the low one."""
+    words = sum(
+        len(data[i : i + _SPLIT_CHUNK].split()) for i in range(0, len(data), _SPLIT_CHUNK)
+    )
+    return words + sum(data.count(d) for d in _DELIMITERS)
+
+
+_DO = re.compile(rb"/([^\s/\[\]()<>{}%]+)\s+Do(?![^\s/\[\]()<>{}%])")
+_NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
+
+
+def _drawn_names(content: bytes) -> dict[str, int]:
+    """``/Name`` → how often ``content`` draws it with ``Do`` (``#xx`` escapes decoded, as
+    pypdf decodes them; each count capped at pypdf's bound on invocations)."""
+    counts: dict[str, int] = {}
+    for raw in _DO.findall(content):
+        name = "/" + _NAME_ESCAPE.sub(lambda m: bytes([int(m[1], 16)]), raw).decode("latin-1")
+        counts[name] = min(counts.get(name, 0) + 1, _MAX_FORM_INVOCATIONS)
+    return counts
+
+
+def _resolved(obj):
+    return obj.get_object() if obj is not None and hasattr(obj, "get_object") else obj
+
+
+def _stream_key(ref, obj) -> tuple:
+    return ("ref", ref.idnum, ref.generation) if hasattr(ref, "idnum") else ("obj", id(obj))
+
+
+def measure_text_cost(
+    reader, *, max_pages: int | None = None, budget: Mapping[str, int] | None = None
+) -> TextCost:
+    """Count what pypdf's ``extract_text`` would parse on the first ``max_pages`` pages (all
+    when None): each page's content streams and the form XObjects it draws, a form once per
+    ``Do`` of its name (up to pypdf's bound), a stream shared by pages once per page, as
+    pypdf parses it again for each. Streams are decoded by pypdf within its own output limits
+    and each only once. With ``budget``, counting stops as soon as a limit is passed."""
+    limit = dict(budget or {})
+    pages = len(reader.pages)
+    if "pages" in limit and pages > limit["pages"]:
+        return TextCost(pages, 0, 0, over="pages")
+    seen: dict[tuple, tuple[int, int, bytes]] = {}  # stream → (bytes, tokens, data)
+    total_bytes = total_tokens = 0
+
+    def stream(ref) -> tuple[int, int, bytes]:
+        obj = _resolved(ref)
+        key = _stream_key(ref, obj)
+        if key not in seen:
+            data = obj.get_data() if hasattr(obj, "get_data") else b""
+            seen[key] = (len(data), _tokens(data), data)
+        return seen[key]
+
+    drawn_forms: dict[tuple, tuple[int, int]] = {}  # (form, depth) → its (bytes, tokens)
+
+    def forms(resources, content: bytes, depth: int) -> tuple[int, int]:
+        """(bytes, tokens) of the forms drawn from ``content``, nested ones included; each
+        form measured once per depth, so a lattice of forms costs its size, not its paths."""
+        xobjects = _resolved((_resolved(resources) or {}).get("/XObject"))
+        if not xobjects or depth > _MAX_FORM_DEPTH:
+            return 0, 0
+        size = tokens = 0
+        for name, uses in _drawn_names(content).items():
+            if name not in xobjects:
+                continue
+            ref = xobjects.raw_get(name)
+            obj = _resolved(ref)
+            if not hasattr(obj, "get") or obj.get("/Subtype") != "/Form":
+                continue
+            memo = (_stream_key(ref, obj), depth)
+            if memo not in drawn_forms:
+                form_size, form_tokens, data = stream(ref)
+                inner_size, inner_tokens = forms(obj.get("/Resources"), data, depth + 1)
+                drawn_forms[memo] = (form_size + inner_size, form_tokens + inner_tokens)
+            size += uses * drawn_forms[memo][0]
+            tokens += uses * drawn_forms[memo][1]
+        return size, tokens
+
+    for page in reader.pages[: max_pages if max_pages is not None else pages]:
+        contents = page.raw_get("/Contents") if "/Contents" in page else None
+        listed = _resolved(contents)
+        refs = list(listed) if isinstance(listed, list) else [contents]
+        drawn = []
+        for ref in refs:
+            if ref is None:
+                continue
+            size, tokens, data = stream(ref)
+            total_bytes += size
+            total_tokens += tokens
+            drawn.append(data)
+        size, tokens = forms(page.get("/Resources"), b" ".join(drawn), 0)
+        total_bytes += size
+        total_tokens += tokens
+        for key in ("content_bytes", "content_tokens"):
+            measured = total_bytes if key == "content_bytes" else total_tokens
+            if key in limit and measured > limit[key]:
+                return TextCost(pages, total_bytes, total_tokens, over=key)
+    return TextCost(pages, total_bytes, total_tokens)
+
+
+def _over_budget(cost: TextCost, budget: Mapping[str, int]) -> UploadError:
+    advice = _(
+        "Export or print the document to a plain PDF (its text as text, without the repeated "
+        "drawing) and upload that."
+    )
+    if cost.over == "pages":
+        what = _(
+            "The PDF has %(found)s pages; a standard text may have at most %(limit)s.",
+            found=cost.pages,
+            limit=budget["pages"],
+        )
+        advice = _("Upload the standard itself, without annexed material.")
+    elif cost.over == "content_bytes":
+        what = _(
+            "The pages of the PDF hold more than %(limit)s MB of drawing instructions, far "
+            "more than a standard text needs: reading its text would take too long.",
+            limit=f"{budget['content_bytes'] / MIB:g}",
+        )
+    else:
+        what = _(
+            "The pages of the PDF hold more than %(limit)s drawing instructions (operators "
+            "and their operands), far more than a standard text needs: reading its text "
+            "would take too long.",
+            limit=f"{budget['content_tokens']:,}",
+        )
+    return UploadError("too_complex", f"{what} {advice}")
+
+
+def _check_cost(reader) -> None:
+    """Refuse a text whose extraction would exceed ``PDF_TEXT_BUDGET`` (see the module doc)."""
+    budget = text_budget()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            cost = measure_text_cost(reader, budget=budget)
+    except Exception as exc:  # noqa: BLE001  (pypdf's limits and damaged streams)
+        from pypdf.errors import LimitReachedError
+
+        if isinstance(exc, LimitReachedError):  # a stream decodes past pypdf's own bound
+            cost = TextCost(len(reader.pages), budget["content_bytes"] + 1, 0, "content_bytes")
+        else:
+            return  # a damaged content stream: viewers skip it, and so does the extraction
+    if cost.over:
+        raise _over_budget(cost, budget)
 
 
 _NEW_FILES = "declare.uploads.new_files"
@@ -329,11 +557,32 @@ def can_read_text(version: DeclarationVersion, user=None) -> bool:
     return not version.is_draft and version.disclosure is Disclosure.FULL_TEXT
 
 
+#: Sent with every stored text: no script, style, frame or form of the document runs on
+#: the site's origin whatever a viewer makes of it (``sandbox`` gives the response an opaque
+#: origin). Chromium's PDF viewer still shows it: it is the browser's own, not the page's.
+TEXT_CSP = "default-src 'none'; object-src 'self'; sandbox"
+
+
+def content_disposition(filename: str, *, inline: bool = True) -> str:
+    """``inline`` (or ``attachment``) with the stored file name, safe whatever it holds: an
+    ASCII ``filename`` (quotes and backslashes escaped; a name that is not ASCII falls back
+    to "standard.pdf") and, for any other name, RFC 5987's ``filename*=UTF-8''...``."""
+    name = _safe_filename(filename)
+    kind = "inline" if inline else "attachment"
+    if name.isascii():
+        escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+        return f'{kind}; filename="{escaped}"'
+    return f"{kind}; filename=\"standard.pdf\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
 def send_attachment(version: DeclarationVersion, user=None):
     """The response sending the standard text of ``version`` to ``user`` (None: public).
 
     404 when there is no text or ``user`` may not read it, so a hidden text is
-    indistinguishable from a missing one.
+    indistinguishable from a missing one. The content type is the one verified at upload
+    (never a browser's guess, never HTML: anything else is sent as a download of bytes),
+    with ``nosniff``, a Content-Security-Policy that runs nothing (``TEXT_CSP``) and a
+    Content-Disposition whose file name is safe (``content_disposition``).
     """
     attachment = version.text_attachment
     if attachment is None or not can_read_text(version, user):
@@ -343,16 +592,20 @@ def send_attachment(version: DeclarationVersion, user=None):
         current_app.logger.error("attachment %s missing on disk at %s", attachment.id, path)
         abort(404)
     public = not version.is_draft and version.disclosure is Disclosure.FULL_TEXT
+    verified = attachment.content_type == PDF_MIME
     response = send_file(
         path,
-        mimetype=PDF_MIME,
-        as_attachment=False,
-        download_name=attachment.filename,
+        mimetype=PDF_MIME if verified else "application/octet-stream",
+        as_attachment=not verified,
         etag=attachment.sha256,
         conditional=True,
         max_age=3600 if public else 0,
     )
+    response.headers["Content-Disposition"] = content_disposition(
+        attachment.filename, inline=verified
+    )
     response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = TEXT_CSP
     if not public:
         response.headers["Cache-Control"] = "private, no-store"
     return response

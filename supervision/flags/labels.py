@@ -19,6 +19,7 @@ CODE_LABELS = {
     "near_identical": _l("Near-identical to another enterprise's standard"),
     "open_complaint": _l("Open complaint (举报)"),
     "leader": _l("Leader (领跑者): checked more often"),
+    "text_unchecked": _l("Standard text not read automatically: compare by hand"),
 }
 SEVERITY_LABELS = {"high": _l("High"), "medium": _l("Medium"), "low": _l("Low")}
 STATUS_LABELS = {"open": _l("Open"), "cleared": _l("Cleared"), "all": _l("Open and cleared")}

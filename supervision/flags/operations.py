@@ -27,18 +27,26 @@ calls to have declarations re-flagged after the commit.
 
 Settings (``current_app.config``): ``SUPERVISION_RISK`` — a mapping of ``risk.RiskConfig``
 fields (thresholds, severities, weights); ``SUPERVISION_SIMILARITY`` — ``threshold`` (0.85),
-``min_table_shingles`` (60), ``min_text_shingles`` (200), ``max_text_pages`` (200).
+``min_table_shingles`` (60), ``min_text_shingles`` (200), ``max_text_pages`` (200);
+``PDF_TEXT_BUDGET`` (``declare.uploads.text_budget``) — what reading one standard text may
+cost: counted first, then extracted in a child process with a hard time and memory limit
+(``supervision.flags.extraction``). A text over it is not compared; its declaration gets a
+``text_unchecked`` flag naming the limit, and the outcome is kept beside the uploads
+(``minhash/unchecked-<sha256>-<pages>-<budget>.json``) so no recompute pays for it again;
+a larger budget is another file name, so the text is tried again.
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
+import json
 import logging
 import math
 import operator
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,7 +81,7 @@ from declare.models import (
 )
 from declare.queries import DeclarationLabel, declaration_labels
 from ranking.models import EvaluationPlan, RankingRun, RunEntry, RunKind, RunStatus
-from supervision.flags import copying, risk, similarity
+from supervision.flags import copying, extraction, risk, similarity
 from supervision.models import Complaint, ComplaintStatus, RiskFlag
 
 __all__ = [
@@ -504,17 +512,60 @@ def _write_atomically(path: Path, write: Callable[[Any], None]) -> None:
         log.warning("could not write the similarity cache %s", path, exc_info=True)
 
 
-def _pdf_text(path: Path, max_pages: int) -> str:
+def _budget_tag(budget: Mapping[str, int]) -> str:
+    """Part of a review file's name: a larger budget reads the text again."""
+    return hashlib.sha256(json.dumps(budget, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _review_path(sha256: str, max_pages: int, budget: Mapping[str, int]) -> Path:
+    return _cache_dir() / f"unchecked-{sha256}-{int(max_pages)}-{_budget_tag(budget)}.json"
+
+
+def text_review(sha256: str, max_pages: int) -> dict[str, Any] | None:
+    """Why the stored text with this digest could not be read within ``PDF_TEXT_BUDGET``
+    (``exceeded``: pages, content_bytes, content_tokens, seconds, memory_mb or failed, and
+    the ``limit``), as ``standard_text`` recorded it; None when it was read or not tried."""
+    from declare.uploads import text_budget
+
+    try:
+        found = json.loads(_review_path(sha256, max_pages, text_budget()).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def _pdf_text(
+    path: Path, max_pages: int, budget: Mapping[str, int], extractor: extraction.Extractor
+) -> tuple[str, dict[str, Any] | None]:
+    """(text, None), or ("", why) when reading it would pass the budget: first the count of
+    what extraction would parse (cheap, in this process), then the extraction itself in the
+    extractor's child process, killed at the time or memory limit. A file pypdf cannot open
+    gives ("", None): an unreadable text is simply not compared."""
     from pypdf import PdfReader
+    from pypdf.errors import LimitReachedError
+
+    from declare.uploads import measure_text_cost
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             reader = PdfReader(str(path), strict=False)
-            return "\n".join((page.extract_text() or "") for page in reader.pages[:max_pages])
-    except Exception:  # an unreadable text is simply not compared
-        log.warning("could not extract the text of %s", path, exc_info=True)
-        return ""
+            cost = measure_text_cost(reader, max_pages=max_pages, budget=budget)
+    except LimitReachedError:  # a stream decodes past pypdf's own bound
+        return "", {"exceeded": "content_bytes", "limit": budget["content_bytes"]}
+    except Exception:  # noqa: BLE001  (pypdf raises many types for damaged files)
+        log.warning("could not read the structure of %s", path, exc_info=True)
+        return "", None
+    if cost.over:
+        return "", {"exceeded": cost.over, "limit": budget[cost.over]}
+    try:
+        return extractor.text(path, max_pages), None
+    except extraction.TextBudgetExceeded as exc:
+        return "", {"exceeded": exc.reason, "limit": exc.limit}
+
+
+def _extractor(budget: Mapping[str, int]) -> extraction.Extractor:
+    return extraction.Extractor(seconds=budget["seconds"], memory_mb=budget["memory_mb"])
 
 
 def text_signature(sha256: str, max_pages: int) -> tuple[int, np.ndarray] | None:
@@ -529,10 +580,9 @@ def text_signature(sha256: str, max_pages: int) -> tuple[int, np.ndarray] | None
         pass  # no cache file yet, or a torn one: recompute the signature below
     from declare.uploads import attachment_path
 
-    path = attachment_path(sha256)
-    if not path.exists():
+    if not attachment_path(sha256).exists():
         return None
-    ids = similarity.shingles(_pdf_text(path, max_pages))
+    ids = similarity.shingles(standard_text(sha256, max_pages))
     sig = similarity.signature_from_shingles(ids)
     out = np.concatenate([np.array([len(ids)], dtype=np.uint32), sig])
     _write_atomically(cache, lambda fh: np.save(fh, out))
@@ -689,9 +739,28 @@ def _category_hits(
     return [(a, b, score) for a, b, score in hits if score >= threshold]
 
 
-def _near_identical_matches(targets: pd.DataFrame, everything: bool) -> pd.DataFrame:
+def _standard_texts(digests: pd.Series, max_pages: int) -> dict[str, str]:
+    """sha256 → text of each stored text, one extraction process for all of them."""
+    from declare.uploads import text_budget
+
+    texts: dict[str, str] = {}
+    with _extractor(text_budget()) as extractor:
+        for sha in digests.tolist():
+            if isinstance(sha, str) and sha not in texts:
+                texts[sha] = standard_text(sha, max_pages, extractor)
+    return texts
+
+
+def _near_identical_matches(
+    targets: pd.DataFrame,
+    everything: bool,
+    unchecked: dict[int, tuple[int, dict[str, Any]]] | None = None,
+) -> pd.DataFrame:
     """Matches of the target enterprise standards against the other enterprises' published
     enterprise standards of the same product categories, in both directions.
+
+    ``unchecked`` (when given) receives declaration id → (version id, why) for the compared
+    declarations whose standard text could not be read within ``PDF_TEXT_BUDGET``.
 
     ``targets`` has declaration_id and category_id (one row per product category). Returns
     declaration_id, version_id, other_declaration_id, other_enterprise_id, similarity,
@@ -717,7 +786,13 @@ def _near_identical_matches(targets: pd.DataFrame, everything: bool) -> pd.DataF
         return pd.DataFrame(columns=columns)
     rows_of = _table_rows(docs["version_id"].unique().tolist())
     forced = _forced_vocabulary(set(docs["category_id"].astype(int)))
-    texts: dict[str, str] = {}
+    texts = _standard_texts(docs["sha256"], pages)
+    if unchecked is not None:
+        listed = (docs[c].tolist() for c in ("declaration_id", "version_id", "sha256"))
+        for decl, version, sha in zip(*listed):
+            why = text_review(sha, pages) if texts.get(sha) == "" else None
+            if why is not None:
+                unchecked[int(decl)] = (int(version), why)
 
     found: dict[tuple[int, int, str], tuple[copying.Match, int]] = {}
     for category_id, group in docs.groupby("category_id", sort=True):
@@ -726,8 +801,6 @@ def _near_identical_matches(targets: pd.DataFrame, everything: bool) -> pd.DataF
             group["declaration_id"].tolist(), group["enterprise_id"].tolist(),
             group["version_id"].tolist(), group["sha256"].tolist(),
         ):  # fmt: skip
-            if isinstance(sha, str) and sha not in texts:
-                texts[sha] = standard_text(sha, pages)
             text_ = texts.get(sha, "") if isinstance(sha, str) else ""
             documents.append(copying.Document(int(decl), int(enterprise), text_,
                                               rows_of.get(int(version), [])))  # fmt: skip
@@ -764,20 +837,36 @@ def _copy_settings() -> dict[str, float]:
     return copying.settings_of(current_app.config.get("SUPERVISION_COPYING") or None)
 
 
-def standard_text(sha256: str, max_pages: int) -> str:
-    """The text extracted from a stored standard PDF ("" when the file is missing or has no
-    text layer). Cached on disk beside the uploads, keyed by the file's SHA-256."""
+def standard_text(
+    sha256: str, max_pages: int, extractor: extraction.Extractor | None = None
+) -> str:
+    """The text extracted from a stored standard PDF ("" when the file is missing, has no
+    text layer or could not be read within ``PDF_TEXT_BUDGET``). Cached on disk beside the
+    uploads, keyed by the file's SHA-256; a text over the budget is cached as such too (its
+    review file, ``text_review``), so a recompute does not spend the budget on it again.
+    ``extractor``: a running ``extraction.Extractor`` to reuse (one is started otherwise)."""
     cache = _cache_dir() / f"plain-{sha256}-{int(max_pages)}.txt"
     try:
         return cache.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         pass  # not extracted yet: below
-    from declare.uploads import attachment_path
+    from declare.uploads import attachment_path, text_budget
 
+    budget = text_budget()
+    review = _review_path(sha256, max_pages, budget)
     path = attachment_path(sha256)
-    if not path.exists():
+    if review.exists() or not path.exists():
         return ""
-    extracted = _pdf_text(path, max_pages)
+    if extractor is None:
+        with _extractor(budget) as own:
+            return standard_text(sha256, max_pages, own)
+    started = time.monotonic()
+    extracted, why = _pdf_text(path, max_pages, budget, extractor)
+    if why is not None:
+        log.warning("standard text %s not read: %s", sha256, why)
+        record = {**why, "seconds_spent": round(time.monotonic() - started, 1)}
+        _write_atomically(review, lambda fh: fh.write(json.dumps(record).encode()))
+        return ""
     _write_atomically(cache, lambda fh: fh.write(extracted.encode("utf-8")))
     return extracted
 
@@ -1088,9 +1177,17 @@ def recompute(
         meta.loc[meta["enterprise_kind"].astype(bool), ["declaration_id", "version_id"]],
         on="version_id",
     )[["declaration_id", "category_id"]]
-    matches = _near_identical_matches(copies, scope.everything)
+    unchecked: dict[int, tuple[int, dict[str, Any]]] = {}
+    matches = _near_identical_matches(copies, scope.everything, unchecked)
     if len(matches):
         parts.append(risk.near_identical_flags(matches, config=cfg))
+    reviews = [
+        {"declaration_id": decl, "version_id": version, **why}
+        for decl, (version, why) in sorted(unchecked.items())
+        if decl in targets
+    ]
+    if reviews:
+        parts.append(risk.text_unchecked_flags(pd.DataFrame(reviews), config=cfg))
     copy_categories = set(copies["category_id"].dropna().astype(int).tolist())
 
     report(0.9, _("Storing the flags"))

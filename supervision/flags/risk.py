@@ -54,7 +54,10 @@ within its version (``flag_key``):
 * ``open_complaint`` (medium; one step up from ``complaints_high`` complaints), key = "";
 * ``leader`` (low: leaders are checked more), key = "";
 * ``near_identical`` (medium; one step up from ``near_identical_high``), key = "text:<id>" or
-  "indicator_table:<id>" of the other declaration.
+  "indicator_table:<id>" of the other declaration;
+* ``text_unchecked`` (medium), key = "": the standard text could not be read within
+  ``PDF_TEXT_BUDGET`` for the copy check, so a supervisor compares it by hand
+  (``text_unchecked_flags``; the evidence says which limit it passed).
 
 Implausible values. Per (category, indicator) group, the modified z-score of Iglewicz and
 Hoaglin, ``z = 0.6745 (x - median) / MAD``, with the median and the MAD computed by
@@ -122,6 +125,7 @@ __all__ = [
     "diff_flags",
     "flag_key",
     "near_identical_flags",
+    "text_unchecked_flags",
     "risk_score",
 ]
 
@@ -140,6 +144,7 @@ FLAG_CODES = (
     "open_complaint",
     "leader",
     "near_identical",
+    "text_unchecked",
 )
 SEVERITIES = ("high", "medium", "low")  # most severe first
 FLAG_COLUMNS = ["declaration_id", "version_id", "code", "severity", "key", "evidence"]
@@ -154,6 +159,7 @@ DEFAULT_SEVERITY = {
     "open_complaint": "medium",
     "leader": "low",
     "near_identical": "medium",
+    "text_unchecked": "medium",
 }
 DEFAULT_WEIGHTS = {"high": 5.0, "medium": 2.0, "low": 1.0}
 
@@ -197,6 +203,36 @@ REASON_TEMPLATES = {
     "near_identical": N_(
         "The %(subject)s is near-identical (similarity %(similarity)s) to declaration "
         "%(other_declaration_id)s of another enterprise."
+    ),
+    "text_unchecked": N_(
+        "The standard text could not be read automatically, so it was not compared with "
+        "other standards: compare it by hand."
+    ),
+    "text_unchecked_pages": N_(
+        "The standard text has more than %(limit)s pages, more than the automatic reading "
+        "allows, so it was not compared with other standards: compare it by hand."
+    ),
+    "text_unchecked_content_bytes": N_(
+        "The pages of the standard text hold more than %(limit)s bytes of drawing "
+        "instructions, more than the automatic reading allows, so it was not compared with "
+        "other standards: compare it by hand."
+    ),
+    "text_unchecked_content_tokens": N_(
+        "The pages of the standard text hold more than %(limit)s drawing instructions "
+        "(operators and operands), more than the automatic reading allows, so it was not "
+        "compared with other standards: compare it by hand."
+    ),
+    "text_unchecked_seconds": N_(
+        "Reading the standard text took longer than %(limit)s s and was stopped, so it was "
+        "not compared with other standards: compare it by hand."
+    ),
+    "text_unchecked_memory_mb": N_(
+        "Reading the standard text needed more than %(limit)s MB of memory and was stopped, "
+        "so it was not compared with other standards: compare it by hand."
+    ),
+    "text_unchecked_failed": N_(
+        "The process reading the standard text ended without an answer, so it was not "
+        "compared with other standards: compare it by hand."
     ),
 }
 
@@ -1240,6 +1276,42 @@ def near_identical_flags(
     return _assemble([part])
 
 
+#: What ``text_unchecked`` evidence may name as the limit a text passed.
+TEXT_LIMITS = ("pages", "content_bytes", "content_tokens", "seconds", "memory_mb", "failed")
+
+
+def text_unchecked_flags(
+    unchecked: pd.DataFrame, *, config: RiskConfig | Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """Flag rows for standard texts the copy check could not read within its budget.
+
+    ``unchecked`` has one row per declaration: ``declaration_id``, ``version_id``,
+    ``exceeded`` (one of ``TEXT_LIMITS``) and ``limit`` (the limit passed; None when the
+    reading process failed). A supervisor compares such a text by hand: a text built to
+    exhaust the reader is itself a reason to look.
+    """
+    cfg = RiskConfig.coerce(config)
+    needed = ["declaration_id", "version_id", "exceeded"]
+    missing = [c for c in needed if c not in unchecked.columns]
+    if missing:
+        raise ValueError(f"unchecked lacks the column(s) {missing}")
+    bad = sorted(set(unchecked["exceeded"]) - set(TEXT_LIMITS))
+    if bad:
+        raise ValueError(f"exceeded must be one of {TEXT_LIMITS}, got {bad}")
+    code = "text_unchecked"
+    rows = unchecked.to_dict("records")
+    evidence = []
+    for row in rows:
+        ev = {"reason_id": f"{code}_{row['exceeded']}", "exceeded": row["exceeded"]}
+        limit = _clean(row.get("limit"))
+        if limit is not None:
+            ev["limit"] = int(limit)
+        evidence.append(_with_reason(code, ev))
+    part = _Part(_Frame(unchecked), np.arange(len(rows)), code, cfg.severity[code],
+                 [""] * len(rows), evidence)  # fmt: skip
+    return _assemble([part])
+
+
 def flag_key(code: str, evidence: Mapping[str, Any]) -> str:
     """The key of a flag within its version, from its evidence (stored flags have no column)."""
     if code in ("below_mandatory", "below_recommended_without_mingshi", "missing_test_method"):
@@ -1250,7 +1322,7 @@ def flag_key(code: str, evidence: Mapping[str, Any]) -> str:
         return str(evidence["standard"])
     if code == "near_identical":
         return f"{evidence['subject']}:{_key_text(evidence['other_declaration_id'])}"
-    if code in ("open_complaint", "leader"):
+    if code in ("open_complaint", "leader", "text_unchecked"):
         return ""
     raise ValueError(f"unknown flag code {code!r}; known: {FLAG_CODES}")
 
