@@ -49,6 +49,14 @@ Details callers rely on:
   convention): editing a version that is not a draft, abolishing what is not published, …
   Upload refusals use ``"text"``; an abolition/revocation reason ``"reason"``.
 - ``update_draft`` bumps ``lock_version`` on every successful save.
+- Concurrent changes: every function that changes an existing declaration (``update_draft``,
+  ``attach_text``, ``discard_draft``, ``publish``, ``start_revision``, ``abolish``, ``revoke``)
+  first claims it (``_claim``: ``Declaration.lock_version`` moved from the value this
+  transaction read, under the row's write lock), before it looks at the declaration's state.
+  Of two requests that read the same state, the second to claim raises ``Conflict`` (409,
+  "changed by someone else … reload") and its request rolls back: never a unique-constraint
+  or stale-data error, never half a change. A new function that changes a declaration claims
+  it the same way.
 - A draft is checked in two steps: ``_parse`` (shape, types, formats; no query) and
   ``_check_rules`` (against the catalogue and the enterprise's other declarations).
 - ``publish`` parses the stored draft again and runs the rules (the catalogue may have changed
@@ -71,8 +79,9 @@ from datetime import date, datetime
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from benchmarks.applicability import clean_attributes
@@ -762,6 +771,41 @@ _INDICATOR_FIELDS = (
 )
 
 
+def _claim(declaration: Declaration) -> None:
+    """Take the declaration for this transaction's change, or raise Conflict when someone
+    else changed it after this transaction read it.
+
+    One statement does both: ``UPDATE declarations SET lock_version = read + 1 WHERE id = …
+    AND lock_version = read``. On PostgreSQL the UPDATE takes the row lock (what ``SELECT …
+    FOR UPDATE`` would), so a second writer waits until the first commits and then matches no
+    row, because the counter moved; on SQLite it takes the database's write lock, with the same
+    outcome after the busy wait. Called before any check of the declaration's state, so no
+    decision is taken on a state that is no longer the current one, and the writes that follow
+    (a new version number, a status) cannot collide with another request's. Claiming twice in
+    one transaction (save, then publish) is fine: the second claim reads the first's value.
+    """
+    if declaration.id is None or declaration in db.session.new:
+        return  # not in the database yet: nobody else can see it
+    read = declaration.lock_version
+    claimed = db.session.execute(
+        update(Declaration)
+        .where(Declaration.id == declaration.id, Declaration.lock_version == read)
+        .values(lock_version=read + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise Conflict(_changed_elsewhere(declaration), current_version=None)
+    set_committed_value(declaration, "lock_version", read + 1)
+
+
+def _changed_elsewhere(declaration: Declaration) -> str:
+    return _(
+        "Declaration %(id)d was changed by someone else (in another window or by a colleague) "
+        "while you were working on it; nothing was changed now. Reload it and try again.",
+        id=declaration.id,
+    )
+
+
 def _require_draft(version: DeclarationVersion) -> None:
     if not version.is_draft:
         raise ValidationFailed(
@@ -823,6 +867,7 @@ def update_draft(
     ``lock_version`` is the value the editor read; if the draft changed since, Conflict (409)
     and nothing is written.
     """
+    _claim(version.declaration)
     _require_draft(version)
     try:
         stale = int(lock_version) != version.lock_version
@@ -860,6 +905,7 @@ def update_draft(
 
 def attach_text(version: DeclarationVersion, file_storage) -> Attachment:
     """Store the standard text PDF and attach it to the draft (errors on field ``text``)."""
+    _claim(version.declaration)
     _require_draft(version)
     try:
         attachment = uploads.store_pdf(file_storage, version.declaration.enterprise)
@@ -873,6 +919,7 @@ def attach_text(version: DeclarationVersion, file_storage) -> Attachment:
 
 def discard_draft(version: DeclarationVersion) -> None:
     """Delete a draft; a declaration that was never published goes with it."""
+    _claim(version.declaration)
     _require_draft(version)
     declaration = version.declaration
     others = [v for v in declaration.versions if v is not version]
@@ -955,6 +1002,7 @@ def _completeness(version: DeclarationVersion, errors: _Errors) -> None:
 
 def publish(version: DeclarationVersion) -> DeclarationVersion:
     """Publish a draft (现行有效) after every check; a revision supersedes the version in force."""
+    _claim(version.declaration)
     _require_draft(version)
     declaration = version.declaration
     today = local_today()
@@ -1063,6 +1111,7 @@ def _after_end(version: DeclarationVersion) -> None:
 
 def start_revision(declaration: Declaration) -> DeclarationVersion:
     """A new draft (修订) copied from the version in force, numbered one higher."""
+    _claim(declaration)
     errors = _Errors()
     current = declaration.current_version
     if declaration.status is not DeclarationStatus.PUBLISHED or current is None:
@@ -1108,6 +1157,7 @@ def _end(
     version_status: VersionStatus,
     declaration_status: DeclarationStatus,
 ) -> DeclarationVersion:
+    _claim(declaration)
     reason = _text(reason)
     errors = _Errors()
     if not reason:
