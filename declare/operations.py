@@ -78,13 +78,15 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from flask import current_app
+from flask_babel import format_decimal
 from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from benchmarks.applicability import clean_attributes
+from benchmarks.applicability import ATTRIBUTES, clean_attributes
 from benchmarks.forms import number_error_message
 from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard, StandardStatus
 from benchmarks.numbers import NumberError, parse_enterprise_number
@@ -122,16 +124,20 @@ from declare.validators import (
 )
 
 __all__ = [
+    "DRAFT_LISTS",
     "MIN_PASSWORD_LENGTH",
     "abolish",
     "attach_text",
     "create_draft",
     "discard_draft",
+    "draft_limits",
+    "oversized",
     "publish",
     "record_compliance",
     "register_enterprise",
     "revoke",
     "start_revision",
+    "too_many_rows",
     "update_draft",
 ]
 
@@ -150,6 +156,15 @@ _PRODUCT_LIMITS = {
     "brand": 120,
 }
 _INDICATOR_LIMITS = {"name": 200, "text_value": 300, "unit": 30, "test_method": 300}
+# Free text kept in Text columns: bounded like the form's text areas.
+LONG_TEXT = 4000
+
+#: The lists of a draft and the config key of each one's maximum (defaults in core.config).
+DRAFT_LISTS = {
+    "products": "DRAFT_MAX_PRODUCTS",
+    "indicators": "DRAFT_MAX_INDICATORS",
+    "reference_ids": "DRAFT_MAX_REFERENCES",
+}
 
 
 # --------------------------------------------------------------------------- registration
@@ -241,6 +256,72 @@ def uscc_taken(text: str) -> bool:
     return bool(
         db.session.scalar(select(Enterprise.id).where(Enterprise.uscc == normalise_uscc(text)))
     )
+
+
+# --------------------------------------------------------------------------- draft size
+
+
+def draft_limits() -> dict[str, int]:
+    """The longest list of each kind a draft may have (config ``DRAFT_MAX_*``)."""
+    config = current_app.config
+    return {key: int(config[name]) for key, name in DRAFT_LISTS.items()}
+
+
+def too_many_rows(counts: Mapping[str, int]) -> dict[str, list[str]]:
+    """A message per list of a draft that is longer than allowed, saying the maximum and how
+    many rows it has; ``counts`` maps a list of ``DRAFT_LISTS`` to its length.
+
+    The one rule for every way in: ``_parse`` applies it to the draft dict, the API's load
+    schema to the JSON body and the pages to the rows a browser sent, each before any work per
+    row, so a draft of 10,000 indicators costs no more to refuse than one of 501.
+    """
+    limits = draft_limits()
+    errors: dict[str, list[str]] = {}
+    for key, count in counts.items():
+        limit = limits.get(key)
+        if limit is not None and count > limit:
+            errors[key] = [_too_many(key, limit, count)]
+    return errors
+
+
+def _too_many(key: str, limit: int, count: int) -> str:
+    numbers = {"limit": format_decimal(limit), "count": format_decimal(count)}
+    if key == "products":
+        return _("At most %(limit)s products per draft; this draft has %(count)s.", **numbers)
+    if key == "indicators":
+        return _("At most %(limit)s indicators per draft; this draft has %(count)s.", **numbers)
+    return _(
+        "At most %(limit)s normative references per draft; this draft has %(count)s.", **numbers
+    )
+
+
+def oversized(data: Any) -> dict[str, list[str]]:
+    """``too_many_rows`` of a draft dict (the operations' data or a JSON body), and the
+    products whose ``attributes`` name more attributes than there are (each can be given
+    once). Counts only: nothing in a row is read but its attributes' size."""
+    if not isinstance(data, Mapping):
+        return {}
+    counts = {
+        key: len(rows)
+        for key in DRAFT_LISTS
+        if isinstance(rows := data.get(key), (list, tuple))
+    }
+    errors = too_many_rows(counts)
+    products = data.get("products")
+    if "products" not in errors and isinstance(products, (list, tuple)):
+        for i, row in enumerate(products):
+            attributes = row.get("attributes") if isinstance(row, Mapping) else None
+            if isinstance(attributes, Mapping) and len(attributes) > len(ATTRIBUTES):
+                errors[f"products.{i}.attributes"] = [
+                    _(
+                        "A product has at most %(n)d attributes (%(known)s); this one has "
+                        "%(count)s.",
+                        n=len(ATTRIBUTES),
+                        known=", ".join(ATTRIBUTES),
+                        count=format_decimal(len(attributes)),
+                    )
+                ]
+    return errors
 
 
 # --------------------------------------------------------------------------- draft validation
@@ -352,9 +433,13 @@ def _in_form_order(errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
 
 def _parse(data: Mapping, *, declaration: Declaration | None = None) -> _Draft:
     """The shape and types of a draft (kinds, numbers, dates, lengths, formats, ids that are
-    ids): no query. Refuses at once only input that is not a mapping."""
+    ids): no query. Refuses at once only input that is not a mapping and lists longer than a
+    draft may have (``oversized``: not worth reading row by row)."""
     if not isinstance(data, Mapping):
         raise ValidationFailed({GENERAL: [_("Expected the draft's fields.")]})
+    too_many = oversized(data)
+    if too_many:
+        raise ValidationFailed(too_many)
     draft = _Draft()
     errors, out = draft.errors, draft.values
 
@@ -427,6 +512,9 @@ def _parse(data: Mapping, *, declaration: Declaration | None = None) -> _Draft:
         errors.add("approved_by", _("At most %(n)d characters.", n=120))
     out["revision_note"] = _text(data.get("revision_note"))
     out["mingshi_fewer"] = _text(data.get("mingshi_fewer"))
+    for key in ("revision_note", "mingshi_fewer"):
+        if len(out[key]) > LONG_TEXT:
+            errors.add(key, _("At most %(n)d characters.", n=LONG_TEXT))
     for key in ("approved_on", "implemented_on"):
         out[key], ok = _date(data.get(key))
         if not ok:
@@ -506,6 +594,8 @@ def _parse_indicator(i: int, row: Mapping, errors: _Errors) -> tuple[dict, bool]
         if len(clean[key]) > limit:
             errors.add(f"{path}.{key}", _("At most %(n)d characters.", n=limit))
     clean["mingshi"] = _text(row.get("mingshi"))
+    if len(clean["mingshi"]) > LONG_TEXT:
+        errors.add(f"{path}.mingshi", _("At most %(n)d characters.", n=LONG_TEXT))
     clean["kind"] = _text(row.get("kind")) or "performance"
     if clean["kind"] not in INDICATOR_KINDS:
         errors.add(f"{path}.kind", _("Choose function (功能) or performance (性能) indicator."))
