@@ -56,7 +56,8 @@ Details callers rely on:
   Of two requests that read the same state, the second to claim raises ``Conflict`` (409,
   "changed by someone else … reload") and its request rolls back: never a unique-constraint
   or stale-data error, never half a change. A new function that changes a declaration claims
-  it the same way.
+  it the same way. A request that comes just after the change it raced with is a Conflict
+  too where the state says so: a revision already in progress, a declaration already ended.
 - A draft is checked in two steps: ``_parse`` (shape, types, formats; no query) and
   ``_check_rules`` (against the catalogue and the enterprise's other declarations).
 - ``publish`` parses the stored draft again and runs the rules (the catalogue may have changed
@@ -1200,22 +1201,23 @@ def _after_end(version: DeclarationVersion) -> None:
 
 
 def start_revision(declaration: Declaration) -> DeclarationVersion:
-    """A new draft (修订) copied from the version in force, numbered one higher."""
+    """A new draft (修订) copied from the version in force, numbered one higher.
+
+    A revision already in progress is a Conflict (409), like a claim lost to it: a second
+    "revise" that arrives just after the first one committed is the same race, only later.
+    """
     _claim(declaration)
-    errors = _Errors()
     current = declaration.current_version
     if declaration.status is not DeclarationStatus.PUBLISHED or current is None:
-        errors.add(GENERAL, _("Only a published declaration can be revised."))
-    elif declaration.draft is not None:
-        errors.add(
-            GENERAL,
+        raise ValidationFailed({GENERAL: [_("Only a published declaration can be revised.")]})
+    if declaration.draft is not None:
+        raise Conflict(
             _(
                 "A revision (version %(no)d) is already in progress; edit or discard it.",
                 no=declaration.draft.version_no,
             ),
+            current_version=None,
         )
-    if errors:
-        raise ValidationFailed(dict(errors))
     last_no = max(v.version_no for v in declaration.versions)
     with db.session.no_autoflush:
         draft = DeclarationVersion(
@@ -1248,6 +1250,16 @@ def _end(
     declaration_status: DeclarationStatus,
 ) -> DeclarationVersion:
     _claim(declaration)
+    if declaration.status in (DeclarationStatus.ABOLISHED, DeclarationStatus.REVOKED):
+        # Ended a moment ago by another request (or long ago): the same race as a lost claim.
+        raise Conflict(
+            _(
+                "Declaration %(id)d has already ended (abolished or revoked); nothing was "
+                "changed now.",
+                id=declaration.id,
+            ),
+            current_version=None,
+        )
     reason = _text(reason)
     errors = _Errors()
     if not reason:

@@ -358,6 +358,8 @@ def revise(declaration_id: int):
         operations.start_revision(declaration)
     except ValidationFailed as exc:
         return _manage_refused(declaration, exc.errors)
+    except Conflict as exc:  # a revision is already in progress (another window, a colleague)
+        return _manage_refused(declaration, {"_schema": [exc.message]}, status=409)
     flash(_("A new draft was made from the version in force; change it and publish it."), "info")
     return redirect(url_for("declare.edit_draft", declaration_id=declaration_id))
 
@@ -717,7 +719,7 @@ def _draft_problems(draft: DeclarationVersion | None) -> list[str]:
     return [p.message for p in comparison.check_version_rules(draft).problems]
 
 
-def _manage_refused(declaration: Declaration, errors: dict):
+def _manage_refused(declaration: Declaration, errors: dict, status: int = 422):
     draft = _draft_of(declaration)
     return render_template(
         "declare/manage.html",
@@ -727,7 +729,7 @@ def _manage_refused(declaration: Declaration, errors: dict):
         versions=queries.version_history(declaration, include_drafts=True),
         checks=_draft_checks(draft) if draft is not None else [],
         errors=[msg for msgs in errors.values() for msg in msgs],
-    ), 422
+    ), status
 
 
 # ---- the declaration form

@@ -305,6 +305,42 @@ def test_pages_two_draft_saves_at_once(app, db, monkeypatch, published, owner, c
     assert version_nos(draft.declaration) == [(1, "published"), (2, "draft")]
 
 
+# --------------------------------------------------------------------------- just after
+
+
+def test_a_revision_just_after_another_is_a_409_too(app, db, published, token):
+    """The loser of a race that reads after the winner's commit finds a revision in progress:
+    the same conflict, with what to do."""
+    client = app.test_client()
+    url = f"{API}/declarations/{published}/revise?lang=en"
+    assert client.post(url, headers=token).status_code == 201
+    again = client.post(url, headers=token)
+    assert again.status_code == 409
+    assert "already in progress; edit or discard it" in again.get_json()["message"]
+    assert version_nos(fresh(db, published)) == [(1, "published"), (2, "draft")]
+
+
+def test_an_abolition_just_after_another_is_a_409_too(app, db, published, token):
+    client = app.test_client()
+    url = f"{API}/declarations/{published}/abolish?lang=en"
+    assert client.post(url, json={"reason": "产品停产"}, headers=token).status_code == 200
+    again = client.post(url, json={"reason": "标准合并"}, headers=token)
+    assert again.status_code == 409
+    assert "has already ended" in again.get_json()["message"]
+    assert fresh(db, published).versions[0].end_reason == "产品停产"
+
+
+def test_pages_a_revision_just_after_another_shows_the_overview_with_409(
+    app, db, published, owner
+):
+    browser = page_client(app, owner)
+    url = f"/my/declarations/{published}/revise?lang=en"
+    assert browser.post(url).status_code == 302
+    again = browser.post(url)
+    assert again.status_code == 409
+    assert "already in progress; edit or discard it" in again.get_data(as_text=True)
+
+
 # --------------------------------------------------------------------------- the safety net
 
 
