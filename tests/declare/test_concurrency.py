@@ -100,13 +100,13 @@ def token(owner, token_for):
 
 
 def api_client(app, headers):
-    client = app.test_client()
+    """Makers of requests with the owner's token, each request with its own test client."""
 
     def post(url, **kw):
-        return lambda: client.post(url, headers=headers, **kw)
+        return lambda: app.test_client().post(url, headers=headers, **kw)
 
     def put(url, **kw):
-        return lambda: client.put(url, headers=headers, **kw)
+        return lambda: app.test_client().put(url, headers=headers, **kw)
 
     return post, put
 
@@ -251,6 +251,27 @@ def test_a_refused_loser_leaves_no_audit_trace(app, db, monkeypatch, published, 
     )
     assert inserted == 2  # version 1 at setup, the winner's version 2; not the loser's
     assert db.session.scalar(select(func.count(AuditLog.id))) > before
+
+
+def test_two_text_uploads_at_once_one_text_and_a_409(app, db, monkeypatch, published, token):
+    import io
+
+    from tests.declare import pdf_bytes
+
+    draft = start_revision(db, published)
+    before = draft.text_attachment_id
+    post, _put = api_client(app, token)
+    url = f"{API}/declarations/{published}/draft/text"
+
+    def send(title: str):
+        body = {"file": (io.BytesIO(pdf_bytes(text=title)), f"{title}.pdf", "application/pdf")}
+        return post(url, data=body, content_type="multipart/form-data")
+
+    results = race(app, monkeypatch, send("first"), send("second"))
+    won = one_winner(results, won=200)
+    name = "first.pdf" if won is results[0] else "second.pdf"
+    draft = fresh(db, published).draft
+    assert draft.text_attachment_id != before and draft.text_attachment.filename == name
 
 
 # --------------------------------------------------------------------------- the pages
