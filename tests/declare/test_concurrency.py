@@ -24,7 +24,6 @@ from declare.models import (
     DeclarationVersion,
     Indicator,
     Product,
-    VersionStatus,
 )
 from tests.conftest import PASSWORD
 from tests.declare import en_request_fixture, publish_enterprise  # noqa: F401
@@ -226,7 +225,10 @@ def test_publish_and_save_of_the_same_draft_at_once(
         app,
         monkeypatch,
         post(f"{base}/publish"),
-        put(f"{base}/draft", json={**enterprise_data(catalogue), "lock_version": draft.lock_version}),
+        put(
+            f"{base}/draft",
+            json={**enterprise_data(catalogue), "lock_version": draft.lock_version},
+        ),
     )
     won = one_winner(results, won=200)
     declaration = fresh(db, published)
