@@ -73,6 +73,12 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
             int(x) for x in os.environ.get("JOB_RETRY_INTERVALS", "5,30,120").split(",") if x.strip()
         ],
         "PAGE_SIZE": _int("PAGE_SIZE", 20),
+        # The longest lists one declaration draft may have (declare.operations refuses more
+        # with a field error, before any work per row): products, indicators, and normative
+        # references (cited catalogue standards).
+        "DRAFT_MAX_PRODUCTS": _int("DRAFT_MAX_PRODUCTS", 200),
+        "DRAFT_MAX_INDICATORS": _int("DRAFT_MAX_INDICATORS", 500),
+        "DRAFT_MAX_REFERENCES": _int("DRAFT_MAX_REFERENCES", 100),
         # 领跑者 previews: a burst of declaration changes within this many seconds makes one
         # regeneration job per plan (the job waits this long in RQ before it starts).
         # 领跑者 publicity (公示): the shortest period a list is publicised before publication.

@@ -9,6 +9,11 @@ from __future__ import annotations
 from http import HTTPStatus
 
 from flask import current_app, jsonify, render_template, request
+from flask_babel import gettext
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from core.extensions import db
 
 
 class ValidationFailed(Exception):
@@ -28,6 +33,33 @@ class Conflict(Exception):
 
 
 HTTP_CODES = (400, 401, 403, 404, 405, 413, 429, 500)
+
+#: SQLSTATE of a unique violation (PostgreSQL); SQLite says it in the message.
+UNIQUE_VIOLATION = "23505"
+
+
+def is_concurrent_write(exc: BaseException | None) -> bool:
+    """Whether a database error means that another transaction wrote the same rows first: a
+    stale optimistic-lock UPDATE/DELETE, or a unique key inserted meanwhile. Any other
+    integrity error (a NOT NULL, a foreign key) is a bug, not a conflict."""
+    if isinstance(exc, StaleDataError):
+        return True
+    if not isinstance(exc, IntegrityError):
+        return False
+    state = getattr(exc.orig, "sqlstate", None)  # psycopg 3
+    if state is not None:
+        return state == UNIQUE_VIOLATION
+    return "UNIQUE constraint failed" in str(exc.orig)  # sqlite3
+
+
+def changed_meanwhile() -> Conflict:
+    """The 409 of a write that lost a race the operation did not foresee."""
+    return Conflict(
+        gettext(
+            "This was changed by someone else at the same moment; nothing of your change "
+            "was saved. Reload the page and try again."
+        )
+    )
 
 
 def is_api_request() -> bool:
@@ -64,8 +96,35 @@ def register(app) -> None:
             return jsonify(body), 409
         return render_template("errors/error.html", code=409, message=exc.message), 409
 
+    def _lost_race(exc: Exception):
+        """The safety net under the operations' own claims (``declare.operations._claim``):
+        a write that lost a race to a unique key or an optimistic lock is a 409 with a message,
+        never a 500. The session is rolled back first, so the page can still be rendered."""
+        if not is_concurrent_write(exc):
+            raise exc  # a bug: the 500 page, and the traceback in the log
+        current_app.logger.warning("concurrent write refused with 409: %s", exc)
+        db.session.rollback()
+        return _conflict(changed_meanwhile())
+
+    app.register_error_handler(StaleDataError, _lost_race)
+    app.register_error_handler(IntegrityError, _lost_race)
+
     for code in HTTP_CODES:
-        app.register_error_handler(code, _http_error(code))
+        if code != 500:
+            app.register_error_handler(code, _http_error(code))
+    server_error = _http_error(500)
+
+    def _internal(exc):
+        """A race lost at the request's commit (after the view returned, so Flask reports it
+        as a 500 whose ``original_exception`` is the database error) is a 409 too."""
+        original = getattr(exc, "original_exception", None)
+        if is_concurrent_write(original):
+            current_app.logger.warning("concurrent write refused at commit with 409: %s", original)
+            db.session.rollback()
+            return _conflict(changed_meanwhile())
+        return server_error(exc)
+
+    app.register_error_handler(500, _internal)
 
 
 def _passed_headers(exc) -> list[tuple[str, str]]:

@@ -383,6 +383,7 @@ class DraftText(MethodView):
 class Publish(MethodView):
     @enterprise_only
     @blp.response(200, VersionOwnerOut)
+    @blp.alt_response(409, schema=ConflictOut, description="the declaration changed meanwhile")
     @_documented(404, 422)
     def post(self, declaration_id: int):
         """Publish the draft (现行有效). 422 lists every refusal by field, e.g. a value below
@@ -396,9 +397,11 @@ class Publish(MethodView):
 class Revise(MethodView):
     @enterprise_only
     @blp.response(201, VersionOwnerOut)
+    @blp.alt_response(409, schema=ConflictOut, description="a revision is already in progress")
     @_documented(404, 422)
     def post(self, declaration_id: int):
-        """Start a revision (修订): a new draft copied from the version in force."""
+        """Start a revision (修订): a new draft copied from the version in force (409 when a
+        revision is already in progress or the declaration changed meanwhile)."""
         return operations.start_revision(_owned_declaration(declaration_id))
 
 
@@ -407,9 +410,11 @@ class Abolish(MethodView):
     @enterprise_only
     @blp.arguments(ReasonIn)
     @blp.response(200, DeclarationOut)
+    @blp.alt_response(409, schema=ConflictOut, description="already ended, or changed meanwhile")
     @_documented(404)
     def post(self, args, declaration_id: int):
-        """Abolish (废止) the declaration; its versions stay readable."""
+        """Abolish (废止) the declaration; its versions stay readable (409 when it has
+        already ended or changed meanwhile)."""
         declaration = _owned_declaration(declaration_id)
         operations.abolish(declaration, args["reason"])
         return _declaration_dict(declaration, queries.shown_version(declaration))

@@ -26,6 +26,7 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
+from wtforms.utils import unset_value
 from wtforms.validators import (
     DataRequired,
     EqualTo,
@@ -39,12 +40,12 @@ from wtforms.validators import (
 from core.forms import DayField, NumberField
 from core.forms import int_or_none as _int_or_none
 from core.forms import strip as _strip
+from declare.operations import draft_limits
 
 # Blank rows a page shows beyond the filled ones (the no-JavaScript fallback).
 BLANK_PRODUCTS = 3
 BLANK_INDICATORS = 5
 BLANK_REFERENCES = 3
-MAX_ROWS = 200
 
 OPS = [
     SelectChoice("ge", "≥"),
@@ -266,6 +267,37 @@ class ReferenceRow(Form):
         return not self.standard_id.data
 
 
+class DraftRows(FieldList):
+    """Repeating rows of a draft, as many as the draft may have (``operations.draft_limits``,
+    from the config) plus the blank rows a page keeps.
+
+    When a browser sends more rows than that, none is built (10,000 rows cost one pass over
+    the field names) but they are counted: ``sent`` is how many rows arrived, and the view
+    refuses the form with the operations' message (``operations.too_many_rows``) instead of
+    dropping rows silently. A stored draft longer than today's limit (the limit was lowered)
+    still opens.
+    """
+
+    def __init__(self, *args, list_key: str, blank: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.list_key, self.blank = list_key, blank
+        self.sent = 0
+
+    def process(self, formdata, data=unset_value, extra_filters=None):
+        limit = draft_limits()[self.list_key]
+        stored = len(data) if isinstance(data, (list, tuple)) else 0
+        self.max_entries = max(limit, stored) + self.blank
+        self.sent = len(set(self._extract_indices(self.name, formdata))) if formdata else 0
+        if self.cut:
+            formdata = None  # refused anyway (the view raises): build no row of it
+        super().process(formdata, data, extra_filters)
+
+    @property
+    def cut(self) -> bool:
+        """Whether more rows were sent than were built."""
+        return self.sent > self.max_entries
+
+
 # --------------------------------------------------------------------------- declaration forms
 
 
@@ -276,8 +308,12 @@ class _DeclarationForm(FlaskForm):
     commitment_accepted = BooleanField(
         _l("We make the self-declaration commitment (自我声明承诺书) above.")
     )
-    products = FieldList(
-        FormField(ProductRow), label=_l("Products"), min_entries=1, max_entries=MAX_ROWS
+    products = DraftRows(
+        FormField(ProductRow),
+        label=_l("Products"),
+        min_entries=1,
+        list_key="products",
+        blank=BLANK_PRODUCTS,
     )
 
     ROWS: tuple[tuple[str, int], ...] = (("products", BLANK_PRODUCTS),)
@@ -315,7 +351,7 @@ class _DeclarationForm(FlaskForm):
                     break
                 trailing += 1
             for _ in range(max(0, blank - trailing)):
-                if len(rows.entries) >= MAX_ROWS:
+                if len(rows.entries) >= rows.max_entries:
                     break
                 self._fill_row_choices(rows.append_entry().form)
 
@@ -338,6 +374,15 @@ class _DeclarationForm(FlaskForm):
 
     def _own_data(self, positions: dict[str, list[int]]) -> dict:
         return {}
+
+    def rows_sent_beyond_limit(self) -> dict[str, int]:
+        """How many rows a browser sent of each list it sent too many of (more than a draft
+        may have, blank rows included), for ``operations.too_many_rows``."""
+        return {
+            rows.list_key: rows.sent
+            for name, _blank in self.ROWS
+            if (rows := getattr(self, name)).cut
+        }
 
     def lock(self) -> int | None:
         return _int_or_none(self.lock_version.data)
@@ -376,17 +421,19 @@ class EnterpriseDeclarationForm(_DeclarationForm):
     std_name = StringField(
         _l("Standard name"), validators=[Optional(), Length(max=300)], filters=[_strip]
     )
-    indicators = FieldList(
+    indicators = DraftRows(
         FormField(IndicatorRow),
         label=_l("Function and performance indicators"),
         min_entries=1,
-        max_entries=MAX_ROWS,
+        list_key="indicators",
+        blank=BLANK_INDICATORS,
     )
-    references = FieldList(
+    references = DraftRows(
         FormField(ReferenceRow),
         label=_l("Normative references"),
         min_entries=1,
-        max_entries=MAX_ROWS,
+        list_key="reference_ids",
+        blank=BLANK_REFERENCES,
     )
     text_pdf = FileField(_l("Standard text (PDF)"))
     disclosure = RadioField(

@@ -70,7 +70,13 @@ class Disclosure(str, enum.Enum):
 
 
 class Declaration(db.Model):
-    """One declared standard of one enterprise across all its versions."""
+    """One declared standard of one enterprise across all its versions.
+
+    ``lock_version`` counts the changes of the declaration as a whole (a draft saved, a text
+    attached, a revision started, a version published, the declaration ended): every write
+    through ``declare.operations`` first claims it (``operations._claim``), so of two requests
+    that read the same state only one may change it and the other gets a 409.
+    """
 
     __tablename__ = "declarations"
     __table_args__ = (Index("ix_declaration_owner_status", "enterprise_id", "status"),)
@@ -87,6 +93,7 @@ class Declaration(db.Model):
     current_version_id: Mapped[int | None] = mapped_column(
         ForeignKey("declaration_versions.id", use_alter=True)
     )
+    lock_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     enterprise: Mapped[Enterprise] = relationship()

@@ -49,6 +49,15 @@ Details callers rely on:
   convention): editing a version that is not a draft, abolishing what is not published, …
   Upload refusals use ``"text"``; an abolition/revocation reason ``"reason"``.
 - ``update_draft`` bumps ``lock_version`` on every successful save.
+- Concurrent changes: every function that changes an existing declaration (``update_draft``,
+  ``attach_text``, ``discard_draft``, ``publish``, ``start_revision``, ``abolish``, ``revoke``)
+  first claims it (``_claim``: ``Declaration.lock_version`` moved from the value this
+  transaction read, under the row's write lock), before it looks at the declaration's state.
+  Of two requests that read the same state, the second to claim raises ``Conflict`` (409,
+  "changed by someone else … reload") and its request rolls back: never a unique-constraint
+  or stale-data error, never half a change. A new function that changes a declaration claims
+  it the same way. A request that comes just after the change it raced with is a Conflict
+  too where the state says so: a revision already in progress, a declaration already ended.
 - A draft is checked in two steps: ``_parse`` (shape, types, formats; no query) and
   ``_check_rules`` (against the catalogue and the enterprise's other declarations).
 - ``publish`` parses the stored draft again and runs the rules (the catalogue may have changed
@@ -70,12 +79,15 @@ from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+from flask import current_app
+from flask_babel import format_decimal
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from benchmarks.applicability import clean_attributes
+from benchmarks.applicability import ATTRIBUTES, clean_attributes
 from benchmarks.forms import number_error_message
 from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard, StandardStatus
 from benchmarks.numbers import NumberError, parse_enterprise_number
@@ -113,16 +125,20 @@ from declare.validators import (
 )
 
 __all__ = [
+    "DRAFT_LISTS",
     "MIN_PASSWORD_LENGTH",
     "abolish",
     "attach_text",
     "create_draft",
     "discard_draft",
+    "draft_limits",
+    "oversized",
     "publish",
     "record_compliance",
     "register_enterprise",
     "revoke",
     "start_revision",
+    "too_many_rows",
     "update_draft",
 ]
 
@@ -141,6 +157,15 @@ _PRODUCT_LIMITS = {
     "brand": 120,
 }
 _INDICATOR_LIMITS = {"name": 200, "text_value": 300, "unit": 30, "test_method": 300}
+# Free text kept in Text columns: bounded like the form's text areas.
+LONG_TEXT = 4000
+
+#: The lists of a draft and the config key of each one's maximum (defaults in core.config).
+DRAFT_LISTS = {
+    "products": "DRAFT_MAX_PRODUCTS",
+    "indicators": "DRAFT_MAX_INDICATORS",
+    "reference_ids": "DRAFT_MAX_REFERENCES",
+}
 
 
 # --------------------------------------------------------------------------- registration
@@ -232,6 +257,72 @@ def uscc_taken(text: str) -> bool:
     return bool(
         db.session.scalar(select(Enterprise.id).where(Enterprise.uscc == normalise_uscc(text)))
     )
+
+
+# --------------------------------------------------------------------------- draft size
+
+
+def draft_limits() -> dict[str, int]:
+    """The longest list of each kind a draft may have (config ``DRAFT_MAX_*``)."""
+    config = current_app.config
+    return {key: int(config[name]) for key, name in DRAFT_LISTS.items()}
+
+
+def too_many_rows(counts: Mapping[str, int]) -> dict[str, list[str]]:
+    """A message per list of a draft that is longer than allowed, saying the maximum and how
+    many rows it has; ``counts`` maps a list of ``DRAFT_LISTS`` to its length.
+
+    The one rule for every way in: ``_parse`` applies it to the draft dict, the API's load
+    schema to the JSON body and the pages to the rows a browser sent, each before any work per
+    row, so a draft of 10,000 indicators costs no more to refuse than one of 501.
+    """
+    limits = draft_limits()
+    errors: dict[str, list[str]] = {}
+    for key, count in counts.items():
+        limit = limits.get(key)
+        if limit is not None and count > limit:
+            errors[key] = [_too_many(key, limit, count)]
+    return errors
+
+
+def _too_many(key: str, limit: int, count: int) -> str:
+    numbers = {"limit": format_decimal(limit), "count": format_decimal(count)}
+    if key == "products":
+        return _("At most %(limit)s products per draft; this draft has %(count)s.", **numbers)
+    if key == "indicators":
+        return _("At most %(limit)s indicators per draft; this draft has %(count)s.", **numbers)
+    return _(
+        "At most %(limit)s normative references per draft; this draft has %(count)s.", **numbers
+    )
+
+
+def oversized(data: Any) -> dict[str, list[str]]:
+    """``too_many_rows`` of a draft dict (the operations' data or a JSON body), and the
+    products whose ``attributes`` name more attributes than there are (each can be given
+    once). Counts only: nothing in a row is read but its attributes' size."""
+    if not isinstance(data, Mapping):
+        return {}
+    counts = {
+        key: len(rows)
+        for key in DRAFT_LISTS
+        if isinstance(rows := data.get(key), (list, tuple))
+    }
+    errors = too_many_rows(counts)
+    products = data.get("products")
+    if "products" not in errors and isinstance(products, (list, tuple)):
+        for i, row in enumerate(products):
+            attributes = row.get("attributes") if isinstance(row, Mapping) else None
+            if isinstance(attributes, Mapping) and len(attributes) > len(ATTRIBUTES):
+                errors[f"products.{i}.attributes"] = [
+                    _(
+                        "A product has at most %(n)d attributes (%(known)s); this one has "
+                        "%(count)s.",
+                        n=len(ATTRIBUTES),
+                        known=", ".join(ATTRIBUTES),
+                        count=format_decimal(len(attributes)),
+                    )
+                ]
+    return errors
 
 
 # --------------------------------------------------------------------------- draft validation
@@ -343,9 +434,13 @@ def _in_form_order(errors: Mapping[str, list[str]]) -> dict[str, list[str]]:
 
 def _parse(data: Mapping, *, declaration: Declaration | None = None) -> _Draft:
     """The shape and types of a draft (kinds, numbers, dates, lengths, formats, ids that are
-    ids): no query. Refuses at once only input that is not a mapping."""
+    ids): no query. Refuses at once only input that is not a mapping and lists longer than a
+    draft may have (``oversized``: not worth reading row by row)."""
     if not isinstance(data, Mapping):
         raise ValidationFailed({GENERAL: [_("Expected the draft's fields.")]})
+    too_many = oversized(data)
+    if too_many:
+        raise ValidationFailed(too_many)
     draft = _Draft()
     errors, out = draft.errors, draft.values
 
@@ -418,6 +513,9 @@ def _parse(data: Mapping, *, declaration: Declaration | None = None) -> _Draft:
         errors.add("approved_by", _("At most %(n)d characters.", n=120))
     out["revision_note"] = _text(data.get("revision_note"))
     out["mingshi_fewer"] = _text(data.get("mingshi_fewer"))
+    for key in ("revision_note", "mingshi_fewer"):
+        if len(out[key]) > LONG_TEXT:
+            errors.add(key, _("At most %(n)d characters.", n=LONG_TEXT))
     for key in ("approved_on", "implemented_on"):
         out[key], ok = _date(data.get(key))
         if not ok:
@@ -497,6 +595,8 @@ def _parse_indicator(i: int, row: Mapping, errors: _Errors) -> tuple[dict, bool]
         if len(clean[key]) > limit:
             errors.add(f"{path}.{key}", _("At most %(n)d characters.", n=limit))
     clean["mingshi"] = _text(row.get("mingshi"))
+    if len(clean["mingshi"]) > LONG_TEXT:
+        errors.add(f"{path}.mingshi", _("At most %(n)d characters.", n=LONG_TEXT))
     clean["kind"] = _text(row.get("kind")) or "performance"
     if clean["kind"] not in INDICATOR_KINDS:
         errors.add(f"{path}.kind", _("Choose function (功能) or performance (性能) indicator."))
@@ -762,6 +862,41 @@ _INDICATOR_FIELDS = (
 )
 
 
+def _claim(declaration: Declaration) -> None:
+    """Take the declaration for this transaction's change, or raise Conflict when someone
+    else changed it after this transaction read it.
+
+    One statement does both: ``UPDATE declarations SET lock_version = read + 1 WHERE id = …
+    AND lock_version = read``. On PostgreSQL the UPDATE takes the row lock (what ``SELECT …
+    FOR UPDATE`` would), so a second writer waits until the first commits and then matches no
+    row, because the counter moved; on SQLite it takes the database's write lock, with the same
+    outcome after the busy wait. Called before any check of the declaration's state, so no
+    decision is taken on a state that is no longer the current one, and the writes that follow
+    (a new version number, a status) cannot collide with another request's. Claiming twice in
+    one transaction (save, then publish) is fine: the second claim reads the first's value.
+    """
+    if declaration.id is None or declaration in db.session.new:
+        return  # not in the database yet: nobody else can see it
+    read = declaration.lock_version
+    claimed = db.session.execute(
+        update(Declaration)
+        .where(Declaration.id == declaration.id, Declaration.lock_version == read)
+        .values(lock_version=read + 1)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        raise Conflict(_changed_elsewhere(declaration), current_version=None)
+    set_committed_value(declaration, "lock_version", read + 1)
+
+
+def _changed_elsewhere(declaration: Declaration) -> str:
+    return _(
+        "Declaration %(id)d was changed by someone else (in another window or by a colleague) "
+        "while you were working on it; nothing was changed now. Reload it and try again.",
+        id=declaration.id,
+    )
+
+
 def _require_draft(version: DeclarationVersion) -> None:
     if not version.is_draft:
         raise ValidationFailed(
@@ -823,6 +958,7 @@ def update_draft(
     ``lock_version`` is the value the editor read; if the draft changed since, Conflict (409)
     and nothing is written.
     """
+    _claim(version.declaration)
     _require_draft(version)
     try:
         stale = int(lock_version) != version.lock_version
@@ -860,6 +996,7 @@ def update_draft(
 
 def attach_text(version: DeclarationVersion, file_storage) -> Attachment:
     """Store the standard text PDF and attach it to the draft (errors on field ``text``)."""
+    _claim(version.declaration)
     _require_draft(version)
     try:
         attachment = uploads.store_pdf(file_storage, version.declaration.enterprise)
@@ -873,6 +1010,7 @@ def attach_text(version: DeclarationVersion, file_storage) -> Attachment:
 
 def discard_draft(version: DeclarationVersion) -> None:
     """Delete a draft; a declaration that was never published goes with it."""
+    _claim(version.declaration)
     _require_draft(version)
     declaration = version.declaration
     others = [v for v in declaration.versions if v is not version]
@@ -955,6 +1093,7 @@ def _completeness(version: DeclarationVersion, errors: _Errors) -> None:
 
 def publish(version: DeclarationVersion) -> DeclarationVersion:
     """Publish a draft (现行有效) after every check; a revision supersedes the version in force."""
+    _claim(version.declaration)
     _require_draft(version)
     declaration = version.declaration
     today = local_today()
@@ -1062,21 +1201,23 @@ def _after_end(version: DeclarationVersion) -> None:
 
 
 def start_revision(declaration: Declaration) -> DeclarationVersion:
-    """A new draft (修订) copied from the version in force, numbered one higher."""
-    errors = _Errors()
+    """A new draft (修订) copied from the version in force, numbered one higher.
+
+    A revision already in progress is a Conflict (409), like a claim lost to it: a second
+    "revise" that arrives just after the first one committed is the same race, only later.
+    """
+    _claim(declaration)
     current = declaration.current_version
     if declaration.status is not DeclarationStatus.PUBLISHED or current is None:
-        errors.add(GENERAL, _("Only a published declaration can be revised."))
-    elif declaration.draft is not None:
-        errors.add(
-            GENERAL,
+        raise ValidationFailed({GENERAL: [_("Only a published declaration can be revised.")]})
+    if declaration.draft is not None:
+        raise Conflict(
             _(
                 "A revision (version %(no)d) is already in progress; edit or discard it.",
                 no=declaration.draft.version_no,
             ),
+            current_version=None,
         )
-    if errors:
-        raise ValidationFailed(dict(errors))
     last_no = max(v.version_no for v in declaration.versions)
     with db.session.no_autoflush:
         draft = DeclarationVersion(
@@ -1108,6 +1249,17 @@ def _end(
     version_status: VersionStatus,
     declaration_status: DeclarationStatus,
 ) -> DeclarationVersion:
+    _claim(declaration)
+    if declaration.status in (DeclarationStatus.ABOLISHED, DeclarationStatus.REVOKED):
+        # Ended a moment ago by another request (or long ago): the same race as a lost claim.
+        raise Conflict(
+            _(
+                "Declaration %(id)d has already ended (abolished or revoked); nothing was "
+                "changed now.",
+                id=declaration.id,
+            ),
+            current_version=None,
+        )
     reason = _text(reason)
     errors = _Errors()
     if not reason:

@@ -11,10 +11,11 @@ from __future__ import annotations
 from flask import url_for
 from flask_babel import lazy_gettext as _l
 from flask_smorest.fields import Upload
-from marshmallow import Schema, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, pre_load, validate
 
 from core.schemas import CitedStandardOut, DbId, EnterpriseBriefOut, TrimmedSchema, WholeNumber
 from declare.models import DeclarationKind, DeclarationStatus, Disclosure
+from declare.operations import oversized
 
 KINDS = [k.value for k in DeclarationKind]
 DISCLOSURES = [d.value for d in Disclosure]
@@ -128,13 +129,34 @@ class DraftIn(_Trimmed):
             "standard (which, and why)"
         },
     )
-    products = fields.List(fields.Nested(ProductIn), load_default=list)
-    indicators = fields.List(fields.Nested(IndicatorIn), load_default=list)
+    products = fields.List(
+        fields.Nested(ProductIn),
+        load_default=list,
+        metadata={"description": "at most DRAFT_MAX_PRODUCTS rows (200 unless configured)"},
+    )
+    indicators = fields.List(
+        fields.Nested(IndicatorIn),
+        load_default=list,
+        metadata={"description": "at most DRAFT_MAX_INDICATORS rows (500 unless configured)"},
+    )
     reference_ids = fields.List(
         DbId(strict=True),
         load_default=list,
-        metadata={"description": "normative references (standards.id)"},
+        metadata={
+            "description": "normative references (standards.id), at most DRAFT_MAX_REFERENCES "
+            "(100 unless configured)"
+        },
     )
+
+    @pre_load
+    def _bounded(self, data, **kwargs):
+        """Refuse lists longer than a draft may have (config ``DRAFT_MAX_PRODUCTS``,
+        ``DRAFT_MAX_INDICATORS``, ``DRAFT_MAX_REFERENCES``) before a row of them is
+        deserialised; the limits and the messages are the operations' (``oversized``)."""
+        errors = oversized(data)
+        if errors:
+            raise ValidationError(errors)
+        return data
 
 
 class DraftUpdateIn(DraftIn):

@@ -41,6 +41,9 @@ from core.models import Role
 from core.validation import db_id
 from declare import comparison, operations, queries, uploads
 from declare.forms import (
+    BLANK_INDICATORS,
+    BLANK_PRODUCTS,
+    BLANK_REFERENCES,
     FORMS,
     AbolishForm,
     IndicatorRow,
@@ -229,6 +232,7 @@ def create(kind: str):
     if not form.is_submitted():
         form.add_blank_rows()
         return _render_form(form, kind=kind)
+    _refuse_rows_beyond_limit(form)
     if not form.validate():
         return _refused_form(form, kind=kind)
     data, positions = form.to_data()
@@ -285,6 +289,7 @@ def edit_draft(declaration_id: int):
         )
     form = form_cls()
     _prepare(form)
+    _refuse_rows_beyond_limit(form)
     if not form.validate():
         return _refused_form(form, kind=kind, declaration=declaration, draft=draft)
     data, positions = form.to_data()
@@ -354,6 +359,8 @@ def revise(declaration_id: int):
         operations.start_revision(declaration)
     except ValidationFailed as exc:
         return _manage_refused(declaration, exc.errors)
+    except Conflict as exc:  # a revision is already in progress (another window, a colleague)
+        return _manage_refused(declaration, {"_schema": [exc.message]}, status=409)
     flash(_("A new draft was made from the version in force; change it and publish it."), "info")
     return redirect(url_for("declare.edit_draft", declaration_id=declaration_id))
 
@@ -395,17 +402,36 @@ def compare():
     """
     payload = request.get_json(silent=True)
     rows = payload.get("indicators") if isinstance(payload, dict) else None
-    if not isinstance(rows, list) or len(rows) > 200:
+    most = operations.draft_limits()["indicators"] + BLANK_INDICATORS  # the form's rows
+    if not isinstance(rows, list) or len(rows) > most:
         return jsonify(
             {
                 "message": _(
-                    "Send a JSON object {\"indicators\": [ … ]} with at most 200 indicator rows."
+                    "Send a JSON object {\"indicators\": [ … ]} with at most %(n)d indicator "
+                    "rows.",
+                    n=most,
+                )
+            }
+        ), 400
+    limits = operations.draft_limits()
+    most_products = limits["products"] + BLANK_PRODUCTS
+    most_references = limits["reference_ids"] + BLANK_REFERENCES
+    raw_products, refs = payload.get("products"), payload.get("reference_ids")
+    if (isinstance(raw_products, list) and len(raw_products) > most_products) or (
+        isinstance(refs, list) and len(refs) > most_references
+    ):
+        return jsonify(
+            {
+                "message": _(
+                    "Send at most %(products)d product rows and %(references)d normative "
+                    "references to compare.",
+                    products=most_products,
+                    references=most_references,
                 )
             }
         ), 400
     rows = [raw if isinstance(raw, dict) else {} for raw in rows]
-    products = _live_products(payload.get("products"))
-    refs = payload.get("reference_ids")
+    products = _live_products(raw_products)
     refs = [i for i in map(db_id, refs) if i] if isinstance(refs, list) else []
     chosen = {i for i in (db_id(raw.get("benchmark_indicator_id")) for raw in rows) if i}
     benchmark_choices = _benchmark_choices(chosen)
@@ -652,6 +678,17 @@ def _check_lock(draft: DeclarationVersion) -> None:
         )
 
 
+def _refuse_rows_beyond_limit(form) -> None:
+    """Refuse (422, the error page with the operations' message) a form that sent more rows
+    than a draft may have plus the blank ones. Rows past that were never built; the page is
+    not drawn again with hundreds of rows either, since what it would show is not what was
+    sent. A draft at most a few rows over its limit comes back as the form, with the message
+    at the list (``operations.create_draft``/``update_draft`` refuse it)."""
+    too_many = operations.too_many_rows(form.rows_sent_beyond_limit())
+    if too_many:
+        raise ValidationFailed(too_many)
+
+
 def _wants_publish() -> bool:
     return request.form.get("action") == "publish"
 
@@ -683,7 +720,7 @@ def _draft_problems(draft: DeclarationVersion | None) -> list[str]:
     return [p.message for p in comparison.check_version_rules(draft).problems]
 
 
-def _manage_refused(declaration: Declaration, errors: dict):
+def _manage_refused(declaration: Declaration, errors: dict, status: int = 422):
     draft = _draft_of(declaration)
     return render_template(
         "declare/manage.html",
@@ -693,7 +730,7 @@ def _manage_refused(declaration: Declaration, errors: dict):
         versions=queries.version_history(declaration, include_drafts=True),
         checks=_draft_checks(draft) if draft is not None else [],
         errors=[msg for msgs in errors.values() for msg in msgs],
-    ), 422
+    ), status
 
 
 # ---- the declaration form
