@@ -8,7 +8,11 @@ reveal nothing); other roles get 403 on evaluator pages.
 
 Leaderboard pages read a fixed number of SQL statements whatever the size of the category
 (pinned in tests/ranking/test_views.py): the entries of one run come in one query, the
-composite list one page at a time.
+composite list one page at a time. A run never changes but for its status, so its public pages
+are served from core.page_cache: an anonymous visitor's page is validated by one small query
+(the pointers and the run's status) and answered with 304 or the body rendered once; the
+charts and tiers (the costly part) are rendered once per run and language for everyone
+(tests/ranking/test_cache.py).
 """
 
 from __future__ import annotations
