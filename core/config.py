@@ -79,10 +79,23 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "DRAFT_MAX_PRODUCTS": _int("DRAFT_MAX_PRODUCTS", 200),
         "DRAFT_MAX_INDICATORS": _int("DRAFT_MAX_INDICATORS", 500),
         "DRAFT_MAX_REFERENCES": _int("DRAFT_MAX_REFERENCES", 100),
-        # 领跑者 previews: a burst of declaration changes within this many seconds makes one
-        # regeneration job per plan (the job waits this long in RQ before it starts).
+        # Public pages built from immutable data (core.page_cache): a rendered body is kept
+        # this many seconds (the ETag changes with the data, so this only bounds memory), and
+        # browsers and shared caches may reuse a page this long before revalidating it. The
+        # current leaderboard of a plan (the pointer may move to a new run at any time) is
+        # short; a run's own page changes only with its status (公示 -> published ->
+        # superseded); a superseded or discarded run never changes again.
+        "PAGE_CACHE_SECONDS": _int("PAGE_CACHE_SECONDS", 24 * 3600),
+        "PAGE_CACHE_VERSION": os.environ.get("PAGE_CACHE_VERSION", ""),  # "" = hash of the code
+        "LEADERBOARD_MAX_AGE": _int("LEADERBOARD_MAX_AGE", 5),
+        "RUN_PAGE_MAX_AGE": _int("RUN_PAGE_MAX_AGE", 300),
+        "FINAL_RUN_MAX_AGE": _int("FINAL_RUN_MAX_AGE", 24 * 3600),
+        "DECLARATION_MAX_AGE": _int("DECLARATION_MAX_AGE", 60),
+        "LEADERBOARDS_PER_PAGE": _int("LEADERBOARDS_PER_PAGE", 50),
         # 领跑者 publicity (公示): the shortest period a list is publicised before publication.
         "PUBLICITY_DAYS": _int("PUBLICITY_DAYS", 10),
+        # 领跑者 previews: a burst of declaration changes within this many seconds makes one
+        # regeneration job per plan (the job waits this long in RQ before it starts).
         "RANKING_DEBOUNCE_SECONDS": float(os.environ.get("RANKING_DEBOUNCE_SECONDS") or 2),
         # Spot checks (双随机): floor of a plan's minimum sample ratio, years an enterprise drawn
         # at random is excluded, abuse limit of the public redo.
@@ -118,7 +131,25 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
     cfg.update(overrides or {})
     # A request may carry the PDF plus the form fields around it.
     cfg.setdefault("MAX_CONTENT_LENGTH", cfg["MAX_UPLOAD_BYTES"] + 1024 * 1024)
+    _page_cache_store(cfg)
     return cfg
+
+
+def _page_cache_store(cfg: dict) -> None:
+    """Where rendered public pages are kept (Flask-Caching). With Redis (every gunicorn
+    deployment has it for the jobs) the workers share one store; without it (the embedded
+    SQLite default, one ``flask run`` process) an in-process SimpleCache. ``CACHE_TYPE`` (e.g.
+    ``FileSystemCache`` with ``CACHE_DIR``, or ``NullCache``) overrides. Chosen after the
+    overrides, so a test app without Redis never writes into a shared store."""
+    redis_url = cfg.get("REDIS_URL")
+    cfg.setdefault(
+        "CACHE_TYPE", os.environ.get("CACHE_TYPE") or ("RedisCache" if redis_url else "SimpleCache")
+    )
+    cfg.setdefault("CACHE_REDIS_URL", os.environ.get("CACHE_REDIS_URL") or redis_url)
+    cfg.setdefault("CACHE_DIR", os.environ.get("CACHE_DIR") or None)
+    cfg.setdefault("CACHE_KEY_PREFIX", "qibiao:page:")
+    cfg.setdefault("CACHE_DEFAULT_TIMEOUT", cfg["PAGE_CACHE_SECONDS"])
+    cfg.setdefault("CACHE_THRESHOLD", _int("CACHE_THRESHOLD", 500))  # SimpleCache/FileSystem
 
 
 def _instance_secret(instance_path: Path) -> str:

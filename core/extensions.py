@@ -1,6 +1,7 @@
 """The Flask extensions, created unbound so every package can import them."""
 
 from flask_babel import Babel
+from flask_caching import Cache
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -31,3 +32,5 @@ csrf = CSRFProtect()
 babel = Babel()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 api = Api()
+#: Rendered public pages (core.page_cache); configured by core.config (CACHE_*).
+cache = Cache()

@@ -27,11 +27,18 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_user
 from markupsafe import Markup
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select, true
 from werkzeug.datastructures import MultiDict
 from wtforms.fields.choices import SelectChoice
 
-from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard, StandardStatus
+from benchmarks.models import (
+    BenchmarkIndicator,
+    CatalogueChange,
+    ProductCategory,
+    Standard,
+    StandardStatus,
+)
+from core import page_cache
 from core.auth import roles_required
 from core.charts import ScaleLine, scale_bar
 from core.errors import Conflict, ValidationFailed
@@ -60,6 +67,7 @@ from declare.models import (
     DeclarationStatus,
     DeclarationVersion,
     Disclosure,
+    ReferenceFlag,
     VersionStatus,
 )
 from declare.validators import USCCError, validate_uscc
@@ -553,27 +561,92 @@ def search():
 
 @bp.get("/declarations/<int:declaration_id>")
 def detail(declaration_id: int):
+    """The public page of a declaration: the version shown now (or in force on ``as_of``).
+
+    An anonymous visitor's page is validated by what it shows and what can still change there
+    (``_detail_validator``: the published versions' ids and last change, the reference flags,
+    the catalogue) plus the language: a repeat gets 304, anyone else the body rendered once and
+    kept (core.page_cache). Owners and regulators see more: their page is rendered for them."""
+    raw = request.args.get("as_of")
+    if page_cache.is_anonymous_visitor() and not _as_of(raw)[1]:
+        parts = _detail_validator(declaration_id)
+        if parts is None:
+            abort(404)  # unknown, or never published: drafts hide (as _visible_declaration)
+        return page_cache.public_response(
+            "declaration",
+            parts,
+            lambda: _render_detail(declaration_id, raw, page_cache.render_shared)[0],
+            max_age=current_app.config["DECLARATION_MAX_AGE"],
+            storable=set(request.args) <= {"as_of"},
+        )
+    result = _render_detail(declaration_id, raw, render_template)
+    if not isinstance(result, tuple):
+        return result  # the owner's redirect to the management page
+    return page_cache.private_response(*result)
+
+
+def _as_of(raw: str | None) -> tuple[date | None, str | None]:
+    """The ``as_of`` day of the detail page, or the message that says why it is not one."""
+    if not raw:
+        return None, None
+    try:
+        if not ISO_DAY.match(raw.strip()):
+            raise ValueError(raw)
+        return date.fromisoformat(raw.strip()), None
+    except ValueError:
+        return None, _(
+            "“%(raw)s” is not a date: write as_of as YYYY-MM-DD, e.g. 2024-05-01.", raw=raw
+        )
+
+
+def _detail_validator(declaration_id: int) -> tuple | None:
+    """What the public detail page shows and may still change, in one query: the current
+    version, how many versions are published and their last change (publication, revision,
+    abolition and revocation all write the version rows), the reference flags found or cleared
+    since, and the catalogue's last change (standards and thresholds shown beside the values).
+    None when there is no such declaration or nothing of it was ever published."""
+    v = DeclarationVersion
+    published = (v.declaration_id == declaration_id, v.status != VersionStatus.DRAFT)
+    flags = (
+        select(func.count(ReferenceFlag.id), func.max(ReferenceFlag.detected_at),
+               func.max(ReferenceFlag.cleared_at))
+        .join(v, v.id == ReferenceFlag.version_id)
+        .where(v.declaration_id == declaration_id)
+    ).subquery()
+    row = db.session.execute(
+        select(
+            Declaration.id,
+            Declaration.current_version_id,
+            select(func.count(v.id)).where(*published).scalar_subquery(),
+            select(func.max(v.id)).where(*published).scalar_subquery(),
+            select(func.max(v.updated_at)).where(*published).scalar_subquery(),
+            flags.c[0],
+            flags.c[1],
+            flags.c[2],
+            select(func.coalesce(func.max(CatalogueChange.id), 0)).scalar_subquery(),
+        )
+        .select_from(Declaration)
+        .join(flags, true())
+        .where(Declaration.id == declaration_id)
+    ).first()
+    if row is None or not row[2]:
+        return None
+    return tuple(row)
+
+
+def _render_detail(declaration_id: int, raw: str | None, render):
     declaration = _visible_declaration(declaration_id)
     owner = _is_owner(declaration)
     history = queries.version_history(declaration)
-    raw = request.args.get("as_of")
-    as_of, version, date_error = None, None, None
-    if raw:
-        try:
-            if not ISO_DAY.match(raw.strip()):
-                raise ValueError(raw)
-            as_of = date.fromisoformat(raw.strip())
-        except ValueError:
-            date_error = _(
-                "“%(raw)s” is not a date: write as_of as YYYY-MM-DD, e.g. 2024-05-01.", raw=raw
-            )
-        else:
-            version = queries.version_as_of(declaration, as_of)
-    else:
+    as_of, date_error = _as_of(raw)
+    version = None
+    if as_of is not None:
+        version = queries.version_as_of(declaration, as_of)
+    elif not raw:
         version = queries.shown_version(declaration)
     if version is None and not raw and owner:
         return redirect(url_for("declare.manage", declaration_id=declaration_id))
-    page = render_template(
+    page = render(
         "declare/detail.html",
         declaration=declaration,
         version=version,

@@ -9,8 +9,9 @@ from dataclasses import dataclass, field
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from benchmarks.models import CatalogueChange
 from core.extensions import db
 from declare.models import Enterprise
 from declare.queries import DeclarationLabel, declaration_labels
@@ -294,6 +295,63 @@ def pointer_runs(plan_keys: list[str]) -> dict[tuple[str, RunKind], RankingRun]:
         .where(LeaderboardPointer.plan_key.in_(plan_keys))
     )
     return {(key, kind): run for key, kind, run in rows}
+
+
+def catalogue_mark():
+    """The catalogue's last change (a scalar subquery, read with the runs): benchmark names,
+    grades and standards shown on a page change only with a new catalogue change."""
+    return select(func.coalesce(func.max(CatalogueChange.id), 0)).scalar_subquery()
+
+
+@dataclass
+class BoardState:
+    """What a public leaderboard page is made of, read in one query: the plan's current
+    official list (if public) and preview, and the catalogue's last change."""
+
+    official: RankingRun | None
+    preview: RankingRun | None
+    catalogue: int
+
+
+def board_state(plan_key: str) -> BoardState:
+    """The current runs of one plan and the catalogue mark, in one query."""
+    rows = db.session.execute(
+        select(LeaderboardPointer.kind, RankingRun, catalogue_mark())
+        .join(RankingRun, RankingRun.id == LeaderboardPointer.run_id)
+        .where(LeaderboardPointer.plan_key == plan_key)
+    ).all()
+    runs = {kind: run for kind, run, _mark in rows}
+    return BoardState(
+        public_run(runs.get(RunKind.OFFICIAL)),
+        runs.get(RunKind.PREVIEW),
+        rows[0][2] if rows else 0,
+    )
+
+
+def run_and_mark(run_id: int) -> tuple[RankingRun | None, int]:
+    """One run and the catalogue mark, in one query."""
+    row = db.session.execute(
+        select(RankingRun, catalogue_mark()).where(RankingRun.id == run_id)
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, 0)
+
+
+def run_validator(run: RankingRun) -> tuple:
+    """What of a run its pages show and may still change: its identity (an id may come back
+    after a database is reset: the creation time tells two runs apart) and its status with
+    the dates of publicity and publication. Entries never change (ranking.models)."""
+    return (
+        run.id,
+        run.created_at,
+        run.plan_id,
+        run.status,
+        run.publicity_start,
+        run.publicity_end,
+        run.published_at,
+    )
+
+
+FINAL_RUN_STATUSES = (RunStatus.SUPERSEDED, RunStatus.DISCARDED)
 
 
 def public_run(run: RankingRun | None) -> RankingRun | None:

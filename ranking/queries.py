@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import joinedload, lazyload, load_only
 
+from benchmarks.models import ProductCategory
 from core.extensions import db
 from core.models import OutboxJob, User
 from declare.models import Enterprise
@@ -31,6 +33,7 @@ __all__ = [
     "plan_versions",
     "plans_of",
     "positions_of",
+    "public_plan_page",
     "public_plans",
     "run_entries",
     "tiers_of",
@@ -215,6 +218,45 @@ def public_plans() -> list[EvaluationPlan]:
             .order_by(EvaluationPlan.year.desc(), EvaluationPlan.category_id, EvaluationPlan.id)
         )
     )
+
+
+def public_plan_page(page: int, per_page: int):
+    """One page of the active plans for the public list of leaderboards, with only the columns
+    the list shows (no plan rules, no run JSON): the plans (Flask-SQLAlchemy Pagination) and
+    ``{(plan_key, kind): run}`` of their current runs (id, kind, status, dates only).
+    Three queries (the page, its count, the runs) whatever the number of plans."""
+    stmt = (
+        select(EvaluationPlan)
+        .options(
+            load_only(EvaluationPlan.plan_key, EvaluationPlan.title, EvaluationPlan.year,
+                      EvaluationPlan.category_id, EvaluationPlan.status),
+            joinedload(EvaluationPlan.category).load_only(ProductCategory.name,
+                                                          ProductCategory.name_en),
+        )
+        .where(EvaluationPlan.status == PlanStatus.ACTIVE)
+        .order_by(EvaluationPlan.year.desc(), EvaluationPlan.category_id, EvaluationPlan.id)
+    )
+    plans = db.paginate(stmt, page=max(int(page or 1), 1), per_page=per_page,
+                        max_per_page=MAX_PER_PAGE, error_out=False, count=False)
+    # Counted on the plans' index alone (paginate's own count wraps the whole select).
+    plans.total = db.session.scalar(
+        select(func.count(EvaluationPlan.id)).where(EvaluationPlan.status == PlanStatus.ACTIVE)
+    )
+    keys = sorted({p.plan_key for p in plans.items})
+    runs = {}
+    if keys:
+        rows = db.session.execute(
+            select(LeaderboardPointer.plan_key, RankingRun)
+            .join(RankingRun, RankingRun.id == LeaderboardPointer.run_id)
+            .where(LeaderboardPointer.plan_key.in_(keys))
+            .options(
+                load_only(RankingRun.id, RankingRun.kind, RankingRun.status,
+                          RankingRun.published_at, RankingRun.as_of, RankingRun.plan_id),
+                lazyload(RankingRun.plan),
+            )
+        )
+        runs = {(key, run.kind): run for key, run in rows}
+    return plans, runs
 
 
 def job_keys(plan: EvaluationPlan) -> list[str]:

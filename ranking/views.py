@@ -8,7 +8,11 @@ reveal nothing); other roles get 403 on evaluator pages.
 
 Leaderboard pages read a fixed number of SQL statements whatever the size of the category
 (pinned in tests/ranking/test_views.py): the entries of one run come in one query, the
-composite list one page at a time.
+composite list one page at a time. A run never changes but for its status, so its public pages
+are served from core.page_cache: an anonymous visitor's page is validated by one small query
+(the pointers and the run's status) and answered with 304 or the body rendered once; the
+charts and tiers (the costly part) are rendered once per run and language for everyone
+(tests/ranking/test_cache.py).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from benchmarks.models import BenchmarkIndicator, ProductCategory
+from core import page_cache
 from core.auth import roles_required
 from core.clock import local_today
 from core.errors import ValidationFailed
@@ -479,28 +484,53 @@ def run_publish(run_id: int):
 # --------------------------------------------------------------------------- public pages
 
 
+@bp.record_once
+def _bind_page_store(state) -> None:
+    """The store of rendered public pages (core.page_cache) is bound with the pages it serves."""
+    page_cache.init_app(state.app)
+
+
+def _storable(*known: str) -> bool:
+    """Only URLs made of the page's own query arguments are stored: anyone could otherwise
+    fill the store with ``?x=1``, ``?x=2``, ... variants of one page."""
+    return set(request.args) <= set(known)
+
+
 @bp.get("/leaderboards")
 def leaderboards():
-    plans = list(queries.public_plans())
-    current = boards.pointer_runs([p.plan_key for p in plans])
-    rows = []
-    for plan in plans:
-        official = boards.public_run(current.get((plan.plan_key, RunKind.OFFICIAL)))
-        preview = current.get((plan.plan_key, RunKind.PREVIEW))
-        rows.append((plan, official, preview))
-    return render_template("ranking/leaderboards.html", rows=rows)
-
-
-def _board_runs(plan_key: str) -> tuple[RankingRun | None, RankingRun | None]:
-    current = boards.pointer_runs([plan_key])
-    official = boards.public_run(current.get((plan_key, RunKind.OFFICIAL)))
-    preview = current.get((plan_key, RunKind.PREVIEW))
-    return official, preview
+    """The public list of plans, one page at a time, with only the columns it shows."""
+    per_page = current_app.config["LEADERBOARDS_PER_PAGE"]
+    plans, runs = queries.public_plan_page(_page_arg(), per_page)
+    rows = [
+        (
+            plan,
+            boards.public_run(runs.get((plan.plan_key, RunKind.OFFICIAL))),
+            runs.get((plan.plan_key, RunKind.PREVIEW)),
+        )
+        for plan in plans.items
+    ]
+    if not page_cache.is_anonymous_visitor():
+        return page_cache.private_response(
+            render_template("ranking/leaderboards.html", rows=rows, page=plans)
+        )
+    # Any pointer switch may change this list: no validator cheaper than the page itself, so
+    # the ETag is the body's digest (it saves the transfer, not the rendering).
+    response = Response(
+        page_cache.render_shared("ranking/leaderboards.html", rows=rows, page=plans),
+        mimetype="text/html",
+    )
+    response.add_etag()
+    response.cache_control.public = True
+    response.cache_control.max_age = current_app.config["LEADERBOARD_MAX_AGE"]
+    return response.make_conditional(request)
 
 
 @bp.get("/leaderboards/<plan_key>")
 def leaderboard(plan_key: str):
-    official, preview = _board_runs(plan_key)
+    """The plan's current leaderboard: the official list if public, else the preview;
+    ``?list=preview`` shows the preview beside a public official list."""
+    state = boards.board_state(plan_key)
+    official, preview = state.official, state.preview
     if official is None and preview is None:
         abort(404)
     wanted = request.args.get("list")
@@ -510,23 +540,91 @@ def leaderboard(plan_key: str):
         run = official
     else:
         run = official or preview
-    board = boards.build_board(run)
-    page, labels = boards.composite_page(run, _page_arg())
+    return _board_page(
+        run,
+        state.catalogue,
+        official=official,
+        preview=preview,
+        list_arg="preview" if run is preview and official is not None else None,
+        max_age=current_app.config["LEADERBOARD_MAX_AGE"],
+    )
+
+
+@bp.get("/leaderboards/runs/<int:run_id>")
+def run_board(run_id: int):
+    """One run's leaderboard at its own URL (the permanent link of a list version): served as
+    long as the run exists, superseded or not; it changes only with the run's status."""
+    run, mark = boards.run_and_mark(run_id)
+    if run is None or (boards.public_run(run) is None and not _is_plan_owner(run.plan)):
+        abort(404)
+    final = run.status in boards.FINAL_RUN_STATUSES
+    return _board_page(
+        run,
+        mark,
+        permalink=True,
+        max_age=current_app.config["FINAL_RUN_MAX_AGE" if final else "RUN_PAGE_MAX_AGE"],
+    )
+
+
+def _board_page(run: RankingRun, mark: int, *, max_age: int, official=None, preview=None,
+                list_arg: str | None = None, permalink: bool = False):
+    """A leaderboard page: for an anonymous visitor from the page store (304 on a repeat),
+    for a logged-in user rendered for them around the run's stored charts and tiers."""
+    page_no = _page_arg()
+    context = {
+        "official": official,
+        "preview": preview,
+        "list_arg": list_arg,
+        "permalink": permalink,
+    }
+    if not page_cache.is_anonymous_visitor():
+        return page_cache.private_response(
+            _render_board(render_template, run, mark, page_no, context)
+        )
+    parts = (boards.run_validator(run), mark, official is not None, preview is not None,
+             list_arg, page_no, permalink)
+    return page_cache.public_response(
+        "leaderboard",
+        parts,
+        lambda: _render_board(page_cache.render_shared, run, mark, page_no, context),
+        max_age=max_age,
+        storable=_storable("page", "list"),
+    )
+
+
+def _render_board(render, run: RankingRun, mark: int, page_no: int, context: dict) -> str:
+    page, labels = boards.composite_page(run, page_no)
     leaders, removed, leader_labels = boards.leaders_with_labels(run)
-    return render_template(
+    parts = _board_parts(run, mark, removed)
+    return render(
         "ranking/leaderboard.html",
         run=run,
         plan=run.plan,
-        official=official,
-        preview=preview,
-        board=board,
         page=page,
         labels=labels,
         leaders=leaders,
         removed=removed,
         leader_labels=leader_labels,
-        list_arg="preview" if run is preview and official is not None else None,
+        board_chart=Markup(parts["chart"]),  # noqa: S704 - rendered by Jinja (autoescaped)
+        board_indicators=Markup(parts["indicators"]),  # noqa: S704 - same
+        **context,
     )
+
+
+def _board_parts(run: RankingRun, mark: int, removed: list) -> dict:
+    """The composite chart and the single-indicator tiers with their charts: the costly part
+    of a leaderboard (every eligible entry is read), the same on every page of the composite
+    list and for every visitor, so built once per run (and language) and kept."""
+
+    def build() -> dict:
+        board = boards.build_board(run)
+        return {
+            part: render_template("ranking/_board_parts.html", part=part, board=board, run=run,
+                                  removed=removed)
+            for part in ("chart", "indicators")
+        }
+
+    return page_cache.cached_fragment(("board", run.id, run.created_at, mark), build)
 
 
 @bp.get("/leaderboards/runs/<int:run_id>/indicators/<key>")
@@ -634,20 +732,42 @@ def _today() -> date:
 @bp.get("/leaderboards/runs/<int:run_id>/export.<any(csv, xlsx):fmt>")
 def run_export(run_id: int, fmt: str):
     """The run as CSV (UTF-8 with BOM) or Excel: entries, values, tiers, composite, leaders,
-    exclusion reasons. Public runs for everyone (without the exclusion reasons); every run,
-    with the reasons, for its evaluation body."""
-    run = _visible_run(run_id)
-    header, rows = export.run_table(run, reasons=_is_plan_owner(run.plan))
-    if fmt == "csv":
-        body, mimetype = export.to_csv(header, rows), "text/csv; charset=utf-8"
-    else:
-        body = export.to_xlsx(header, rows, title=run.plan.title)
-        mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-    return Response(
-        body,
-        mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{export.filename(run, fmt)}"'},
+    exclusion reasons. Public runs for everyone (without the exclusion reasons; built once
+    per run and kept, like the pages); every run, with the reasons, for its evaluation body."""
+    run, mark = boards.run_and_mark(run_id)
+    if run is None:
+        abort(404)
+    owner = _is_plan_owner(run.plan)
+    if boards.public_run(run) is None and not owner:
+        abort(404)
+    mimetype = (
+        "text/csv; charset=utf-8"
+        if fmt == "csv"
+        else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
+
+    def body():
+        header, rows = export.run_table(run, reasons=owner)
+        if fmt == "csv":
+            return export.to_csv(header, rows)
+        return export.to_xlsx(header, rows, title=run.plan.title)
+
+    if page_cache.is_anonymous_visitor():
+        final = run.status in boards.FINAL_RUN_STATUSES
+        response = page_cache.public_response(
+            "export",
+            (boards.run_validator(run), mark, fmt),
+            body,
+            max_age=current_app.config["FINAL_RUN_MAX_AGE" if final else "RUN_PAGE_MAX_AGE"],
+            storable=_storable(),
+            mimetype=mimetype,
+        )
+    else:
+        response = page_cache.private_response(Response(body(), mimetype=mimetype))
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{export.filename(run, fmt)}"'
+    )
+    return response
 
 
 # --------------------------------------------------------------------------- enterprise
