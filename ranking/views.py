@@ -484,12 +484,6 @@ def run_publish(run_id: int):
 # --------------------------------------------------------------------------- public pages
 
 
-@bp.record_once
-def _bind_page_store(state) -> None:
-    """The store of rendered public pages (core.page_cache) is bound with the pages it serves."""
-    page_cache.init_app(state.app)
-
-
 def _storable(*known: str) -> bool:
     """Only URLs made of the page's own query arguments are stored: anyone could otherwise
     fill the store with ``?x=1``, ``?x=2``, ... variants of one page."""
