@@ -2,13 +2,25 @@
 
 Everything under ``/api/`` answers in JSON (also for URLs no route matches, where Flask knows
 no blueprint); pages answer with the HTML error page in the visitor's language.
+
+A dependency that fails (the database unreachable or restarting, Redis gone where a request
+needs it) is not the request's fault nor a bug: it answers 503 with ``Retry-After``
+(``UNAVAILABLE_RETRY_AFTER`` seconds), also when the failure comes from the commit after the
+view (Flask reports that as a 500 whose ``original_exception`` is the driver's error). The
+engine pings pooled connections before use (``pool_pre_ping``, core/config.py), so once the
+database is back the next request reconnects without restarting gunicorn.
 """
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 
-from flask import current_app, jsonify, render_template, request
+from flask import current_app, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from markupsafe import escape
+
+log = logging.getLogger(__name__)
 
 
 class ValidationFailed(Exception):
@@ -27,7 +39,43 @@ class Conflict(Exception):
         super().__init__(message)
 
 
-HTTP_CODES = (400, 401, 403, 404, 405, 413, 429, 500)
+HTTP_CODES = (400, 401, 403, 404, 405, 413, 429)
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """Errors meaning "the database is not answering now": connection refused or dropped,
+    server restarting, pool exhausted. (SQLAlchemy wraps psycopg's; the bare ones are listed
+    for code that talks to the driver directly.)"""
+    import psycopg
+    from sqlalchemy import exc
+
+    return (
+        exc.OperationalError,
+        exc.InterfaceError,
+        exc.DisconnectionError,
+        exc.TimeoutError,  # the pool waited in vain for a free connection
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+    )
+
+
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    from redis import exceptions
+
+    return (exceptions.ConnectionError, exceptions.TimeoutError)
+
+
+def unavailable_cause(exc: BaseException | None) -> str | None:
+    """"database" or "redis" when ``exc`` (or what it wraps) is an outage of that dependency."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, _database_errors()):
+            return "database"
+        if isinstance(exc, _redis_errors()):
+            return "redis"
+        exc = getattr(exc, "original_exception", None) or exc.__cause__
+        seen += 1
+    return None
 
 
 def is_api_request() -> bool:
@@ -66,6 +114,52 @@ def register(app) -> None:
 
     for code in HTTP_CODES:
         app.register_error_handler(code, _http_error(code))
+    server_error = _http_error(500)
+
+    def _server_error(exc):
+        cause = unavailable_cause(exc)
+        return _unavailable(cause, exc) if cause else server_error(exc)
+
+    app.register_error_handler(500, _server_error)
+    for error_class in _database_errors() + _redis_errors():
+        app.register_error_handler(error_class, _server_error)
+
+
+def _unavailable(cause: str, exc: BaseException):
+    """503 with Retry-After; the page must not touch the database that just failed."""
+    original = getattr(exc, "original_exception", None) or exc
+    log.warning("503: %s unavailable: %s", cause, str(original).splitlines()[0][:300] if str(original) else type(original).__name__)
+    try:
+        from core.extensions import db
+
+        db.session.rollback()
+    except Exception:  # noqa: BLE001  (the connection is gone; the pool replaces it)
+        log.debug("rollback after an outage failed", exc_info=True)
+    seconds = int(current_app.config.get("UNAVAILABLE_RETRY_AFTER", 10))
+    if cause == "database":
+        message = _(
+            "The database is temporarily unavailable; please try again in %(seconds)d seconds.",
+            seconds=seconds,
+        )
+    else:
+        message = _(
+            "The job queue is temporarily unavailable. Please try again in %(seconds)d seconds.",
+            seconds=seconds,
+        )
+    headers = [("Retry-After", str(seconds))]
+    if is_api_request() or request.accept_mimetypes.best == "application/json":
+        body = {"code": 503, "status": _phrase(503), "message": message}
+        return jsonify(body), 503, headers
+    from core.extensions import login_manager
+
+    # base.html asks current_user: an expired or unloaded user would query the database.
+    g._login_user = login_manager.anonymous_user()
+    try:
+        page = render_template("errors/error.html", code=503, message=message)
+    except Exception:  # noqa: BLE001  (a page that fails too: plain text in the same words)
+        log.exception("the 503 page failed to render")
+        page = f"<!doctype html><title>503</title><h1>503</h1><p>{escape(message)}</p>"
+    return page, 503, headers
 
 
 def _passed_headers(exc) -> list[tuple[str, str]]:
