@@ -128,7 +128,8 @@ def register(app) -> None:
 def _unavailable(cause: str, exc: BaseException):
     """503 with Retry-After; the page must not touch the database that just failed."""
     original = getattr(exc, "original_exception", None) or exc
-    log.warning("503: %s unavailable: %s", cause, str(original).splitlines()[0][:300] if str(original) else type(original).__name__)
+    first_line = (str(original).splitlines() or [type(original).__name__])[0][:300]
+    log.warning("503: %s unavailable: %s", cause, first_line)
     try:
         from core.extensions import db
 
