@@ -144,7 +144,7 @@ def _unavailable(cause: str, exc: BaseException):
         )
     else:
         message = _(
-            "The job queue is temporarily unavailable. Please try again in %(seconds)d seconds.",
+            "The job queue is temporarily unavailable; please try again in %(seconds)d seconds.",
             seconds=seconds,
         )
     headers = [("Retry-After", str(seconds))]
