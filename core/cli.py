@@ -115,7 +115,7 @@ def worker(queues, burst, fork):
     db.session.remove()
     if fork:
         db.engine.dispose()  # no connection is shared with the forked work horses
-    workers.serve(lambda: workers.build(names, conn, fork), conn, burst=burst)
+    workers.serve(lambda: workers.build(names, fork), conn, burst=burst)
 
 
 def _reachable_redis():

@@ -63,6 +63,9 @@ QUEUES: dict[str, dict] = {
 # the worker tests) change it with JOB_RETRY_INTERVALS: config list, or env "5,30,120".
 RETRY_INTERVALS = [5, 30, 120]
 REDIS_CONNECT_TIMEOUT = 5  # seconds: a dead Redis must not hang the request that commits
+# Seconds a Redis command may take: a Redis that accepts but stalls must not hold the request
+# either (RQ workers raise it on their own connection for their blocking dequeue).
+REDIS_SOCKET_TIMEOUT = 5
 _PENDING_KEY = "outbox_pending"
 _ERROR_LIMIT = 8000
 WAITING = ("pending", "queued")  # not started yet: a dedupe_key match reuses the row
@@ -267,7 +270,7 @@ def dispatch(ids: list[int]) -> int:
     return sent
 
 
-def flush(older_than: timedelta = timedelta(seconds=30)) -> int:
+def flush(older_than: timedelta = timedelta(seconds=30), recover_first: bool = True) -> int:
     """Re-send jobs Redis never got or lost, and jobs whose worker died. Returns how many.
 
     ``pending`` rows older than ``older_than`` are sent again; so are rows that Redis lost
@@ -278,7 +281,7 @@ def flush(older_than: timedelta = timedelta(seconds=30)) -> int:
     """
     cutoff = utcnow() - older_than
     redis_conn = redis_connection()
-    if redis_conn is not None:
+    if redis_conn is not None and recover_first:
         recover(redis_conn, cutoff)
     ids = list(
         db.session.scalars(
@@ -584,7 +587,7 @@ def redis_connection():
         from redis import Redis
 
         conn = current_app.extensions["redis_conn"] = Redis.from_url(
-            url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT
+            url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT, socket_timeout=REDIS_SOCKET_TIMEOUT
         )
         current_app.extensions["redis_conn_url"] = url
     return conn

@@ -11,9 +11,10 @@ a ``kill -9`` mid-job was noticed 12-15 min later. Here, from the app's config:
 - ``JOB_DEAD_AFTER_SECONDS`` (15): an execution without heartbeat for this long is abandoned;
 - ``JOB_MAINTENANCE_SECONDS`` (10): how often an idle worker runs maintenance: RQ's registry
   cleanup (the abandoned job goes back to its queue per its ``Retry``; a death counts as an
-  attempt), restarting RQ's scheduler if it died, then the outbox flush (``core.jobs.flush``:
-  rows left ``pending`` by a Redis outage, rows Redis lost, rows of dead workers), taken by
-  one worker at a time with a Redis lock. This *is* the periodic flush: it runs wherever
+  attempt), restarting RQ's scheduler if it died, then ``core.jobs.recover`` (rows of dead
+  workers, re-queued at once) and the outbox flush (``core.jobs.flush``: rows left
+  ``pending`` by a Redis outage, rows Redis lost), the latter by one worker at a time (a
+  Redis lock). This *is* the periodic flush: it runs wherever
   workers run, needs no cron and no other process, and stops when no worker could run the
   jobs anyway. ``JOB_FLUSH_AFTER_SECONDS`` (15): a pending row is re-sent once this old.
 
@@ -88,26 +89,28 @@ class _Recovering:
         self.flush_outbox()
 
     def flush_outbox(self) -> None:
-        """``core.jobs.flush`` once per maintenance interval across all workers."""
+        """Every round, on every worker: ``core.jobs.recover`` (re-queue the jobs of dead
+        workers: cheap, and safe to run concurrently). Once per round across all workers
+        (a Redis lock): ``core.jobs.flush`` of the rows to re-send."""
+        from datetime import timedelta
+
         from redis.exceptions import RedisError
 
         try:
-            ttl = self.maintenance_interval
-            took = self.connection.set(_FLUSH_LOCK, self.name, nx=True, ex=ttl)
-            if not took:
-                return
-        except RedisError:
-            return  # the loop's own Redis handling takes it from here
-        from datetime import timedelta
-
-        try:
             with jobs._worker_app().app_context():
-                sent = jobs.flush(timedelta(seconds=self.flush_after))
-                if sent:
-                    log.warning("outbox maintenance re-sent %d job(s)", sent)
+                redis_conn = jobs.redis_connection()
+                age = timedelta(seconds=self.flush_after)
+                jobs.recover(redis_conn, jobs.utcnow() - age)
+                ttl = self.maintenance_interval
+                if redis_conn.set(_FLUSH_LOCK, self.name, nx=True, ex=ttl):
+                    sent = jobs.flush(age, recover_first=False)
+                    if sent:
+                        log.warning("outbox maintenance re-sent %d job(s)", sent)
                 db.session.remove()
                 if self.forked:
                     db.engine.dispose()  # the work horses forked later share no connection
+        except RedisError:
+            return  # the loop's own Redis handling takes it from here
         except Exception:  # noqa: BLE001  (maintenance must never end the worker)
             log.exception("outbox maintenance failed; next in %ss", self.maintenance_interval)
 
@@ -175,10 +178,16 @@ def _heartbeats(worker, job, execution):
         thread.join()
 
 
-def build(queue_names: list[str], connection, fork: bool):
-    """A worker on ``queue_names`` with the app's timings."""
+def build(queue_names: list[str], fork: bool):
+    """A worker on ``queue_names`` with the app's timings, on a Redis client of its own: RQ
+    sets the socket timeout its blocking dequeue needs before any connection exists (the
+    request-side client, ``jobs.redis_connection``, keeps a short one)."""
+    from redis import Redis
     from rq import Queue
 
+    connection = Redis.from_url(
+        current_app.config["REDIS_URL"], socket_connect_timeout=jobs.REDIS_CONNECT_TIMEOUT
+    )
     t = timings(current_app.config)
     cls = worker_class(fork)
     worker = cls(
