@@ -93,8 +93,10 @@ def worker(queues, burst, fork):
     """Run an RQ worker (needs REDIS_URL). Start as many as you like, on any host.
 
     QUEUES default to all of them; a job's outbox row in the database says how it went.
+    Every few seconds an idle worker re-queues the jobs of workers that died and re-sends
+    jobs left pending (core.workers); a Redis outage makes it wait and resume, not quit.
     """
-    from rq import Queue, Worker
+    from core import workers
 
     names = list(queues) or list(jobs.QUEUES)
     unknown = set(names) - set(jobs.QUEUES)
@@ -105,15 +107,15 @@ def worker(queues, burst, fork):
     conn = _reachable_redis()
     if conn is None:
         raise click.UsageError("REDIS_URL is not set: jobs run inline, no worker needed")
+    try:
+        workers.timings(current_app.config)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     jobs.set_worker_app(current_app._get_current_object())
     db.session.remove()
     if fork:
         db.engine.dispose()  # no connection is shared with the forked work horses
-        worker_class = Worker
-    else:
-        worker_class = jobs.in_process_worker_class()
-    w = worker_class([Queue(n, connection=conn) for n in names], connection=conn)
-    w.work(burst=burst, with_scheduler=True)
+    workers.serve(lambda: workers.build(names, fork), conn, burst=burst)
 
 
 def _reachable_redis():
@@ -144,7 +146,8 @@ def jobs_group():
 )
 @with_appcontext
 def jobs_flush(older_than):
-    """Send jobs left pending (e.g. Redis was down when their write committed)."""
+    """Send jobs left pending (e.g. Redis was down when their write committed), jobs Redis
+    lost, and jobs whose worker died (no heartbeat). Workers also do this every few seconds."""
     _reachable_redis()
     n = jobs.flush(timedelta(seconds=older_than))
     click.echo(f"dispatched {n} pending job(s)")

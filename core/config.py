@@ -60,6 +60,11 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         or os.environ.get("REDIS_URL")
         or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # Redis down: count in this process's memory meanwhile (the same limits, per process)
+        # rather than fail the request or stop limiting; Flask-Limiter goes back to Redis when
+        # it answers. A dead Redis host must not hold a request for long.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
@@ -72,6 +77,16 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "JOB_RETRY_INTERVALS": [
             int(x) for x in os.environ.get("JOB_RETRY_INTERVALS", "5,30,120").split(",") if x.strip()
         ],
+        # Job recovery (core.workers): a busy worker renews its job's heartbeat every
+        # JOB_HEARTBEAT_SECONDS; without one for JOB_DEAD_AFTER_SECONDS the worker counts as
+        # dead and its job is re-queued; idle workers do that check and the outbox flush every
+        # JOB_MAINTENANCE_SECONDS, re-sending pending jobs older than JOB_FLUSH_AFTER_SECONDS.
+        "JOB_HEARTBEAT_SECONDS": _int("JOB_HEARTBEAT_SECONDS", 5),
+        "JOB_DEAD_AFTER_SECONDS": _int("JOB_DEAD_AFTER_SECONDS", 15),
+        "JOB_MAINTENANCE_SECONDS": _int("JOB_MAINTENANCE_SECONDS", 10),
+        "JOB_FLUSH_AFTER_SECONDS": _int("JOB_FLUSH_AFTER_SECONDS", 15),
+        # A failing database or Redis answers 503 with this Retry-After (seconds).
+        "UNAVAILABLE_RETRY_AFTER": _int("UNAVAILABLE_RETRY_AFTER", 10),
         "PAGE_SIZE": _int("PAGE_SIZE", 20),
         # The longest lists one declaration draft may have (declare.operations refuses more
         # with a field error, before any work per row): products, indicators, and normative

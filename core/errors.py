@@ -2,18 +2,29 @@
 
 Everything under ``/api/`` answers in JSON (also for URLs no route matches, where Flask knows
 no blueprint); pages answer with the HTML error page in the visitor's language.
+
+A dependency that fails (the database unreachable or restarting, Redis gone where a request
+needs it) is not the request's fault nor a bug: it answers 503 with ``Retry-After``
+(``UNAVAILABLE_RETRY_AFTER`` seconds), also when the failure comes from the commit after the
+view (Flask reports that as a 500 whose ``original_exception`` is the driver's error). The
+engine pings pooled connections before use (``pool_pre_ping``, core/config.py), so once the
+database is back the next request reconnects without restarting gunicorn.
 """
 
 from __future__ import annotations
 
+import logging
 from http import HTTPStatus
 
-from flask import current_app, jsonify, render_template, request
-from flask_babel import gettext
+from flask import current_app, g, jsonify, render_template, request
+from flask_babel import gettext as _
+from markupsafe import escape
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.extensions import db
+
+log = logging.getLogger(__name__)
 
 
 class ValidationFailed(Exception):
@@ -32,7 +43,43 @@ class Conflict(Exception):
         super().__init__(message)
 
 
-HTTP_CODES = (400, 401, 403, 404, 405, 413, 429, 500)
+HTTP_CODES = (400, 401, 403, 404, 405, 413, 429)
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    """Errors meaning "the database is not answering now": connection refused or dropped,
+    server restarting, pool exhausted. (SQLAlchemy wraps psycopg's; the bare ones are listed
+    for code that talks to the driver directly.)"""
+    import psycopg
+    from sqlalchemy import exc
+
+    return (
+        exc.OperationalError,
+        exc.InterfaceError,
+        exc.DisconnectionError,
+        exc.TimeoutError,  # the pool waited in vain for a free connection
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+    )
+
+
+def _redis_errors() -> tuple[type[BaseException], ...]:
+    from redis import exceptions
+
+    return (exceptions.ConnectionError, exceptions.TimeoutError)
+
+
+def unavailable_cause(exc: BaseException | None) -> str | None:
+    """"database" or "redis" when ``exc`` (or what it wraps) is an outage of that dependency."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if isinstance(exc, _database_errors()):
+            return "database"
+        if isinstance(exc, _redis_errors()):
+            return "redis"
+        exc = getattr(exc, "original_exception", None) or exc.__cause__
+        seen += 1
+    return None
 
 #: SQLSTATE of a unique violation (PostgreSQL); SQLite says it in the message.
 UNIQUE_VIOLATION = "23505"
@@ -55,7 +102,7 @@ def is_concurrent_write(exc: BaseException | None) -> bool:
 def changed_meanwhile() -> Conflict:
     """The 409 of a write that lost a race the operation did not foresee."""
     return Conflict(
-        gettext(
+        _(
             "This was changed by someone else at the same moment; nothing of your change "
             "was saved. Reload the page and try again."
         )
@@ -110,21 +157,20 @@ def register(app) -> None:
     app.register_error_handler(IntegrityError, _lost_race)
 
     for code in HTTP_CODES:
-        if code != 500:
-            app.register_error_handler(code, _http_error(code))
+        app.register_error_handler(code, _http_error(code))
     server_error = _http_error(500)
 
-    def _internal(exc):
-        """A race lost at the request's commit (after the view returned, so Flask reports it
-        as a 500 whose ``original_exception`` is the database error) is a 409 too."""
+    def _server_error(exc):
+        """What reached Flask as a 500: a race lost at the request's commit (after the view
+        returned, so Flask reports a 500 whose ``original_exception`` is the database error)
+        is a 409; an outage of the database or Redis is a 503; anything else is a bug."""
         original = getattr(exc, "original_exception", None)
         if is_concurrent_write(original):
             current_app.logger.warning("concurrent write refused at commit with 409: %s", original)
             db.session.rollback()
             return _conflict(changed_meanwhile())
-        return server_error(exc)
-
-    app.register_error_handler(500, _internal)
+        cause = unavailable_cause(exc)
+        return _unavailable(cause, exc) if cause else server_error(exc)
 
 
 def _passed_headers(exc) -> list[tuple[str, str]]:

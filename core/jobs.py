@@ -3,7 +3,12 @@
 ``enqueue()`` only adds an ``OutboxJob`` row to the current transaction. After the request (or
 job) commits, ``dispatch_pending()`` hands the new rows to RQ, or runs them inline when
 ``REDIS_URL`` is unset. A rollback discards the row with the write that wanted it; a Redis
-outage leaves it pending for ``flask jobs flush`` to send later.
+outage leaves it pending for ``flush`` to send later.
+
+Recovery (``flush`` -> ``recover``; idle workers run it every few seconds, ``core.workers``,
+and ``flask jobs flush`` by hand): pending rows are re-sent, rows Redis lost are re-sent, and
+a job whose worker died (no heartbeat for ``JOB_DEAD_AFTER_SECONDS``) is re-queued at once
+through RQ's own started-job registry cleanup and retry count.
 
 Outbox statuses: ``pending`` (committed, not yet in Redis), ``queued`` (handed to RQ),
 ``running`` (an attempt started: ``started_at``, ``progress``), ``retrying`` (an attempt failed,
@@ -58,6 +63,9 @@ QUEUES: dict[str, dict] = {
 # the worker tests) change it with JOB_RETRY_INTERVALS: config list, or env "5,30,120".
 RETRY_INTERVALS = [5, 30, 120]
 REDIS_CONNECT_TIMEOUT = 5  # seconds: a dead Redis must not hang the request that commits
+# Seconds a Redis command may take: a Redis that accepts but stalls must not hold the request
+# either (RQ workers raise it on their own connection for their blocking dequeue).
+REDIS_SOCKET_TIMEOUT = 5
 _PENDING_KEY = "outbox_pending"
 _ERROR_LIMIT = 8000
 WAITING = ("pending", "queued")  # not started yet: a dedupe_key match reuses the row
@@ -262,13 +270,19 @@ def dispatch(ids: list[int]) -> int:
     return sent
 
 
-def flush(older_than: timedelta = timedelta(seconds=30)) -> int:
-    """Re-send jobs Redis never got (down at commit time, or lost since). Returns how many.
+def flush(older_than: timedelta = timedelta(seconds=30), recover_first: bool = True) -> int:
+    """Re-send jobs Redis never got or lost, and jobs whose worker died. Returns how many.
 
-    ``pending`` rows older than ``older_than`` are sent again; so are ``queued``/``retrying``
-    rows whose RQ job no longer exists in Redis (Redis restarted without persistence).
+    ``pending`` rows older than ``older_than`` are sent again; so are rows that Redis lost
+    (``queued``/``retrying``/``running`` whose RQ job no longer exists: Redis restarted
+    without persistence). Before that, ``recover`` hands jobs whose worker stopped sending
+    heartbeats back to RQ's retry policy (see there). Workers run this every few seconds
+    (``core.workers``); ``flask jobs flush`` runs it by hand.
     """
     cutoff = utcnow() - older_than
+    redis_conn = redis_connection()
+    if redis_conn is not None and recover_first:
+        recover(redis_conn, cutoff)
     ids = list(
         db.session.scalars(
             select(OutboxJob.id)
@@ -276,26 +290,143 @@ def flush(older_than: timedelta = timedelta(seconds=30)) -> int:
             .order_by(OutboxJob.id)
         )
     )
-    redis_conn = redis_connection()
-    if redis_conn is not None:
-        ids += _lost_in_redis(redis_conn, cutoff)
     db.session.rollback()
     return dispatch(ids)
 
 
-def _lost_in_redis(redis_conn, cutoff) -> list[int]:
-    from redis.exceptions import RedisError
-    from rq.job import Job
+#: RQ job states in which RQ itself will still run the job (a retry waiting, or queued).
+_RQ_WILL_RUN = ("queued", "scheduled", "deferred")
+_RQ_GAVE_UP = ("failed", "stopped", "canceled")
+_RECOVER_BATCH = 500
 
-    rows = db.session.execute(
-        select(OutboxJob.id, OutboxJob.rq_job_id).where(
-            OutboxJob.status.in_(("queued", "retrying")), OutboxJob.dispatched_at <= cutoff
-        )
-    ).all()
+
+def recover(redis_conn, cutoff: datetime | None = None) -> dict[str, int]:
+    """Bring outbox rows in line with what RQ knows; re-queue jobs of dead workers.
+
+    1. RQ's ``StartedJobRegistry.cleanup`` for every queue (under RQ's own maintenance lock,
+       so two workers never do it at once): an execution whose worker sent no heartbeat for
+       ``JOB_DEAD_AFTER_SECONDS`` (``core.workers`` keeps that short) is abandoned; RQ
+       retries it per the job's ``Retry`` (a death counts as an attempt) or, with no retry
+       left, moves it to its failed registry.
+    2. Each unfinished row (``queued``/``retrying``/``running``, older than ``cutoff``) is
+       compared with its RQ job: missing in Redis -> back to ``pending`` (re-sent by
+       ``flush``); ``running`` but RQ has queued/scheduled it again -> ``retrying``, with the
+       reason; given up by RQ (failed/stopped/canceled) -> ``failed`` with RQ's reason, so no
+       row stays ``running`` for ever. Updates are conditional on the row being unchanged
+       since it was read: a worker that starts the job meanwhile wins.
+
+    Returns the counts: ``{"lost": n, "retrying": n, "failed": n}``.
+    """
+    from redis.exceptions import RedisError
+    from rq import Queue
+    from rq.job import Job
+    from rq.registry import StartedJobRegistry
+
+    counts = {"lost": 0, "retrying": 0, "failed": 0}
     try:
-        return [i for i, job_id in rows if not job_id or not Job.exists(job_id, redis_conn)]
+        for name in QUEUES:
+            queue = Queue(name, connection=redis_conn)
+            if queue.acquire_maintenance_lock():
+                try:
+                    StartedJobRegistry(name, connection=redis_conn).cleanup()
+                finally:
+                    queue.release_maintenance_lock()
     except RedisError:
-        return []
+        log.warning("could not clean RQ's started-job registries", exc_info=True)
+        return counts
+    stmt = select(OutboxJob.id, OutboxJob.status, OutboxJob.rq_job_id, OutboxJob.started_at).where(
+        OutboxJob.status.in_(("queued", "retrying", "running"))
+    )
+    if cutoff is not None:
+        stmt = stmt.where(
+            (OutboxJob.dispatched_at <= cutoff) | (OutboxJob.started_at <= cutoff)
+        )
+    rows = db.session.execute(stmt.order_by(OutboxJob.id)).all()
+    db.session.rollback()
+    for start in range(0, len(rows), _RECOVER_BATCH):
+        batch = rows[start : start + _RECOVER_BATCH]
+        try:
+            found = Job.fetch_many(
+                [job_id or f"outbox-{i}" for i, _, job_id, _ in batch], connection=redis_conn
+            )
+            states = [(j, j.get_status(refresh=False)) if j else (None, None) for j in found]
+        except RedisError:
+            log.warning("could not read RQ jobs of the outbox", exc_info=True)
+            return counts
+        for (outbox_id, status, _, started_at), (job, state) in zip(batch, states):
+            state = getattr(state, "value", state)
+            if job is None:
+                new, error = "pending", None
+                kind = "lost"
+            elif status == "running" and state in _RQ_WILL_RUN:
+                # run_outbox marks a failed attempt "retrying" itself: a row still "running"
+                # that RQ holds for another attempt lost its worker (or work horse).
+                new, kind = "retrying", "retrying"
+                error = (
+                    "the worker running this job died (no heartbeat); it runs again now "
+                    f"({job.retries_left or 0} retries left after that)\n"
+                )
+                if state == "scheduled":
+                    _queue_now(job, redis_conn)
+            elif state in _RQ_GAVE_UP:
+                new, kind = "failed", "failed"
+                error = f"RQ gave the job up ({state}): {_rq_reason(job)}"
+            else:
+                continue
+            if _transition(outbox_id, status, started_at, new, error):
+                counts[kind] += 1
+    if any(counts.values()):
+        log.warning("outbox recovery: %s", counts)
+    return counts
+
+
+def _queue_now(job, redis_conn) -> bool:
+    """Move a retry RQ scheduled for later to its queue now: the attempt failed because its
+    worker died, not because of the job, so there is nothing to wait for; and the RQ
+    scheduler that would move it may have died with that worker (its lock outlives it by up
+    to a minute). Only whoever removes it from the scheduled registry enqueues it."""
+    from redis.exceptions import RedisError
+    from rq import Queue
+
+    queue = Queue(job.origin, connection=redis_conn)
+    try:
+        if not queue.scheduled_job_registry.remove(job.id):
+            return False  # the scheduler moved it meanwhile
+        queue.enqueue_job(job)
+    except RedisError:
+        log.warning("could not re-queue job %s of a dead worker", job.id, exc_info=True)
+        return False
+    return True
+
+
+def _rq_reason(job) -> str:
+    try:
+        result = job.latest_result()
+    except Exception:  # noqa: BLE001  (a reason is a help; the state change matters)
+        result = None
+    text = (getattr(result, "exc_string", None) or "no reason recorded").strip()
+    return text if len(text) <= _ERROR_LIMIT else "…" + text[-_ERROR_LIMIT:]
+
+
+def _transition(outbox_id: int, status: str, started_at, new: str, error: str | None) -> bool:
+    """Move a row from ``status`` to ``new`` only if nobody changed it since it was read."""
+    same_start = (
+        OutboxJob.started_at.is_(None) if started_at is None else OutboxJob.started_at == started_at
+    )
+    values: dict = {"status": new}
+    if new == "pending":
+        values.update(rq_job_id=None, dispatched_at=None)
+    else:
+        values["error"] = error
+    if new == "failed":
+        values["finished_at"] = utcnow()
+    result = db.session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id == outbox_id, OutboxJob.status == status, same_start)
+        .values(**values)
+    )
+    db.session.commit()
+    return result.rowcount == 1
 
 
 def retry_intervals() -> list[int]:
@@ -450,13 +581,15 @@ def redis_connection():
     url = current_app.config.get("REDIS_URL")
     if not url:
         return None
-    conn = current_app.extensions.get("redis_conn")
-    if conn is None:
+    ext = current_app.extensions
+    conn = ext.get("redis_conn")
+    if conn is None or ext.get("redis_conn_url") != url:  # one per app, new when REDIS_URL changes
         from redis import Redis
 
         conn = current_app.extensions["redis_conn"] = Redis.from_url(
-            url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT
+            url, socket_connect_timeout=REDIS_CONNECT_TIMEOUT, socket_timeout=REDIS_SOCKET_TIMEOUT
         )
+        current_app.extensions["redis_conn_url"] = url
     return conn
 
 
@@ -498,28 +631,6 @@ def _worker_app():
             )
         _app = _app_factory()
     return _app
-
-
-def in_process_worker_class():
-    """An RQ worker class that runs each job in the worker process (``flask worker
-    --no-fork``), each in an app context of its own.
-
-    A forked work horse starts every job with new database connections, so PostgreSQL starts
-    a new backend with cold caches for it: for a short job that costs more than the job (the
-    ranking queue's preview regenerations, perf/README.md). Here the connection pool and the
-    imports stay warm from one job to the next. What is given up is the isolation of a fork:
-    a job that crashes the interpreter ends the worker (RQ retries the job once it counts as
-    abandoned, after its timeout), and memory a job leaks stays with the worker.
-    """
-    from rq import SimpleWorker
-
-    class InProcessWorker(SimpleWorker):
-        def execute_job(self, job, queue):
-            # A fresh app context per job: its own database session, removed at the end.
-            with _worker_app().app_context():
-                return super().execute_job(job, queue)
-
-    return InProcessWorker
 
 
 def _fresh_connections_after_fork() -> None:
