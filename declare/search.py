@@ -11,9 +11,8 @@ columns a page filters and sorts on (status, kind, published_at, the normalised 
 The token index itself depends on the database, created beside the table (``create_all`` and
 the migration alike):
 
-* PostgreSQL: a stored generated ``tsv tsvector`` column built from the token columns (heads
-  weighted B, the rest D; every lexeme with a position, so a weight-restricted query never
-  matches a lexeme of the other column) with a GIN index;
+* PostgreSQL: two stored generated ``tsvector`` columns built from the token columns,
+  ``heads_tsv`` (names and filters) and ``tsv`` (everything), each with a GIN index;
 * SQLite: an FTS5 external-content table ``declaration_search_fts`` kept by triggers, fed the
   same tokens separated by spaces (the ``unicode61`` tokenizer then keeps each one whole).
 
@@ -95,6 +94,8 @@ SEARCHABLE_STATUSES = ("published", "abolished", "revoked")
 DEFAULT_TIMEOUT_MS = 2000
 FTS_TABLE = "declaration_search_fts"
 TSV_INDEX = "ix_declaration_search_tsv"
+HEADS_INDEX = "ix_declaration_search_heads_tsv"
+PG_COLUMNS = ("tsv", "heads_tsv")
 
 
 class SearchDocument(db.Model):
@@ -123,11 +124,15 @@ class SearchDocument(db.Model):
 # -- database-specific token index -------------------------------------------------------------
 
 PG_CREATE = (
-    # Each token gets a position (heads 1 with weight B, the rest 2 with D): a lexeme without
-    # positions would match a weight-restricted query whatever column it came from.
-    "ALTER TABLE declaration_search ADD COLUMN tsv tsvector GENERATED ALWAYS AS ("
-    "setweight(CAST(regexp_replace(heads, '(\\S+)', '\\1:1', 'g') AS tsvector), 'B') || "
-    "CAST(regexp_replace(body || ' ' || filters, '(\\S+)', '\\1:2', 'g') AS tsvector)) STORED",
+    # Two positionless vectors, each with its own GIN index: a plain AND of lexemes is
+    # answered by GIN without rechecking rows (a weight-restricted query would reread every
+    # candidate's vector), so rank 1 (names) asks ``heads_tsv`` and "any match" asks ``tsv``.
+    "ALTER TABLE declaration_search "
+    "ADD COLUMN heads_tsv tsvector GENERATED ALWAYS AS "
+    "(CAST(heads || ' ' || filters AS tsvector)) STORED, "
+    "ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
+    "(CAST(heads || ' ' || body || ' ' || filters AS tsvector)) STORED",
+    f"CREATE INDEX {HEADS_INDEX} ON declaration_search USING gin (heads_tsv)",
     f"CREATE INDEX {TSV_INDEX} ON declaration_search USING gin (tsv)",
 )
 SQLITE_CREATE = (
@@ -166,9 +171,13 @@ def include_object(obj, name, type_, reflected, compare_to) -> bool:
         return True
     if type_ == "table" and name.startswith(FTS_TABLE):
         return False
-    if type_ == "column" and name == "tsv" and obj.table.name == SearchDocument.__tablename__:
+    if (
+        type_ == "column"
+        and name in PG_COLUMNS
+        and obj.table.name == SearchDocument.__tablename__
+    ):
         return False
-    return not (type_ == "index" and name == TSV_INDEX)
+    return not (type_ == "index" and name in (TSV_INDEX, HEADS_INDEX))
 
 
 # -- writing ------------------------------------------------------------------------------------
@@ -245,9 +254,29 @@ def refresh(declaration_ids: Iterable[int]) -> int:
     docs = _documents(ids)
     table = SearchDocument.__table__
     db.session.execute(delete(table).where(table.c.declaration_id.in_(ids)))
-    if docs:
-        db.session.execute(insert(table), docs)
+    _write(docs)
     return len(docs)
+
+
+_COPY_COLUMNS = (
+    "declaration_id", "version_id", "status", "kind", "region_code", "published_at",
+    "number_key", "heads", "body", "filters",
+)
+
+
+def _write(docs: list[dict], *, copy: bool = False) -> None:
+    """Insert rows; ``copy`` streams them with PostgreSQL's COPY on the session's connection
+    (the rebuild: about 3× faster than a multi-row INSERT for 2 M rows)."""
+    if not docs:
+        return
+    if not copy:
+        db.session.execute(insert(SearchDocument.__table__), docs)
+        return
+    raw = db.session.connection().connection.driver_connection
+    names = ", ".join(_COPY_COLUMNS)
+    with raw.cursor() as cur, cur.copy(f"COPY declaration_search ({names}) FROM STDIN") as cp:
+        for doc in docs:
+            cp.write_row([doc[c] for c in _COPY_COLUMNS])
 
 
 def rebuild(
@@ -263,6 +292,7 @@ def rebuild(
     db.session.execute(delete(table))
     if postgres:
         db.session.execute(text(f"DROP INDEX IF EXISTS {TSV_INDEX}"))
+        db.session.execute(text(f"DROP INDEX IF EXISTS {HEADS_INDEX}"))
     db.session.commit()
     total = db.session.scalar(
         select(func.count()).select_from(Declaration).where(Declaration.current_version_id.is_not(None))
@@ -280,8 +310,7 @@ def rebuild(
         if not ids:
             break
         docs = _documents(ids)
-        if docs:
-            db.session.execute(insert(table), docs)
+        _write(docs, copy=postgres)
         db.session.commit()
         done, last = done + len(docs), ids[-1]
         if progress is not None:
@@ -289,6 +318,7 @@ def rebuild(
     if postgres:
         db.session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
         db.session.execute(text(PG_CREATE[1]))
+        db.session.execute(text(PG_CREATE[2]))
         db.session.execute(text("ANALYZE declaration_search"))
         db.session.commit()
     elif db.engine.dialect.name == "sqlite":
@@ -339,13 +369,17 @@ class SearchPage:
         return self.page + 1 if self.has_next else None
 
 
-def _tsquery(terms: Sequence[Term], filters: Sequence[str], weight: str = "") -> str:
-    parts = [f"'{t.text}':{'*' if t.prefix else ''}{weight}" if (t.prefix or weight) else f"'{t.text}'" for t in terms]
+def _tsquery(terms: Sequence[Term], filters: Sequence[str]) -> str:
+    """A tsquery literal: the tokens are letters, digits and CJK only, so quoting is safe."""
+    parts = [f"'{t.text}'" + (":*" if t.prefix else "") for t in terms]
     return " & ".join(parts + [f"'{f}'" for f in filters])
 
 
-def _fts(terms: Sequence[Term]) -> str:
-    return " AND ".join(f'"{t.text}"' + ("*" if t.prefix else "") for t in terms)
+def _fts(terms: Sequence[Term], filters: Sequence[str], column: str = "") -> str:
+    """An FTS5 query: every term (in ``column`` when given) and every filter token."""
+    words = " AND ".join(f'"{t.text}"' + ("*" if t.prefix else "") for t in terms)
+    parts = [f"{{{column}}} : ({words})" if column else f"({words})"] if terms else []
+    return " AND ".join(parts + [f'"{f}"' for f in filters])
 
 
 class _Matcher:
@@ -355,33 +389,18 @@ class _Matcher:
         self.postgres = dialect == "postgresql"
         self.n = 0
 
-    def _bind(self) -> str:
+    def match(self, terms: Sequence[Term], filters: Sequence[str], *, heads: bool = False):
+        """Rows holding every term (in the names only with ``heads``) and filter token."""
         self.n += 1
-        return f"search_m{self.n}"
-
-    def match(self, terms: Sequence[Term], filters: Sequence[str], *, heads_only=False, not_heads=False):
-        name = self._bind()
+        name = f"search_m{self.n}"
         if self.postgres:
-            value = _tsquery(terms, filters)
-            if not_heads:
-                value = f"({value}) & !({_tsquery(terms, (), 'B')})"
-            elif heads_only:
-                value = _tsquery(terms, filters, "B")
-            return text(f"declaration_search.tsv @@ CAST(:{name} AS tsquery)").bindparams(
-                **{name: value}
+            column = "heads_tsv" if heads else "tsv"
+            return text(f"declaration_search.{column} @@ CAST(:{name} AS tsquery)").bindparams(
+                **{name: _tsquery(terms, filters)}
             )
-        expr = " AND ".join(
-            [f"({_fts(terms)})"] * bool(terms) + [f'"{f}"' for f in filters]
-        )
-        if heads_only:
-            expr = " AND ".join(
-                [f"{{heads}} : ({_fts(terms)})"] + [f'"{f}"' for f in filters]
-            )
-        elif not_heads:
-            expr = f"({expr}) NOT ({{heads}} : ({_fts(terms)}))"
         rowids = (
             text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :{name}")
-            .bindparams(**{name: expr})
+            .bindparams(**{name: _fts(terms, filters, "heads" if heads else "")})
             .columns(rowid=Integer)
         )
         return SearchDocument.declaration_id.in_(rowids)
@@ -476,17 +495,30 @@ def search(
     if q and not terms:
         return SearchPage([], 0, page, per_page, terms=terms)  # nothing searchable: no match
     if terms:
+        # Rank 2 is every match, rank 1 the matches in names, rank 0 the exact number; a row
+        # in several keeps its best rank. Each is the newest ``need`` rows, which is enough:
+        # the first ``need`` of (rank, newest) are always among them.
         exact = [doc.number_key == key] + ([matcher.match((), filters)] if filters else [])
         tiers = [
             ranked(0, *exact),
-            ranked(1, doc.number_key != key, matcher.match(terms, filters, heads_only=True)),
-            ranked(2, doc.number_key != key, matcher.match(terms, filters, not_heads=True)),
+            ranked(1, matcher.match(terms, filters, heads=True)),
+            ranked(2, matcher.match(terms, filters)),
         ]
         found = or_(and_(*exact), matcher.match(terms, filters))
     else:
         tiers = [ranked(0, *([matcher.match((), filters)] if filters else []))]
         found = matcher.match((), filters) if filters else literal(True)
-    rows = union_all(*(select(t) for t in tiers)).subquery("ranked")
+    union = union_all(*(select(t) for t in tiers)).subquery("tiers")
+    rows = (
+        select(
+            union.c.declaration_id,
+            union.c.version_id,
+            union.c.published_at,
+            func.min(union.c.rank).label("rank"),
+        )
+        .group_by(union.c.declaration_id, union.c.version_id, union.c.published_at)
+        .subquery("ranked")
+    )
 
     v, d = DeclarationVersion, Declaration
     stmt = (
