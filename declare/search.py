@@ -543,22 +543,31 @@ def search(
         total = db.session.scalar(select(func.count()).select_from(capped))
         approximate = total > COUNT_CAP
         if approximate:
-            total = max(_estimate(select(doc.declaration_id).where(where)), COUNT_CAP + 1)
+            # Chinese bigrams of one query are not independent (坐便 and 便器 come together),
+            # so the planner's product of their frequencies is far too low: estimate each
+            # term alone (with the filters) and take the smallest.
+            singles = [
+                select(doc.declaration_id).where(*base, matcher.match([t], filters))
+                for t in terms
+            ] or [select(doc.declaration_id).where(where)]
+            total = max(_estimate(singles), COUNT_CAP + 1)
         items = list(db.session.scalars(stmt).unique())
     return SearchPage(items, total, page, per_page, approximate, terms)
 
 
-def _estimate(stmt) -> int:
-    """How many rows the planner expects ``stmt`` to return (PostgreSQL's EXPLAIN), or a
-    count capped at 100× ``COUNT_CAP`` elsewhere (SQLite holds small databases)."""
+def _estimate(stmts: list) -> int:
+    """The smallest number of rows the planner expects of ``stmts`` (one PostgreSQL EXPLAIN
+    of their UNION ALL), or elsewhere a count of the first capped at 100× ``COUNT_CAP``
+    (SQLite holds small databases)."""
     if db.engine.dialect.name != "postgresql":
-        capped = stmt.limit(COUNT_CAP * 100).subquery()
+        capped = stmts[0].limit(COUNT_CAP * 100).subquery()
         return db.session.scalar(select(func.count()).select_from(capped))
-    compiled = stmt.compile(dialect=db.engine.dialect)
+    compiled = union_all(*stmts).compile(dialect=db.engine.dialect)
     plan = db.session.connection().exec_driver_sql(
         "EXPLAIN (FORMAT JSON) " + str(compiled), compiled.params
-    ).scalar()
-    return int(plan[0]["Plan"]["Plan Rows"])
+    ).scalar()[0]["Plan"]
+    parts = plan.get("Plans", [plan]) if plan["Node Type"] == "Append" else [plan]
+    return int(min(p["Plan Rows"] for p in parts))
 
 
 def progress_printer(out=sys.stderr) -> Callable[[int, int, float], None]:

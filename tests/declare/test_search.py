@@ -22,9 +22,13 @@ from tests.factories import make_enterprise_user
 
 def test_document_tokens_are_cjk_unigrams_bigrams_and_latin_digit_atoms():
     assert document_tokens(["海尔冰箱", "KFR-35GW/BP3"]) == [
-        "海", "尔", "冰", "箱", "海尔", "尔冰", "冰箱", "kfr", "35", "gw", "bp", "3",
+        "海", "尔", "冰", "箱", "海尔", "尔冰", "冰箱",
+        "kfr", "0kf", "0kfr", "35", "p35", "gw", "0gw", "bp", "0bp", "3",
     ]
-    assert document_tokens(["ＫＦＲ－３５"]) == ["kfr", "35"]  # full-width is NFKC-folded
+    # full-width is NFKC-folded; prefixes of 2 to 6 characters are tokens of their own
+    assert document_tokens(["ＫＦＲ－２０２４０１０"]) == [
+        "kfr", "0kf", "0kfr", "2024010", "p20", "p202", "p2024", "p20240", "p202401",
+    ]
 
 
 def test_query_terms_use_unigrams_for_one_character_and_bigrams_beyond():
@@ -32,7 +36,9 @@ def test_query_terms_use_unigrams_for_one_character_and_bigrams_beyond():
     assert query_terms("冰箱") == [Term("冰箱")]
     assert query_terms("节能冰箱") == [Term("节能"), Term("能冰"), Term("冰箱")]
     assert query_terms("KFR-35G") == [Term("kfr"), Term("35"), Term("g")]
-    assert query_terms("KFR-35GW") == [Term("kfr"), Term("35"), Term("gw", prefix=True)]
+    assert query_terms("KFR-35GW") == [Term("kfr"), Term("35"), Term("0gw")]
+    assert query_terms("KFR-35") == [Term("kfr"), Term("p35")]
+    assert query_terms("Haier-WASHING") == [Term("haier"), Term("washing", prefix=True)]
     assert query_terms("%%") == []
     assert query_terms("Q/ABC 001-2024") == query_terms("Q/ABC001-2024")
     assert number_key("Q/ABC 001-2024") == number_key("q/abc001-2024") == "Q/ABC001-2024"
@@ -153,6 +159,7 @@ def test_count_above_the_cap_is_an_estimate(corpus, monkeypatch):
     monkeypatch.setattr(search, "COUNT_CAP", 2)
     page = queries.published_versions(per_page=2)
     assert page.approximate and page.total >= 3
+    assert queries.published_versions(q="空", per_page=1).approximate
     assert queries.published_versions(q="坐便").approximate is False
 
 
