@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import current_app, jsonify
+import flask_smorest
+from flask import after_this_request, current_app, jsonify
 from flask.views import MethodView
 from flask_babel import gettext as _
 from marshmallow import Schema, fields
@@ -21,7 +22,7 @@ from core.api_helpers import Blueprint, abort
 from core.auth import api_user
 from core.extensions import db, limiter
 from core.models import Role
-from declare import comparison, operations, queries, uploads
+from declare import comparison, operations, queries, search, uploads
 from declare.models import (
     Declaration,
     DeclarationStatus,
@@ -263,6 +264,17 @@ class EnterpriseProfile(MethodView):
 # --------------------------------------------------------------------------- declarations
 
 
+def smorest_abort(code: int, **kwargs):
+    """An error with field errors (``errors={"query": {field: [message]}}``), the shape of
+    the schema's own 422s."""
+    flask_smorest.abort(code, **kwargs)
+
+
+def _mark_approximate(response):
+    response.headers["X-Total-Approximate"] = "1"
+    return response
+
+
 @blp.route("/declarations")
 class Declarations(MethodView):
     @blp.doc(security=[{}, {"bearer": []}])
@@ -291,15 +303,45 @@ class Declarations(MethodView):
             ]
             _load_products([v for _d, v in shown if v is not None])
             return [_list_item(d, v, mine=True) for d, v in shown]
-        found = queries.published_versions(
-            q=args["q"],
-            category_id=args["category_id"],
-            kind=args["kind"],
-            region=args["region"] or "",
-            page=page,
-            per_page=per_page,
-        )
+        if args["status"] and args["status"] not in search.SEARCHABLE_STATUSES:
+            smorest_abort(
+                422,
+                errors={
+                    "query": {
+                        "status": [
+                            _("The public search lists published, abolished or revoked "
+                              "declarations; drafts only with mine=1.")
+                        ]
+                    }
+                },
+            )
+        try:
+            found = queries.published_versions(
+                q=args["q"],
+                category_id=args["category_id"],
+                kind=args["kind"],
+                region=args["region"] or "",
+                status=args["status"],
+                page=page,
+                per_page=per_page,
+            )
+        except search.SearchTimeout:
+            smorest_abort(
+                422,
+                errors={
+                    "query": {
+                        "q": [
+                            _("This search took too long (over %(seconds)s s). Add words or "
+                              "choose a category or region to narrow it.",
+                              seconds=current_app.config.get(
+                                  "SEARCH_TIMEOUT_MS", search.DEFAULT_TIMEOUT_MS) / 1000)
+                        ]
+                    }
+                },
+            )
         pagination_parameters.item_count = found.total
+        if found.approximate:  # X-Pagination's total is the planner's estimate ("约 N 项")
+            after_this_request(_mark_approximate)
         return [_list_item(v.declaration, v, mine=False) for v in found.items]
 
     @enterprise_only

@@ -1,4 +1,4 @@
-"""CLI of the declare package: ``flask demo load``.
+"""CLI of the declare package: ``flask demo load`` and ``flask search rebuild``.
 
 The demo command loads declare's own data (enterprises, accounts, declarations), then every
 loader that packages to the right of declare registered with ``register_demo_loader`` at app
@@ -23,6 +23,7 @@ _LOADERS_KEY = "demo_loaders"
 
 def register_cli(app) -> None:
     app.cli.add_command(demo_group)
+    app.cli.add_command(search_group)
 
 
 def register_demo_loader(app, name: str, loader: DemoLoader) -> None:
@@ -85,3 +86,27 @@ def demo_load(seed: int):
     click.echo("demo accounts (change or delete them on any shared installation):")
     for username, role, password, note in demo.demo_accounts():
         click.echo(f"  {username:<12} {role:<11} {password:<20} {note}")
+
+
+@click.group("search")
+def search_group():
+    """The public search index (declaration_search)."""
+
+
+@search_group.command("rebuild")
+@click.option(
+    "--batch-size", default=5000, show_default=True, type=click.IntRange(100, 100_000),
+    help="Declarations read, tokenised and written per transaction.",
+)
+@with_appcontext
+def search_rebuild(batch_size: int):
+    """Rebuild the search index from every published or ended declaration.
+
+    Needed after loading data that bypassed the operations (bulk SQL, a restored dump) or
+    after changing the tokeniser; the write path keeps it current otherwise. Commits per
+    batch and prints progress on stderr; searches meanwhile see a partial index.
+    """
+    from declare import search
+
+    done = search.rebuild(batch_size=batch_size, progress=search.progress_printer())
+    click.echo(f"search index rebuilt: {done} declarations")

@@ -10,13 +10,13 @@ from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 
 from flask import abort, current_app
-from sqlalchemy import Select, exists, func, or_, select
-from sqlalchemy.orm import contains_eager, joinedload, selectinload
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import joinedload, selectinload
 
 from benchmarks.models import Standard
-from core.auth import region_prefix
 from core.clock import end_of_day, local_date, local_today, local_zone  # noqa: F401 (re-exported)
 from core.extensions import db
+from declare import search
 from declare.models import (
     Declaration,
     DeclarationKind,
@@ -255,81 +255,44 @@ def declarations_of(
     return list(db.session.scalars(stmt))
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def published_versions(
     *,
     q: str = "",
     category_id: int | None = None,
     kind: DeclarationKind | str | None = None,
-    region: str = "",
+    region: str | None = "",
+    status: str | None = None,
     page: int = 1,
     per_page: int | None = None,
     max_per_page: int = 100,
 ):
-    """Public search over the versions in force (现行有效), newest publication first.
+    """Public search over the declarations shown to the public, through the search index
+    (``declare.search``): by default the versions in force (现行有效).
 
-    ``q`` matches (case-insensitive substring) the standard number and name, the enterprise
-    name or its exact USCC, and any product's name or model; ``category_id`` keeps versions
-    with a product in that category; ``kind`` is catalogue/enterprise; ``region`` is a
-    行政区划 prefix ("50", "5001") or a 6-digit code (500000 → all of "50").
+    ``q`` is matched token by token (Chinese by characters and character pairs, Latin and
+    digits by runs, so ``KFR-35GW`` and ``Q/ABC 001-2024`` match with or without their
+    separators) against the standard number and name, the enterprise name and USCC, and the
+    products' names, brands and models; results are ordered exact number first, then matches
+    in enterprise or product names, then the rest, newest first within each.
+    ``category_id`` keeps versions with a product in that category; ``kind`` is
+    catalogue/enterprise; ``region`` is a 行政区划 prefix ("50", "5001") or a 6-digit code
+    (500000 → all of "50"); ``status`` published (default), abolished or revoked.
 
-    Returns a Flask-SQLAlchemy Pagination whose items are DeclarationVersion with declaration,
-    enterprise, standard and products (with categories) loaded: 3 statements in all (count,
-    page, products), whatever the page size.
+    Returns a ``declare.search.SearchPage`` (``items``, ``total``, ``approximate``, ``pages``
+    …) whose items are DeclarationVersion with declaration, enterprise, standard and products
+    (with categories) loaded: 3 statements in all. Raises ``declare.search.SearchTimeout``
+    when the query runs past ``SEARCH_TIMEOUT_MS``.
     """
-    version, decl, ent = DeclarationVersion, Declaration, Enterprise
-    stmt = (
-        select(version)
-        .join(version.declaration)
-        .join(decl.enterprise)
-        .outerjoin(version.standard)
-        .where(version.status == VersionStatus.PUBLISHED)
-        .options(
-            contains_eager(version.declaration).contains_eager(decl.enterprise),
-            contains_eager(version.standard),
-            selectinload(version.products),
-        )
-        .order_by(version.published_at.desc(), version.id.desc())
-    )
-    q = (q or "").strip()
-    if q:
-        pattern = f"%{_escape_like(q.lower())}%"
-
-        def like(col):
-            return func.lower(col).like(pattern, escape="\\")
-
-        product_match = exists().where(
-            Product.version_id == version.id, or_(like(Product.name), like(Product.model))
-        )
-        stmt = stmt.where(
-            or_(
-                like(version.std_code),
-                like(version.std_name),
-                like(Standard.code),
-                like(Standard.title),
-                like(ent.name),
-                ent.uscc == q.upper(),
-                product_match,
-            )
-        )
-    if category_id:
-        stmt = stmt.where(
-            exists().where(
-                Product.version_id == version.id, Product.category_id == int(category_id)
-            )
-        )
-    if kind:
-        stmt = stmt.where(decl.kind == DeclarationKind(kind))
-    region = (region or "").strip()
-    if region:
-        prefix = region_prefix(region) if len(region) == 6 and region.isdigit() else region
-        stmt = stmt.where(ent.region_code.like(f"{_escape_like(prefix)}%", escape="\\"))
     per_page = per_page or current_app.config.get("PAGE_SIZE", 20)
-    return db.paginate(
-        stmt, page=page, per_page=per_page, max_per_page=max_per_page, error_out=False
+    return search.search(
+        q=q,
+        category_id=category_id,
+        kind=kind,
+        region=region,
+        status=status,
+        page=page,
+        per_page=per_page,
+        max_per_page=max_per_page,
     )
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from benchmarks.signals import catalogue_changed, catalogue_preview
 from core import jobs
-from declare import tasks
+from declare import search, tasks
+from declare.signals import declaration_changed
 
 
 @catalogue_changed.connect
@@ -21,3 +22,12 @@ def _count_changed_comparisons(sender, changes=(), **extra) -> dict[str, int]:
     from declare.comparison import catalogue_impact
 
     return catalogue_impact(list(changes))
+
+
+@declaration_changed.connect
+def _refresh_search_index(sender, declaration_ids=(), status=None, **extra) -> None:
+    """Publication, revision and end change what the public search shows: rewrite those
+    declarations' search rows in the same transaction (a rolled-back publication leaves the
+    index as it was). Re-flagging changes no searchable text."""
+    if status in ("published", "ended"):
+        search.refresh(declaration_ids)

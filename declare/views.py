@@ -47,6 +47,7 @@ from core.forms import page_arg
 from core.models import Role
 from core.validation import db_id
 from declare import comparison, operations, queries, uploads
+from declare import search as search_index
 from declare.forms import (
     BLANK_INDICATORS,
     BLANK_PRODUCTS,
@@ -549,14 +550,37 @@ def search():
     form.category_id.choices = [SelectChoice("", _("All categories"))] + [
         SelectChoice(str(c.id), c.label(str(get_locale()))) for c in _categories()
     ]
-    if not form.validate():
-        return render_template("declare/search.html", form=form, result=None, args={}), 400
+    status = (request.args.get("status") or "").strip()
+    status_error = None
+    if status and status not in search_index.SEARCHABLE_STATUSES:
+        status_error = _(
+            "Status “%(status)s” is not one of: published, abolished, revoked.", status=status
+        )
+    if not form.validate() or status_error:
+        return render_template(
+            "declare/search.html", form=form, result=None, args={}, status_error=status_error
+        ), 400
     args = form.filters()
+    if status:
+        args["status"] = status
     page = page_arg()
-    result = queries.published_versions(
-        **args, page=page, per_page=current_app.config["PAGE_SIZE"]
-    )
+    try:
+        result = queries.published_versions(
+            **args, page=page, per_page=current_app.config["PAGE_SIZE"]
+        )
+    except search_index.SearchTimeout:
+        form.q.errors = [*form.q.errors, _search_timeout_message()]
+        return render_template("declare/search.html", form=form, result=None, args=args), 422
     return render_template("declare/search.html", form=form, result=result, args=args)
+
+
+def _search_timeout_message() -> str:
+    return _(
+        "This search took too long (over %(seconds)s s). Add words or choose a category or "
+        "region to narrow it.",
+        seconds=current_app.config.get("SEARCH_TIMEOUT_MS", search_index.DEFAULT_TIMEOUT_MS)
+        / 1000,
+    )
 
 
 @bp.get("/declarations/<int:declaration_id>")

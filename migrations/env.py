@@ -82,6 +82,12 @@ def run_migrations_online():
                 logger.info('No changes in schema detected.')
 
     conf_args = current_app.extensions['migrate'].configure_args
+    if conf_args.get("include_object") is None:
+        # The search's token index (FTS5 tables, the generated tsv column and its GIN index)
+        # is made by DDL beside the models, not by them: never propose to drop it.
+        from declare.search import include_object
+
+        conf_args["include_object"] = include_object
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 

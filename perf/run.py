@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from perf import names
 from perf.generate import STATUS_NAMES, Dataset, describe, generate
 from perf.harness import (  # noqa: F401  (Row, Report, render...: perf.run's API too)
     Report,
@@ -465,7 +466,8 @@ def load_database(ds: Dataset, app, report: Report) -> Loaded:
             created = pd.Timestamp(ds.today) - pd.Timedelta(days=1500)
             ent = pd.DataFrame({
                 "id": e_ids, "uscc": ds.enterprise_uscc,
-                "name": "合成企业" + pd.Series(e_ids).astype(str).str.zfill(6) + "有限公司",
+                "name": names.enterprise_names(np.random.default_rng(ds.seed + 1),
+                                               ds.enterprise_region),
                 "region_code": ds.enterprise_region, "address": "", "contact_name": "",
                 "contact_phone": "", "created_at": created.strftime("%Y-%m-%d %H:%M:%S+00"),
             })
@@ -516,6 +518,12 @@ def load_database(ds: Dataset, app, report: Report) -> Loaded:
                 cols += [(f"v{j}", "float8", ds.values[:, j]), (f"m{j}", "bool", ds.mingshi[:, j]),
                          (f"g{j}", "float8", ds.values[:, j] * sign[:, j])]
             binary_copy(raw, "perf_matrix", cols)
+            # Realistic product, brand, model and standard names (perf/names.py) for search.
+            raw.execute("CREATE TABLE perf_names (declaration_id int4 PRIMARY KEY, name text, "
+                        "brand text, model text, std_name text)")
+            named = names.product_columns(np.random.default_rng(ds.seed + 2), n)
+            text_copy(raw, "perf_names", pd.DataFrame({"declaration_id": np.arange(1, n + 1),
+                                                       **named}))
             raw.commit()
             seconds["copy_matrix"] = time.perf_counter() - t0
 
@@ -622,27 +630,29 @@ def expand_tables(raw, ds: Dataset, category_ids, bench_id, valid_ref: int, with
             standard_id, std_code, std_enterprise_code, std_sequence, std_year, std_name,
             disclosure, text_attachment_id, commitment_accepted, approved_by, approved_on,
             implemented_on, revision_note, created_at, updated_at, published_at, ended_at,
-            end_reason)
+            end_reason, mingshi_fewer)
         SELECT v.version_id, v.declaration_id, v.version_no, v.status, 1, NULL,
                'Q/P' || lpad(m.enterprise_id::text, 7, '0') || ' ' || m.declaration_id || '-'
                  || extract(year FROM coalesce(v.published_at, now()))::int,
                'P' || lpad(m.enterprise_id::text, 7, '0'), m.declaration_id::text,
                extract(year FROM coalesce(v.published_at, now()))::int,
-               '合成企业标准 ' || m.declaration_id, 'FULL_TEXT', m.enterprise_id, true, '质量负责人',
+               (SELECT nm.std_name FROM perf_names nm WHERE nm.declaration_id = m.declaration_id),
+               'FULL_TEXT', m.enterprise_id, true, '质量负责人',
                (coalesce(v.published_at, now()) - interval '20 days')::date,
                (coalesce(v.published_at, now()) + interval '10 days')::date,
                CASE WHEN v.version_no > 1 THEN '提高能效指标' ELSE '' END,
                coalesce(v.published_at, now()) - interval '7 days',
                coalesce(v.ended_at, v.published_at, now()), v.published_at, v.ended_at,
                CASE v.status WHEN '{VS.ABOLISHED.name}' THEN '产品停产'
-                             WHEN '{VS.REVOKED.name}' THEN '抽查不合格，责令撤销' ELSE '' END
+                             WHEN '{VS.REVOKED.name}' THEN '抽查不合格，责令撤销' ELSE '' END, ''
           FROM perf_versions v JOIN perf_matrix m USING (declaration_id)""")
     run("products", """
         INSERT INTO products (id, version_id, name, model, category_id, specification,
-            common_name, brand, barcode)
-        SELECT v.version_id, v.version_id, '合成产品', 'M-' || v.declaration_id, m.category_id,
-               '', '', '', ''
-          FROM perf_versions v JOIN perf_matrix m USING (declaration_id)""")
+            common_name, brand, barcode, attributes)
+        SELECT v.version_id, v.version_id, nm.name, nm.model, m.category_id,
+               '', '', nm.brand, '', '{}'
+          FROM perf_versions v JOIN perf_matrix m USING (declaration_id)
+          JOIN perf_names nm USING (declaration_id)""")
     values = ", ".join(f"({j}, m.v{j}, m.m{j})" for j in range(k))
     run("indicators", f"""
         INSERT INTO indicators (id, version_id, position, kind, name, benchmark_indicator_id, op,
@@ -1339,6 +1349,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--fork-workers", action="store_true",
                    help="start the workers of 4 and 5 with --fork (a work horse per job) instead "
                         "of --no-fork")
+    p.add_argument("--only-search", action="store_true",
+                   help="load the database, then measure only the public search (perf/search.py)")
     p.add_argument("--only-ranking", action="store_true",
                    help="skip the figures of other modules (perf/supervision.py)")
     p.add_argument("--out", type=Path, default=OUT_DIR / "results.json")
@@ -1365,7 +1377,8 @@ def main(argv: list[str] | None = None) -> int:
     report.dataset = describe(ds)
     log(f"generated in {ds.timings['total']:.1f} s")
 
-    measure_compute(ds, report, args.repeat)
+    if not args.only_search:
+        measure_compute(ds, report, args.repeat)
 
     if not args.no_db:
         report.machine["postgresql"] = pg_version()
@@ -1381,10 +1394,17 @@ def main(argv: list[str] | None = None) -> int:
                                    "rows": loaded.rows, "rows_total": int(sum(loaded.rows.values()))
                                    + ds.n_enterprises + ds.n}
             log(f"loaded in {loaded.seconds['total']:.1f} s")
-            measure_pg_window(ds, report, args.repeat)
-            measure_full_regeneration(ds, app, loaded, report, args.passes)
+            if args.only_search:
+                from perf.search import measure_search
+
+                measure_search(app, report)
+            else:
+                measure_pg_window(ds, report, args.repeat)
+                measure_full_regeneration(ds, app, loaded, report, args.passes)
             fn, why = regeneration_function()
-            if fn is not None:
+            if args.only_search:
+                pass
+            elif fn is not None:
                 app.config["REDIS_URL"] = REDIS_URL
                 flush_redis()
                 with workers(2, log_dir):
@@ -1407,13 +1427,13 @@ def main(argv: list[str] | None = None) -> int:
             if not args.keep_db:
                 drop_database()
             flush_redis()
-    if not args.only_ranking:
+    if not args.only_ranking and not args.only_search:
         run_extensions(args, report, ds)
     report.machine["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     order = ["compute", "composite_anchored", "composite_topsis", "full_regeneration",
              "category_p95", "freshness_p95", "pandas", "pymcdm", "pg_window", "rank_grouped",
              "rank_per_plan", "regeneration_unchanged", "freshness_no_debounce",
-             "regeneration_per_plan"]
+             "regeneration_per_plan", "search_p95", "search_like_p95", "search_rebuild"]
     report.rows.sort(key=lambda r: order.index(r.key) if r.key in order else 99)
     text = render(report)
     print(text)

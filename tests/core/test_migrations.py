@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, inspect
 
 from app import create_app
 from core.extensions import db
+from declare.search import include_object
 
 
 def test_upgrade_matches_models_and_downgrades_cleanly(tmp_path):
@@ -18,7 +19,8 @@ def test_upgrade_matches_models_and_downgrades_cleanly(tmp_path):
         upgrade()
         engine = create_engine(url)
         with engine.connect() as conn:
-            diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
+            context = MigrationContext.configure(conn, opts={"include_object": include_object})
+            diff = compare_metadata(context, db.metadata)
         assert diff == []
         assert {"declarations", "declaration_versions", "standards", "audit_log"} <= set(
             inspect(engine).get_table_names()
