@@ -172,6 +172,50 @@ def register(app) -> None:
         cause = unavailable_cause(exc)
         return _unavailable(cause, exc) if cause else server_error(exc)
 
+    app.register_error_handler(500, _server_error)
+    for error_class in _database_errors() + _redis_errors():
+        app.register_error_handler(error_class, _server_error)
+
+
+def _unavailable(cause: str, exc: BaseException):
+    """503 with Retry-After; the page must not touch the database that just failed."""
+    original = getattr(exc, "original_exception", None) or exc
+    first_line = (str(original).splitlines() or [type(original).__name__])[0][:300]
+    log.warning("503: %s unavailable: %s", cause, first_line)
+    try:
+        from core.extensions import db
+
+        db.session.rollback()
+    except Exception:  # noqa: BLE001  (the connection is gone; the pool replaces it)
+        log.debug("rollback after an outage failed", exc_info=True)
+    seconds = int(current_app.config.get("UNAVAILABLE_RETRY_AFTER", 10))
+    if cause == "database":
+        message = _(
+            "The database is temporarily unavailable; please try again in %(seconds)d seconds.",
+            seconds=seconds,
+        )
+    else:
+        message = _(
+            "The job queue is temporarily unavailable; please try again in %(seconds)d seconds.",
+            seconds=seconds,
+        )
+    headers = [("Retry-After", str(seconds))]
+    if is_api_request() or request.accept_mimetypes.best == "application/json":
+        body = {"code": 503, "status": _phrase(503), "message": message}
+        return jsonify(body), 503, headers
+    from core.extensions import login_manager
+
+    # base.html asks current_user: an expired or unloaded user would query the database.
+    g._login_user = login_manager.anonymous_user()
+    try:
+        page = render_template("errors/error.html", code=503, message=message)
+    except Exception:  # noqa: BLE001  (a page that fails too: plain text in the same words)
+        log.exception("the 503 page failed to render")
+        page = f"<!doctype html><title>503</title><h1>503</h1><p>{escape(message)}</p>"
+    return page, 503, headers
+
+
+
 
 def _passed_headers(exc) -> list[tuple[str, str]]:
     """Headers the exception carries (Allow on 405, Retry-After on 429), minus its own body's."""
