@@ -6,7 +6,7 @@ FTS5 external-content table kept by triggers (both created by the same DDL the m
 The rows are filled by ``flask search rebuild`` after upgrading an existing database.
 
 Revision ID: d4e5f6a7b8c9
-Revises: c1d2e3f4a5b6
+Revises: d7e1a0c4b9f2
 Create Date: 2026-12-07 18:10:00.000000
 
 """
@@ -19,7 +19,7 @@ from declare.search import PG_CREATE, SQLITE_CREATE, SQLITE_DROP
 
 # revision identifiers, used by Alembic.
 revision = 'd4e5f6a7b8c9'
-down_revision = 'c1d2e3f4a5b6'
+down_revision = 'd7e1a0c4b9f2'
 branch_labels = None
 depends_on = None
 
