@@ -7,17 +7,20 @@ closed port. Nothing is mocked.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
 from app import create_app
 from core.extensions import db as _db
 from core.extensions import limiter
-from tests.conftest import BASE_CONFIG, service_missing
+from tests.conftest import BASE_CONFIG, XDIST_WORKER, service_missing
 from tests.core.outages import TcpProxy, free_port
 
 CLOSED = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nowhere"
@@ -138,14 +141,44 @@ def test_login_limits_still_count_when_the_limiter_redis_is_down(fresh_app, _sch
 # -- PostgreSQL goes away and comes back ------------------------------------------------------
 
 
-@pytest.fixture
+#: Where the PostgreSQL failures are staged when the run itself is on SQLite (PostgreSQL is a
+#: service the suite requires, like Redis).
+POSTGRES = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="module")
 def postgres_url(_schema) -> str:
-    if not _schema.startswith("postgresql"):
-        service_missing("PostgreSQL (TEST_DATABASE_URL)")
-    return _schema
+    """A PostgreSQL database with the schema: the run's own on PostgreSQL; on SQLite a scratch
+    database beside ``TEST_POSTGRES_URL``'s (these failures are PostgreSQL's own)."""
+    if _schema.startswith("postgresql"):
+        return _schema
+    base = make_url(POSTGRES)
+    scratch = base.set(database=f"{base.database}_outage_{XDIST_WORKER or 'main'}")
+    admin = create_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        with admin.connect() as conn:
+            if not conn.exec_driver_sql(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (scratch.database,)
+            ).scalar():
+                conn.exec_driver_sql(f'CREATE DATABASE "{scratch.database}"')
+    except OperationalError:
+        service_missing(f"PostgreSQL ({base.render_as_string()})")
+    finally:
+        admin.dispose()
+    url = scratch.render_as_string(hide_password=False)
+    saved = dict(vars(limiter))
+    application = _app(url)
+    with application.app_context():
+        _db.drop_all()
+        _db.create_all()
+        _db.session.remove()
+        _db.engine.dispose()
+    vars(limiter).clear()
+    vars(limiter).update(saved)
+    return url
 
 
-def test_database_outage_is_503_and_the_same_app_recovers(app, postgres_url, fresh_app):
+def test_database_outage_is_503_and_the_same_app_recovers(postgres_url, fresh_app):
     """A proxy in front of PostgreSQL drops every connection (a restart): 503 with
     Retry-After meanwhile; back up, the same app answers without a restart (pool_pre_ping)."""
     url = make_url(postgres_url)
@@ -156,7 +189,7 @@ def test_database_outage_is_503_and_the_same_app_recovers(app, postgres_url, fre
     try:
         assert client.get("/api/v1/declarations/1").status_code == 404  # up: a real answer
         proxy.down()
-        for _ in range(3):
+        for _attempt in range(3):
             resp = client.get("/api/v1/declarations/1")
             assert resp.status_code == 503 and resp.headers["Retry-After"]
         assert client.get("/declarations?q=x").status_code == 503
@@ -167,11 +200,14 @@ def test_database_outage_is_503_and_the_same_app_recovers(app, postgres_url, fre
         proxy.down()
 
 
-def test_terminated_backends_are_replaced_before_use(app, client, postgres_url):
+def test_terminated_backends_are_replaced_before_use(postgres_url, fresh_app):
     """pg_terminate_backend on every pooled connection (as a restart does): the next request
     reconnects instead of failing."""
+    application = fresh_app(postgres_url)
+    client = application.test_client()
     assert client.get("/api/v1/declarations/1").status_code == 404
-    assert _db.engine.pool.checkedin() >= 1  # the request's connection waits in the pool
+    with application.app_context():
+        assert _db.engine.pool.checkedin() >= 1  # the request's connection waits in the pool
     killer = create_engine(postgres_url, poolclass=NullPool)
     try:
         with killer.connect() as conn:
@@ -184,5 +220,5 @@ def test_terminated_backends_are_replaced_before_use(app, client, postgres_url):
     finally:
         killer.dispose()
     assert killed >= 1
-    for _ in range(3):
+    for _attempt in range(3):
         assert client.get("/api/v1/declarations/1").status_code == 404
