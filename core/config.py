@@ -95,17 +95,18 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "DRAFT_MAX_INDICATORS": _int("DRAFT_MAX_INDICATORS", 500),
         "DRAFT_MAX_REFERENCES": _int("DRAFT_MAX_REFERENCES", 100),
         # Public pages built from immutable data (core.page_cache): a rendered body is kept
-        # this many seconds (the ETag changes with the data, so this only bounds memory), and
-        # browsers and shared caches may reuse a page this long before revalidating it. The
-        # current leaderboard of a plan (the pointer may move to a new run at any time) is
-        # short; a run's own page changes only with its status (公示 -> published ->
-        # superseded); a superseded or discarded run never changes again.
+        # this many seconds (the ETag changes with the data, so this only bounds memory).
+        # Browsers and shared caches revalidate every page that may still change (max-age 0:
+        # a 304 costs one small query), so a removed leader or an abolished declaration is
+        # never shown from a cache: the current leaderboard of a plan (the pointer moves to a
+        # new list version at any time), a run's own page (公示 -> published -> superseded),
+        # a declaration's page. Only a superseded or discarded run never changes again.
         "PAGE_CACHE_SECONDS": _int("PAGE_CACHE_SECONDS", 24 * 3600),
         "PAGE_CACHE_VERSION": os.environ.get("PAGE_CACHE_VERSION", ""),  # "" = hash of the code
-        "LEADERBOARD_MAX_AGE": _int("LEADERBOARD_MAX_AGE", 5),
-        "RUN_PAGE_MAX_AGE": _int("RUN_PAGE_MAX_AGE", 300),
+        "LEADERBOARD_MAX_AGE": _int("LEADERBOARD_MAX_AGE", 0),
+        "RUN_PAGE_MAX_AGE": _int("RUN_PAGE_MAX_AGE", 0),
         "FINAL_RUN_MAX_AGE": _int("FINAL_RUN_MAX_AGE", 24 * 3600),
-        "DECLARATION_MAX_AGE": _int("DECLARATION_MAX_AGE", 60),
+        "DECLARATION_MAX_AGE": _int("DECLARATION_MAX_AGE", 0),
         "LEADERBOARDS_PER_PAGE": _int("LEADERBOARDS_PER_PAGE", 50),
         # 领跑者 publicity (公示): the shortest period a list is publicised before publication.
         "PUBLICITY_DAYS": _int("PUBLICITY_DAYS", 10),
