@@ -1194,6 +1194,7 @@ class _Builder:
         day = queries.local_date(moment)
         draft = operations.start_revision(declaration)
         draft.created_at = moment
+        db.session.flush()  # the back-dated draft is saved: update_draft expects this edit
         better = {"low": "mid", "mid": self.rng.choice(["mid", "top"]), "top": "top"}[p.tier]
         p.tier = better
         company = COMPANIES[p.company_index]
