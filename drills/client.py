@@ -27,6 +27,11 @@ ACCOUNTS = {
 }
 
 
+def account(principal: str) -> tuple[str, str, str]:
+    """Credentials of a principal; any other demo enterprise login (ent03…) by its name."""
+    return ACCOUNTS.get(principal) or (principal, "demo-qiye-2026", "enterprise")
+
+
 def create_extra_accounts(stack) -> None:
     """The peers of the demo evaluator and regulator (another region: 110000, Beijing)."""
     for key, extra in (("evaluator2", []), ("regulator2", ["--region", "110000"])):
@@ -69,7 +74,7 @@ class Api:
     # ------------------------------------------------------------------ logging in
 
     def login_api(self) -> Api:
-        username, password, _ = ACCOUNTS[self.principal]
+        username, password, _ = account(self.principal)
         r = requests.post(self.url("/api/v1/auth/tokens"), timeout=TIMEOUT,
                           json={"username": username, "password": password, "name": "drills"})
         if r.status_code != 201:
@@ -79,7 +84,7 @@ class Api:
 
     def login_page(self) -> Api:
         """Log in through the HTML form (CSRF token from the page) for the page checks."""
-        username, password, _ = ACCOUNTS[self.principal]
+        username, password, _ = account(self.principal)
         page = self.session.get(self.url("/login"), timeout=TIMEOUT)
         m = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.text) or re.search(
             r'value="([^"]+)"[^>]*name="csrf_token"', page.text)

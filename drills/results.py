@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent / "out" / "results.json"
@@ -79,8 +80,17 @@ def render(results: list[Result], meta: dict) -> str:
     return "\n".join(lines)
 
 
+def plain(obj):
+    """JSON-ready copy: mappings (Counters too) with string keys, tuples as lists."""
+    if isinstance(obj, Mapping):
+        return {str(k): plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple | set):
+        return [plain(v) for v in obj]
+    return obj
+
+
 def write(results: list[Result], meta: dict, path: Path = OUT) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"meta": meta, "results": [asdict(r) for r in results],
+    payload = {"meta": meta, "results": [plain(vars(r)) for r in results],
                "written_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str))

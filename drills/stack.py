@@ -36,6 +36,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc: no psutil needed)."""
+    children: dict[int, list[int]] = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        with suppress(OSError, ValueError, IndexError):
+            fields = Path(stat).read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.split("/")[2]))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
 def pg_bin() -> Path:
     """The newest PostgreSQL server binaries installed (/usr/lib/postgresql/<major>/bin)."""
     found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), key=lambda p: int(p.split("/")[4]))
@@ -126,11 +141,17 @@ class Stack:
         return proc
 
     def kill(self, name: str, sig: int = signal.SIGKILL) -> None:
+        """Signal the process, its group and every descendant (RQ work horses call setsid, so
+        they leave the worker's group: a group kill alone would orphan a running horse)."""
         proc = self.procs.pop(name, None)
         if proc is None:
             return
+        family = descendants(proc.pid)
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, sig)
+        for pid in family:
+            with suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, sig)
         with suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=15)
 
