@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from drills.client import Api
+from drills.client import Api, draft_body
 from drills.results import Result
 from drills.stack import log
 
@@ -23,6 +23,10 @@ DONE = ("done", "failed")
 
 
 # --------------------------------------------------------------------------- publishing
+
+
+class LoginRefused(Exception):
+    """The token endpoint did not answer 201 (recorded with its status)."""
 
 
 class Publisher:
@@ -49,43 +53,71 @@ class Publisher:
         self.lock = threading.Lock()
         self.log: list[dict] = []  # one row per request: t, step, status, declaration, version
         self.accepted: list[tuple[int, int]] = []  # (declaration, version id) answered 200
+        self.refusals: list[str] = []  # the first 409/422 answers, for the report
 
     def api(self, username: str) -> Api:
+        """The enterprise's session, logged in on first use (``prepare`` does all at once)."""
         with self.lock:
             api = self.apis.get(username)
         if api is None:
             api = Api(self.stack.base, username)
-            api.login_api()
+            r = api.post("/api/v1/auth/tokens", json={
+                "username": username, "password": "demo-qiye-2026", "name": "drills"})
+            self._record("login", 0, r)
+            if r.status_code != 201:
+                raise LoginRefused(r.status_code)
+            api.token = r.json()["token"]
             with self.lock:
                 self.apis[username] = api
         return api
 
-    def _record(self, step: str, decl: int, r) -> None:
+    def prepare(self) -> None:
+        """Log every enterprise in before a fault (a drill measures publishing, not logins)."""
+        for username in sorted({u for u, _ in self.pairs}):
+            self.api(username)
+
+    def _record(self, step: str, decl: int, r, error: str | None = None) -> None:
         row = {"t": time.monotonic(), "step": step, "declaration": decl,
                "status": r.status_code if r is not None else None,
-               "retry_after": r.headers.get("Retry-After") if r is not None else None}
+               "retry_after": r.headers.get("Retry-After") if r is not None else None,
+               "error": error}
         with self.lock:
             self.log.append(row)
+            if r is not None and r.status_code in (409, 422) and len(self.refusals) < 5:
+                self.refusals.append(f"{step} {decl} → {r.status_code} {r.text[:200]}")
 
     def cycle(self, username: str, decl: int) -> bool:
-        """One revision published; True when the publish answered 200."""
+        """One revision (修订) published: revise, read the draft, save it with a revision note,
+        publish. True when the publish answered 200."""
         try:
             api = self.api(username)
-        except (requests.RequestException, RuntimeError):
-            self._record("login", decl, None)
+        except requests.RequestException as exc:
+            self._record("login", decl, None, type(exc).__name__)
+            return False
+        except LoginRefused:
             return False
         base = f"/api/v1/declarations/{decl}"
-        for step in ("revise", "publish"):
-            try:
-                r = api.post(f"{base}/{step}")
-            except requests.RequestException:
-                self._record(step, decl, None)
+        try:
+            r = api.post(f"{base}/revise")
+            self._record("revise", decl, r)
+            if r.status_code not in (201, 422):  # 422: a draft is open (an earlier cycle broke)
                 return False
-            self._record(step, decl, r)
-            if step == "revise" and r.status_code == 422:
-                continue  # a draft is open (an earlier cycle's publish failed): publish it
-            if r.status_code not in (200, 201):
+            r = api.get(f"{base}/draft")
+            self._record("read draft", decl, r)
+            if r.status_code != 200:
                 return False
+            body = draft_body(r.json(), revision_note=f"drills revision {time.time():.3f}")
+            r = api.put(f"{base}/draft", json=body)
+            self._record("save draft", decl, r)
+            if r.status_code != 200:
+                return False
+            r = api.post(f"{base}/publish")
+            self._record("publish", decl, r)
+        except requests.RequestException as exc:
+            self._record("request", decl, None, type(exc).__name__)
+            return False
+        if r.status_code != 200:
+            return False
         with self.lock:
             self.accepted.append((decl, r.json()["id"]))
         return True
@@ -173,6 +205,24 @@ def wait_jobs(stack, since: int, seconds: float) -> tuple[float | None, list]:
         time.sleep(0.25)
 
 
+def queues_served(stack, seconds: float) -> dict[str, bool]:
+    """Send a ping job to every queue (``flask jobs ping``) and wait for the workers to run
+    them: whether each queue is served by a live worker now."""
+    out = stack.flask("jobs", "ping")
+    stamp = out.split()[1]
+    deadline = time.monotonic() + seconds
+    served: dict[str, bool] = {}
+    while time.monotonic() < deadline:
+        rows = stack.sql("select key from job_pings where key like %s", (f"%:{stamp}",))
+        served = {k.split(":")[0]: True for k, in rows}
+        if len(served) >= 3:
+            break
+        time.sleep(0.25)
+    from core.jobs import QUEUES
+
+    return {q: served.get(q, False) for q in QUEUES}
+
+
 def ensure_workers(stack, res: Result) -> None:
     """Restart any worker that died (a process supervisor would): later drills need them."""
     for name, alive in stack.workers_alive().items():
@@ -203,18 +253,29 @@ def inflate_category(stack, category_id: int, copies: int) -> int:
         exprs = [overrides.get(x, f"s.{x}") for x in c]
         return f"insert into {table} ({', '.join(c)}) select {', '.join(exprs)} from {src_join}"
 
+    # The copies belong to enterprises of their own (one per copy round): an enterprise may
+    # not declare one standard twice, and the originals must stay editable.
+    stack.sql(f"""
+        insert into enterprises (uscc, name, region_code, address, contact_name, contact_phone,
+                                 created_at)
+        select 'DRL' || lpad(g::text, 15, '0'), '演练复制企业 ' || g, '500108', '', '', '', now()
+        from generate_series(1, {int(copies)}) g
+        on conflict (uscc) do nothing
+    """, fetch=False)
     stack.sql(f"""
         create table drills_src as
-          select d.id as decl_id, d.current_version_id as ver_id, g,
+          select d.id as decl_id, d.current_version_id as ver_id, g, e.id as ent_id,
                  nextval('declarations_id_seq') as nd, nextval('declaration_versions_id_seq') as nv
           from declarations d cross join generate_series(1, {int(copies)}) g
+          join enterprises e on e.uscc = 'DRL' || lpad(g::text, 15, '0')
           where d.status = 'PUBLISHED' and exists (select 1 from products p
             where p.version_id = d.current_version_id and p.category_id = {int(category_id)})
     """, fetch=False)
     decl_cols = cols("declarations")
     stack.sql(
         f"insert into declarations (id, {', '.join(decl_cols)}) select m.nd, "
-        + ", ".join("null" if c == "current_version_id" else f"s.{c}" for c in decl_cols)
+        + ", ".join({"current_version_id": "null", "enterprise_id": "m.ent_id"}.get(c, f"s.{c}")
+                    for c in decl_cols)
         + " from drills_src m join declarations s on s.id = m.decl_id", fetch=False)
     ver_cols = cols("declaration_versions")
     stack.sql(
@@ -250,6 +311,7 @@ def kill_drill(stack, quick: bool) -> Result:
     res.note(f"category {category_id}: {size} published declarations (set-based copies)")
     # A first regeneration over the big category, untimed: the leaderboard readers start from.
     pub = Publisher(stack, category_id=category_id)
+    pub.prepare()
     since = max_outbox_id(stack)
     pub.cycle(*pub.pairs[0])
     took, _ = wait_jobs(stack, since, 180)
@@ -288,7 +350,8 @@ def kill_drill(stack, quick: bool) -> Result:
         time.sleep(0.02)
     if job is None:
         stop.set()
-        raise RuntimeError("no regeneration started within 30 s of the publication")
+        raise RuntimeError("no regeneration started within 30 s of the publication; "
+                           f"publish answers {dict(pub.statuses())}, refusals {pub.refusals}")
     time.sleep(0.3)  # well inside the job (it runs a second or more)
     victim = None
     for w in stack.rq_workers():
@@ -368,6 +431,7 @@ def redis_drill(stack, quick: bool) -> Result:
                  "all saved; every job run within 60 s of Redis returning, no hand step; "
                  "workers still up")
     pub = Publisher(stack)
+    pub.prepare()
     since, since_version = max_outbox_id(stack), max_version_id(stack)
     stop_load = threading.Event()
     t_back: list[float] = []
@@ -401,19 +465,25 @@ def redis_drill(stack, quick: bool) -> Result:
     for r in open_rows[:10]:
         res.fail(f"outbox job {r[0]} {r[1]} still {r[2]} {budget} s after Redis returned")
     alive = stack.workers_alive()
-    registered = len(stack.rq_workers())
+    served = queues_served(stack, 30)
     res.extra.update(statuses={str(k): v for k, v in codes.items()}, accepted=len(pub.accepted),
-                     workers_alive=alive, rq_workers=registered, jobs_seconds=took)
+                     workers_alive=alive, queues_served=served, jobs_seconds=took,
+                     refusals=pub.refusals, errors=dict(Counter(r["error"] for r in pub.log
+                                                                if r["error"])))
     res.note(f"{len(pub.accepted)} publications accepted of {n} cycles, answers {dict(codes)}"
-             + (f", {errors} connection errors" if errors else ""))
-    res.note(f"after Redis returned: workers alive {alive}, {registered} registered in Redis; "
+             + (f", {errors} without an answer: {res.extra['errors']}" if errors else ""))
+    res.note(f"after Redis returned: worker processes alive {alive}, a ping job run on each "
+             f"queue within 30 s {served}; "
              + (f"every job done in {took:.1f} s" if took is not None else
                 f"{len(open_rows)} jobs still open after {budget} s"))
     if not all(alive.values()):
         res.fail("a worker quit during the Redis outage (see logs/worker*.log); reproduce: stop "
                  "Redis for 60 s under a running `flask worker`")
+    if not all(served.values()):
+        res.fail(f"queues not served after the outage: {served}")
     res.met = (res.server_errors == 0 and res.lost_writes == 0 and res.lost_jobs == 0
-               and took is not None and took <= 60 and all(alive.values()) and registered >= 2)
+               and took is not None and took <= 60 and all(alive.values())
+               and all(served.values()))
     ensure_workers(stack, res)
     return res
 
@@ -426,6 +496,7 @@ def postgres_drill(stack, quick: bool) -> Result:
     res = Result("PostgreSQL restarted under load",
                  "only 503s with Retry-After during the outage; 0 partial writes")
     pub = Publisher(stack)
+    pub.prepare()
     since_version = max_version_id(stack)
     stop = threading.Event()
     reads: list[dict] = []
@@ -438,8 +509,9 @@ def postgres_drill(stack, quick: bool) -> Result:
                 r = reader.get("/api/v1/declarations?page_size=5", timeout=15)
                 reads.append({"t": t, "status": r.status_code,
                               "retry_after": r.headers.get("Retry-After")})
-            except requests.RequestException:
-                reads.append({"t": t, "status": None, "retry_after": None})
+            except requests.RequestException as exc:
+                reads.append({"t": t, "status": None, "retry_after": None,
+                              "error": type(exc).__name__})
             time.sleep(0.05)
 
     th_read = threading.Thread(target=read, daemon=True)
@@ -483,7 +555,10 @@ def postgres_drill(stack, quick: bool) -> Result:
     res.note(f"{len(pub.accepted)} publications accepted, {res.extra.get('versions_checked', 0)} "
              "versions written during the drill checked row by row")
     res.extra.update(during=dict((str(k), v) for k, v in during_codes.items()),
-                     accepted=len(pub.accepted))
+                     accepted=len(pub.accepted), refusals=pub.refusals,
+                     errors=dict(Counter(r.get("error") for r in rows if r.get("error"))))
+    if res.extra["errors"]:
+        res.note(f"requests without an answer: {res.extra['errors']}")
     ensure_workers(stack, res)
     res.met = not bad_during and not bad_outside and res.lost_writes == 0
     return res

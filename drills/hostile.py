@@ -246,15 +246,15 @@ def uploads_drill(stack, quick: bool) -> Result:
         if status == 200:
             p = _send(res, ent, "POST", f"{a}/{decl}/publish", f"publish with the {name} PDF")
             outcome["publish_status"] = p.status_code if p is not None else None
-            done, open_rows = wait_jobs(stack, since, budget + 30)
+            done, open_rows = wait_jobs(stack, since, budget + 10)
             jobs = stack.sql("select func, extract(epoch from finished_at - started_at), status "
                              "from outbox_jobs where id > %s order by 2 desc nulls first",
                              (since,))
             outcome["jobs"] = [(f, float(s) if s is not None else None, st) for f, s, st in jobs]
             for f, s, st in outcome["jobs"]:
-                longest = max(longest, s or (budget + 30))
+                longest = max(longest, s or (budget + 10))
                 if s is None or s > budget:
-                    res.fail(f"{name} PDF accepted; job {f} ran {s if s is not None else '>' + str(budget + 30)}"
+                    res.fail(f"{name} PDF accepted; job {f} ran {s if s is not None else '>' + str(budget + 10)}"
                              f" s ({st}), over the {budget:.0f} s budget")
             if name == "JavaScript":
                 res.fail("a PDF with /OpenAction JavaScript was accepted (reproduce: POST "
