@@ -275,5 +275,6 @@ def uploads_drill(stack, quick: bool) -> Result:
                     if outcome.get("jobs") else ""))
     res.extra["uploads"] = outcomes
     res.staleness_s = longest or None
+    res.staleness_capped = any(s is None for o in outcomes.values() for _, s, _ in o.get("jobs", []))
     res.met = res.server_errors == 0 and not res.failures
     return res

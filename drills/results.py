@@ -21,6 +21,7 @@ class Result:
     lost_writes: int | None = None
     lost_jobs: int | None = None
     staleness_s: float | None = None  # longest time a change or a job was not visible/done
+    staleness_capped: bool = False  # the wait ran out: staleness_s is a lower bound
     idor: int | None = None
     met: bool | None = None
     notes: list[str] = field(default_factory=list)
@@ -63,7 +64,8 @@ def render(results: list[Result], meta: dict) -> str:
         met = "error" if r.error else ("✓" if r.met else "✗")
         lines.append(
             f"| {r.drill} | {r.attempts} | {r.server_errors} | {_cell(r.lost_writes)} | "
-            f"{_cell(r.lost_jobs)} | {_cell(r.staleness_s)} | {_cell(r.idor)} | {r.goal} | {met} |"
+            f"{_cell(r.lost_jobs)} | {'≥ ' if r.staleness_capped else ''}{_cell(r.staleness_s)} | "
+            f"{_cell(r.idor)} | {r.goal} | {met} |"
         )
     details = []
     for r in results:
