@@ -32,12 +32,17 @@ def published_without_draft(api, limit: int = 20) -> list[int]:
 def run(stack, quick: bool) -> Result:
     res = Result("concurrent revise/publish/edit", GOAL)
     rounds, width = (2, 4) if quick else (6, 6)
-    api = api_for(stack.base, "ent01")
-    targets = published_without_draft(api)
+    # One declaration per round, each of another enterprise (ent02 is the input drills').
+    targets = []
+    for username in ["ent01"] + [f"ent{i:02d}" for i in range(3, 3 + rounds)]:
+        api = api_for(stack.base, username)
+        targets += [(api, d) for d in published_without_draft(api, limit=1)]
+        if len(targets) >= rounds:
+            break
     if len(targets) < rounds:
-        raise RuntimeError(f"ent01 has {len(targets)} published declarations without a draft")
+        raise RuntimeError(f"{len(targets)} published declarations without a draft, {rounds} needed")
     tally: dict[str, Counter] = {"revise": Counter(), "edit": Counter(), "publish": Counter()}
-    for rnd, decl in enumerate(targets[:rounds]):
+    for rnd, (api, decl) in enumerate(targets[:rounds]):
         base_versions = stack.sql(
             "select count(*) from declaration_versions where declaration_id = %s", (decl,))[0][0]
         # 1. revise × width
@@ -94,6 +99,7 @@ def _count(res: Result, tally: Counter, answers, win: int, what: str) -> None:
     five = [a for a in answers if a.status_code >= 500]
     res.server_errors += len(five)
     if five:
-        res.fail(f"{what} ×{len(answers)} at once (ent01): {sorted(codes)}")
+        res.fail(f"{what} ×{len(answers)} at once (the owner): {sorted(codes)}")
     elif codes.count(win) != 1:
-        res.fail(f"{what} ×{len(answers)} at once (ent01): {codes.count(win)} winners {sorted(codes)}")
+        res.fail(f"{what} ×{len(answers)} at once (the owner): {codes.count(win)} winners "
+                 f"{sorted(codes)}")

@@ -229,8 +229,14 @@ def uploads_drill(stack, quick: bool) -> Result:
                  "refused or bounded; no job over its budget")
     ent = api_for(stack.base, "ent02")
     a = "/api/v1/declarations"
-    mine = ent.get(f"{a}?mine=1&status=published&page_size=100").json()
-    free = [d["id"] for d in mine if not d.get("has_draft")]
+    # ent02's published declarations that can be revised as they are (no withdrawn citation).
+    free = [d for d, in stack.sql(
+        "select d.id from declarations d join users u on u.enterprise_id = d.enterprise_id "
+        "where u.username = 'ent02' and d.status = 'PUBLISHED' and not exists (select 1 from "
+        "declaration_versions v where v.declaration_id = d.id and v.status = 'DRAFT') and not "
+        "exists (select 1 from normative_references r join standards s on s.id = "
+        "r.standard_id where r.version_id = d.current_version_id and s.status = 'WITHDRAWN') "
+        "order by d.id")]
     outcomes = {}
     longest = 0.0
     for (name, pdf), decl in zip((("text bomb", text_bomb_pdf()),
@@ -244,8 +250,15 @@ def uploads_drill(stack, quick: bool) -> Result:
         status = r.status_code if r is not None else None
         outcome = {"bytes": len(pdf), "upload_status": status, "upload_seconds": round(took, 2)}
         if status == 200:
+            draft = ent.get(f"{a}/{decl}/draft").json()
+            _send(res, ent, "PUT", f"{a}/{decl}/draft", "revision note",
+                  json=draft_body(draft, revision_note=f"drills: {name} PDF"))
             p = _send(res, ent, "POST", f"{a}/{decl}/publish", f"publish with the {name} PDF")
             outcome["publish_status"] = p.status_code if p is not None else None
+            if p is None or p.status_code != 200:
+                res.fail(f"{name} PDF accepted but the publication was refused "
+                         f"({p.status_code if p is not None else 'no answer'}: "
+                         f"{p.text[:200] if p is not None else ''}): its jobs were not exercised")
             done, open_rows = wait_jobs(stack, since, budget + 10)
             jobs = stack.sql("select func, extract(epoch from finished_at - started_at), status "
                              "from outbox_jobs where id > %s order by 2 desc nulls first",
@@ -271,6 +284,7 @@ def uploads_drill(stack, quick: bool) -> Result:
             ent.request("DELETE", f"{a}/{decl}/draft")
         outcomes[name] = outcome
         res.note(f"{name} PDF ({len(pdf):,} bytes): upload {status} in {took:.1f} s"
+                 + (f", publish {outcome['publish_status']}" if "publish_status" in outcome else "")
                  + (f", jobs {[(f.split('.')[-1], s and round(s, 1), st) for f, s, st in outcome.get('jobs', [])]}"
                     if outcome.get("jobs") else ""))
     res.extra["uploads"] = outcomes
