@@ -58,7 +58,8 @@ def run(stack, quick: bool) -> Result:
         token = None if role == "anonymous" else api_for(stack.base, role).token
         out = stack.tmp / f"schemathesis-{role}.ndjson"
         argv = _command(stack, out, token, quick)
-        proc = subprocess.run(argv, capture_output=True, text=True,
+        # In the stack's folder: schemathesis keeps a cache (.schemathesis/) in its cwd.
+        proc = subprocess.run(argv, capture_output=True, text=True, cwd=str(stack.tmp),
                               timeout=60 if quick else 900)
         (stack.logs / f"schemathesis-{role}.log").write_text(proc.stdout + proc.stderr)
         statuses: Counter = Counter()
