@@ -6,7 +6,7 @@ FLASK := $(VENV)/bin/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run install install-test test test-fast test-integration demo-data worker perf
+.PHONY: run install install-test test test-fast test-integration demo-data worker perf drills
 
 run: install demo-data
 	$(FLASK) run --host $(HOST) --port $(PORT)
@@ -58,3 +58,13 @@ worker: install
 
 perf: install-test
 	$(PY) -m perf.run
+
+# Fault and hostile-input drills on their own PostgreSQL, Redis, gunicorn and workers
+# (drills/README.md). DRILLS_ARGS=--quick for the CI-sized run, --only kill,redis to pick.
+DRILLS_ARGS ?=
+$(VENV)/.installed-drills: $(VENV)/.installed-test
+	$(PY) -m pip install -q -c constraints.txt -e ".[test,drills]"
+	touch $@
+
+drills: $(VENV)/.installed-drills
+	$(PY) -m drills $(DRILLS_ARGS)
