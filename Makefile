@@ -22,8 +22,9 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 install-test: $(VENV)/.installed-test
 
+# The test tools include the drills' (schemathesis): tests/drills runs a reduced drill.
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PY) -m pip install -q -c constraints.txt -e ".[test]"
+	$(PY) -m pip install -q -c constraints.txt -e ".[test,drills]"
 	touch $@
 
 demo-data: install
@@ -62,9 +63,5 @@ perf: install-test
 # Fault and hostile-input drills on their own PostgreSQL, Redis, gunicorn and workers
 # (drills/README.md). DRILLS_ARGS=--quick for the CI-sized run, --only kill,redis to pick.
 DRILLS_ARGS ?=
-$(VENV)/.installed-drills: $(VENV)/.installed-test
-	$(PY) -m pip install -q -c constraints.txt -e ".[test,drills]"
-	touch $@
-
-drills: $(VENV)/.installed-drills
+drills: install-test
 	$(PY) -m drills $(DRILLS_ARGS)
