@@ -2,7 +2,7 @@
 
 - ``<int:…>`` in every route is at most 2³¹−1 (PostgreSQL's ``integer``): a larger id is a 404
   like any missing one, never a database error.
-- Text in the query string, a form or a JSON body carries no NUL character and no unpaired
+- Text in the path, the query string, a form or a JSON body carries no NUL character and no unpaired
   surrogate (neither can be stored, and PostgreSQL refuses NUL): 422 naming the field.
 - A JSON body nested deeper than Python's parser can follow is a 400, not a RecursionError.
 """
@@ -44,7 +44,11 @@ def _json_body():
 
 def _bad_text_fields() -> dict[str, list[str]]:
     message = _("Text must not contain NUL characters or unpaired surrogates.")
-    bad: dict[str, list[str]] = {}
+    bad: dict[str, list[str]] = {
+        key: [message]
+        for key, value in (request.view_args or {}).items()
+        if isinstance(value, str) and _FORBIDDEN.search(value)
+    }
     for data in (request.args, request.form):
         for key, values in data.lists():
             if _FORBIDDEN.search(key) or any(_FORBIDDEN.search(v) for v in values):

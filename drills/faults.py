@@ -395,7 +395,9 @@ def kill_drill(stack, quick: bool) -> Result:
         res.fail(f"the killed job {job[0]} was not re-run within {budget} s (reproduce: publish a "
                  f"revision in category {category_id}, kill -9 the worker running "
                  "ranking.tasks.regenerate_preview, watch outbox_jobs.status)")
-    # Readers: any non-200, any preview run that was not complete when it was served.
+    # Readers: any non-200, any preview run that was not complete when it was served. A run is
+    # written whole in one transaction, so a served run is complete when its entries are all
+    # there; it may have been superseded by a later regeneration since (that is not partial).
     codes = Counter(c for c, _ in reads)
     non200 = sum(n for c, n in codes.items() if c != 200) + sum(read_errors.values())
     partial = 0
@@ -403,7 +405,7 @@ def kill_drill(stack, quick: bool) -> Result:
         st, count, n = stack.sql(
             "select r.status, r.entry_count, (select count(*) from run_entries e where e.run_id = "
             "r.id) from ranking_runs r where r.id = %s", (run_id,))[0]
-        if st != "COMPUTED" or count != n:
+        if st not in ("COMPUTED", "SUPERSEDED") or count != n:
             partial += sum(1 for _, p in reads if p == run_id)
             res.fail(f"readers were served run {run_id} ({st}, {n} of {count} entries)")
     res.server_errors = sum(n for c, n in codes.items() if c >= 500)

@@ -36,6 +36,15 @@ def test_a_nul_in_the_query_string_is_a_field_error(client, url):
     assert "NUL" in resp.get_data(as_text=True)
 
 
+def test_a_nul_in_a_text_path_segment_names_the_parameter(client):
+    """A text route parameter (a plan key) is looked up in the database too (found by the drill:
+    ``/api/v1/ranking/leaderboards/%00`` was a 500 on PostgreSQL)."""
+    resp = client.get("/api/v1/ranking/leaderboards/%00")
+    assert resp.status_code == 422
+    assert "plan_key" in resp.get_json()["errors"]["json"]
+    assert client.get("/leaderboards/a%00b").status_code == 422
+
+
 def test_a_nul_in_a_form_is_a_field_error_and_logs_nobody_in(client, make_user):
     user = make_user("admin")
     resp = client.post("/login", data={"username": user.username + "\x00", "password": "x"})
