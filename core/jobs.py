@@ -126,6 +126,7 @@ def enqueue(
     queue: str | None = None,
     dedupe_key: str | None = None,
     delay: float | timedelta | None = None,
+    merge_ids: bool = False,
 ) -> OutboxJob:
     """Schedule the job ``func`` (a function registered with ``@job``, or its dotted path)
     after commit, on its registered queue unless ``queue`` names another.
@@ -134,6 +135,12 @@ def enqueue(
     return it instead of adding another (the job reads the data when it starts, so it covers
     this change too). ``delay`` (seconds or timedelta): RQ starts the job no earlier than that
     after now; ignored inline.
+
+    ``merge_ids`` (with ``dedupe_key``): the job takes one list of ids, and a waiting row with
+    the key takes the union of its ids and these. A burst of changes is then one job, not one
+    per change: while a job runs, every change meanwhile joins the one row waiting behind it.
+    The worker reads the ids in the same statement that marks the row running
+    (``run_outbox``), so no id merged until then is missed.
     """
     if queue is not None and queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; known: {sorted(QUEUES)}")
@@ -153,6 +160,10 @@ def enqueue(
             )
         waiting = _waiting_row(dedupe_key)
         if waiting is not None:
+            if merge_ids:
+                merged = {int(i) for i in waiting.args[0]} | {int(i) for i in args[0]}
+                if len(merged) > len(waiting.args[0]):
+                    waiting.args = [sorted(merged)]
             return waiting
     row = OutboxJob(
         func=func,
@@ -200,7 +211,9 @@ def _waiting_row(dedupe_key: str) -> OutboxJob | None:
             .limit(1)
             .with_for_update()
         )
-    return db.session.get(OutboxJob, found) if found is not None else None
+    if found is None:
+        return None
+    return db.session.get(OutboxJob, found, populate_existing=True)  # as locked, not as cached
 
 
 def current_job_id() -> int | None:
@@ -488,15 +501,20 @@ def run_outbox(outbox_id: int) -> None:
     if row is None or row.status == "done":
         db.session.rollback()
         return  # idempotent: a retried or duplicated delivery does nothing
-    func_path, args, dispatched_at = row.func, list(row.args), row.dispatched_at
+    func_path, dispatched_at = row.func, row.dispatched_at
     db.session.rollback()
     # Committed before the body reads anything: from now on a change enqueues a new job
-    # (enqueue() reuses only rows that have not started).
-    db.session.execute(
-        update(OutboxJob)
-        .where(OutboxJob.id == outbox_id)
-        .values(status="running", started_at=utcnow(), finished_at=None, progress=0.0,
-                progress_message=None)
+    # (enqueue() reuses only rows that have not started). The arguments are read by the same
+    # statement: on PostgreSQL it waits for an enqueue() holding the row (FOR UPDATE) and
+    # returns the ids it merged in.
+    args = list(
+        db.session.execute(
+            update(OutboxJob)
+            .where(OutboxJob.id == outbox_id)
+            .values(status="running", started_at=utcnow(), finished_at=None, progress=0.0,
+                    progress_message=None)
+            .returning(OutboxJob.args)
+        ).scalar_one()
     )
     db.session.commit()
     token = acting_as(None, f"job {func_path}")

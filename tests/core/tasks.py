@@ -44,3 +44,11 @@ def sleep_then_ping(seconds: float, key: str) -> None:
 
     time.sleep(seconds)
     db.session.add(JobPing(key=key, pid=os.getpid()))
+
+
+def ping_each(ids: list[int]) -> None:
+    """A job over a list of ids (as the risk-flag recompute): one JobPing per id."""
+    from core.jobs import JobPing
+
+    for i in ids:
+        db.session.add(JobPing(key=f"id:{i}", pid=0))

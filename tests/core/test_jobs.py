@@ -257,3 +257,22 @@ def test_a_job_whose_function_is_gone_fails_visibly(app, db):
     jobs.run_outbox(row.id)
     row = _outbox(db)[0]
     assert row.status == "failed" and "no job function 'ping_renamed_since'" in row.error
+
+
+def test_ids_join_the_waiting_job_and_its_worker_reads_them_all(app, db, redis_url):
+    """merge_ids: a burst of changes is one job covering every id; once the job has started,
+    the next change makes a new one (the running job read its ids when it started)."""
+    _use_redis(app, redis_url)  # queued in Redis, no worker: the rows wait
+    task = "tests.core.tasks.ping_each"
+    first = jobs.enqueue(task, [1, 2], dedupe_key="burst", merge_ids=True)
+    db.session.commit()
+    jobs.dispatch_pending()  # handed to Redis: queued, not started
+    assert jobs.enqueue(task, [3, 2], dedupe_key="burst", merge_ids=True).id == first.id
+    db.session.commit()
+    assert [(r.id, r.args, r.status) for r in _outbox(db)] == [(first.id, [[1, 2, 3]], "queued")]
+
+    jobs.run_outbox(first.id)  # what the worker does with the RQ job
+    assert _ping_keys(db) == {"id:1", "id:2", "id:3"}
+    later = jobs.enqueue(task, [4], dedupe_key="burst", merge_ids=True)
+    db.session.commit()
+    assert later.id != first.id and later.args == [[4]]
