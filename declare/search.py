@@ -23,7 +23,6 @@ scratch by ``flask search rebuild``.
 
 from __future__ import annotations
 
-import math
 import sys
 import time
 from collections import defaultdict
@@ -58,6 +57,7 @@ from benchmarks.models import Standard
 from core.auth import region_prefix
 from core.extensions import db
 from core.models import UTCDateTime
+from core.paging import PageNumbers
 from declare.models import (
     Declaration,
     DeclarationKind,
@@ -335,7 +335,7 @@ class SearchTimeout(RuntimeError):
 
 
 @dataclass
-class SearchPage:
+class SearchPage(PageNumbers):
     """One page of results, with what ``_macros.pager`` and the API's pagination read.
 
     ``total`` is exact when ``approximate`` is False (up to ``COUNT_CAP``), otherwise the
@@ -347,26 +347,6 @@ class SearchPage:
     per_page: int
     approximate: bool = False
     terms: list[Term] = field(default_factory=list)
-
-    @property
-    def pages(self) -> int:
-        return max(math.ceil(self.total / self.per_page), 1) if self.total else 0
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int | None:
-        return self.page - 1 if self.has_prev else None
-
-    @property
-    def next_num(self) -> int | None:
-        return self.page + 1 if self.has_next else None
 
 
 def _tsquery(terms: Sequence[Term], filters: Sequence[str]) -> str:

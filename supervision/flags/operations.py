@@ -68,6 +68,7 @@ from core.auth import region_prefix
 from core.clock import local_today
 from core.extensions import db
 from core.models import AuditLog, utcnow
+from core.paging import PageNumbers
 from declare.models import (
     Attachment,
     Declaration,
@@ -1346,33 +1347,13 @@ class FlagRow:
 
 
 @dataclass
-class FlagPage:
+class FlagPage(PageNumbers):
     """One page of flags (the shape templates/_macros.html's pager reads)."""
 
     items: list[FlagRow]
     total: int
     page: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page)) if self.per_page else 1
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
 
 
 def _filters(

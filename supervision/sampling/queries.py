@@ -3,7 +3,6 @@ their labels, the exclusions, the population's file name."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from flask import current_app
@@ -11,6 +10,7 @@ from sqlalchemy import func, select
 
 from core.extensions import db
 from core.models import User
+from core.paging import PageNumbers
 from declare.models import Declaration
 from declare.queries import DeclarationLabel, declaration_labels
 from supervision.models import Draw, DrawItem, Inspection, Inspector
@@ -37,15 +37,11 @@ def visible_draw(user: User | None, draw_id: int) -> tuple[Draw, bool] | None:
 
 
 @dataclass
-class ItemPage:
+class ItemPage(PageNumbers):
     total: int
     rows: list[dict]
     page: int
     per_page: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
 
 
 def draw_items(draw: Draw, *, page: int = 1, per_page: int = ITEMS_PER_PAGE) -> ItemPage:
