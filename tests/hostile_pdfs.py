@@ -12,7 +12,7 @@ import io
 import zlib
 
 
-def _pdf(objects: list[bytes]) -> bytes:
+def pdf_of(objects: list[bytes]) -> bytes:
     """Objects 1..n (1 is the catalog) with their cross-reference table."""
     out = io.BytesIO()
     out.write(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
@@ -60,7 +60,7 @@ def _document(pages: int, contents: list[bytes], resources: bytes, more: list[by
             + resources
             + b" >>"
         )
-    return _pdf(objects)
+    return pdf_of(objects)
 
 
 FONT = b"<< /Font << /F1 3 0 R >> >>"

@@ -6,7 +6,6 @@ after each commit (REDIS_URL unset), exactly as a request would run them.
 
 from __future__ import annotations
 
-import io
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -18,6 +17,7 @@ from declare.models import DeclarationStatus, VersionStatus
 from supervision.models import RiskFlag
 from tests.declare import GOOD_BARCODE, pdf_bytes, upload
 from tests.factories import make_enterprise_user
+from tests.hostile_pdfs import pdf_of
 
 TEST_METHOD = "GB/T 7725-2022 附录 C"
 
@@ -157,20 +157,7 @@ def text_pdf(lines: list[str]) -> bytes:
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"\nendstream",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     ]
-    out = io.BytesIO()
-    out.write(b"%PDF-1.4\n")
-    offsets = []
-    for number, obj in enumerate(objects, start=1):
-        offsets.append(out.tell())
-        out.write(f"{number} 0 obj\n".encode() + obj + b"\nendobj\n")
-    xref = out.tell()
-    out.write(f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode())
-    for offset in offsets:
-        out.write(f"{offset:010d} 00000 n \n".encode())
-    out.write(
-        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
-    )
-    return out.getvalue()
+    return pdf_of(objects)
 
 
 STANDARD_TEXT = [
