@@ -126,6 +126,11 @@ class Stack:
             PYTHONPATH=str(ROOT),
             PYTHONUNBUFFERED="1",
         )
+        if self.quick:
+            # The CI-sized run checks the mechanisms (a dead worker's job re-run, jobs re-sent
+            # after Redis returns), not the production timings: the full run keeps those.
+            env.update(JOB_HEARTBEAT_SECONDS="1", JOB_DEAD_AFTER_SECONDS="4",
+                       JOB_MAINTENANCE_SECONDS="1", JOB_FLUSH_AFTER_SECONDS="2")
         env.update(extra)
         return env
 
