@@ -287,7 +287,6 @@ def binary_copy(conn, table: str, columns: list[tuple[str, str, np.ndarray]], ch
     n = len(columns[0][2])
     fields = [("count", ">i2")]
     for name, kind, _ in columns:
-        width = np.dtype(_BINARY[kind]).itemsize
         fields += [(f"{name}__len", ">i4"), (name, _BINARY[kind])]
     dtype = np.dtype(fields)
     converted = []
@@ -1365,6 +1364,23 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def measure_jobs(ds, app, loaded, report, args, log_dir) -> None:
+    """Figures 4 and 5: one category's regeneration and freshness, through real workers."""
+    fn, why = regeneration_function()
+    if fn is None:
+        for key, label in (("category_p95", "one category's regeneration incl. job overhead, p95"),
+                           ("freshness_p95", "freshness with 2 workers, p95")):
+            report.add(Row(key, label, "", goal=GOALS[key], error=why))
+        return
+    app.config["REDIS_URL"] = REDIS_URL
+    flush_redis()
+    with workers(2, log_dir):
+        log("4. one category p95")
+        measure_category_p95(ds, app, loaded, report, args.runs)
+        log("5. freshness p95")
+        measure_freshness(ds, app, loaded, report, args.samples, args.seed)
+
+
 def main(argv: list[str] | None = None) -> int:
     global WORKER_FORK
     args = parse_args(argv)
@@ -1401,21 +1417,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 measure_pg_window(ds, report, args.repeat)
                 measure_full_regeneration(ds, app, loaded, report, args.passes)
-            fn, why = regeneration_function()
-            if args.only_search:
-                pass
-            elif fn is not None:
-                app.config["REDIS_URL"] = REDIS_URL
-                flush_redis()
-                with workers(2, log_dir):
-                    log("4. one category p95")
-                    measure_category_p95(ds, app, loaded, report, args.runs)
-                    log("5. freshness p95")
-                    measure_freshness(ds, app, loaded, report, args.samples, args.seed)
-            else:
-                for key, label in (("category_p95", "one category's regeneration incl. job overhead, p95"),
-                                   ("freshness_p95", "freshness with 2 workers, p95")):
-                    report.add(Row(key, label, "", goal=GOALS[key], error=why))
+                measure_jobs(ds, app, loaded, report, args, log_dir)
             report.info["worker_logs"] = str(log_dir)
         finally:
             with suppress(Exception):

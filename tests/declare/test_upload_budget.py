@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import time
-from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
@@ -18,6 +17,7 @@ from tests.declare import (
     owner_fixture,  # noqa: F401
     upload,
 )
+from tests.declare.test_uploads import stored_files
 from tests.hostile_pdfs import form_bomb, form_lattice, plain_text_pdf, text_bomb
 
 pytestmark = pytest.mark.usefixtures("en_request")
@@ -28,11 +28,6 @@ def draft(db, owner, catalogue):
     version = operations.create_draft(owner.enterprise, enterprise_data(catalogue))
     db.session.commit()
     return version
-
-
-def stored_files(app) -> list[Path]:
-    root = Path(app.config["UPLOAD_DIR"])
-    return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
 
 
 def cost(data: bytes, **kw) -> uploads.TextCost:
