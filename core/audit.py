@@ -8,6 +8,9 @@ e.g. after a commit), because once the UPDATE/DELETE ran they are gone. New valu
 ``after_flush`` from what the flush wrote, without lazy loads (no SQL through the session while
 it is flushing). Writes through Core (``insert()``/``update()`` executemany, used for bulk
 work) bypass the ORM and are not logged here; those operations log a summary themselves.
+
+Every row, whichever path wrote it, is chained into a tamper-evident hash chain just before
+its transaction commits (``core.audit_chain``).
 """
 
 from __future__ import annotations
@@ -23,10 +26,17 @@ from sqlalchemy import and_, event, insert, select
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.orm import Session
 
-from core.models import AuditLog, OutboxJob, utcnow
+from core import audit_chain
+from core.models import AuditAnchor, AuditLog, OutboxJob, ScheduledRun, utcnow
 
 REDACTED = {"password_hash", "token_sha256"}
-SKIP_TABLES = {AuditLog.__tablename__, OutboxJob.__tablename__, "job_pings"}
+SKIP_TABLES = {
+    AuditLog.__tablename__,
+    AuditAnchor.__tablename__,  # the chain's own anchors (core.audit_chain)
+    OutboxJob.__tablename__,
+    ScheduledRun.__tablename__,  # the scheduler's bookkeeping (core.schedule)
+    "job_pings",
+}
 _OLD_KEY = "audit_old_values"
 _actor: contextvars.ContextVar[tuple[int | None, str] | None] = contextvars.ContextVar(
     "audit_actor", default=None
@@ -211,3 +221,4 @@ def _record(session: Session, flush_context) -> None:
             add("delete", state, old.get(state) or _loaded(state), None)
     if rows:
         session.connection().execute(insert(AuditLog.__table__), rows)
+        audit_chain.mark_dirty(session)  # chained (hashed) just before the commit

@@ -21,6 +21,8 @@ def register(app) -> None:
     app.cli.add_command(create_user)
     app.cli.add_command(worker)
     app.cli.add_command(jobs_group)
+    app.cli.add_command(scheduler)
+    app.cli.add_command(audit_group)
 
 
 @click.command("setup-db")
@@ -183,3 +185,102 @@ def jobs_status():
     )
     if last is not None:
         click.echo(f"last failure: #{last.id} {last.func}{tuple(last.args)}\n{last.error or ''}")
+
+
+@click.command("scheduler")
+@click.option("--once", is_flag=True, help="Run what is due now, then exit (no loop).")
+@click.option("--only", multiple=True, metavar="ID", help="Only these schedule ids.")
+@click.option("--now", "now_text", default=None, metavar="ISO-TIME",
+              help="With --once: run what is due at this time (e.g. a missed night).")
+@click.option("--list", "list_only", is_flag=True, help="Show the schedule and exit.")
+@with_appcontext
+def scheduler(once, only, now_text, list_only):
+    """Run the periodic jobs of core.schedule: one supervised process (systemd: qibiao-scheduler).
+
+    Each due run is claimed by a unique (job, due time) row, so a second scheduler started
+    by mistake runs nothing twice. Without REDIS_URL the jobs run inline in this process
+    (make run); with it they go to the workers, and the outbox flush runs here.
+    """
+    import signal
+    import threading
+    from datetime import datetime, timezone
+
+    from core import schedule
+    from core.models import utcnow
+
+    try:
+        chosen = schedule.entries(only)
+        schedule.check(chosen)
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc)) from None
+    if list_only:
+        now = utcnow()
+        for entry in chosen:
+            click.echo(f"{entry.id:24} {entry.when:18} next {entry.next_due(now).isoformat()}  "
+                       f"{entry.handle}")
+        return
+    if now_text and not once:
+        raise click.UsageError("--now needs --once")
+    if once:
+        try:
+            now = datetime.fromisoformat(now_text) if now_text else utcnow()
+        except ValueError:
+            raise click.BadParameter("an ISO time, e.g. 2026-12-08T02:31+08:00",
+                                     param_hint="--now") from None
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=timezone.utc)
+        runs = schedule.run_due(now, chosen)
+        click.echo(f"started {len(runs)} scheduled run(s): "
+                   + ", ".join(f"{r.job_id}@{r.due_at.isoformat()}" for r in runs))
+        return
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo(f"scheduler running {len(chosen)} job(s); jobs "
+               + ("inline (REDIS_URL unset)" if jobs.redis_connection() is None else "to RQ"))
+    schedule.serve(stop, chosen)
+    click.echo("scheduler stopped")
+
+
+@click.group("audit")
+def audit_group():
+    """The tamper-evident audit log: verify the hash chain, seal, anchor."""
+
+
+@audit_group.command("verify")
+@with_appcontext
+def audit_verify():
+    """Check the whole chain and the anchors; name the first broken link (exit 1)."""
+    from core import audit_chain
+
+    result = audit_chain.verify(db.session.connection())
+    db.session.rollback()
+    click.echo(result.describe())
+    if not result.ok:
+        raise SystemExit(1)
+
+
+@audit_group.command("seal")
+@with_appcontext
+def audit_seal():
+    """Chain audit rows written without the hook (e.g. restored from elsewhere)."""
+    from core import audit_chain
+
+    n = audit_chain.seal(db.session.connection())
+    db.session.commit()
+    click.echo(f"sealed {n} audit entr{'y' if n == 1 else 'ies'}")
+
+
+@audit_group.command("anchor")
+@click.option("--day", default=None, help="yyyy-mm-dd (default: today, Beijing time)")
+@with_appcontext
+def audit_anchor(day):
+    """Store today's anchor now (the scheduler does it daily at 00:15)."""
+    from core import tasks
+
+    try:
+        seq = tasks.audit_anchor(day)
+    except ValueError:
+        raise click.BadParameter("yyyy-mm-dd", param_hint="--day") from None
+    db.session.commit()
+    click.echo(f"anchored the audit chain at seq {seq}")

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 import enum
 import hashlib
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Index, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -116,6 +128,47 @@ class AuditLog(db.Model):
     entity_id: Mapped[str] = mapped_column(String(40))
     before: Mapped[dict | None] = mapped_column(JSON)
     after: Mapped[dict | None] = mapped_column(JSON)
+    # The hash chain (core.audit_chain): position, the previous entry's hash, and the sha256 of
+    # this entry's canonical JSON with ``prev_hash``. Assigned just before the commit.
+    seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditAnchor(db.Model):
+    """The audit chain's head of one day, published on /open/audit-anchors: a row changed or
+    deleted later no longer matches it (``flask audit verify``)."""
+
+    __tablename__ = "audit_anchors"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, unique=True)
+    head_seq: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    entries: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ScheduledRun(db.Model):
+    """One due run of a periodic job (core.schedule). The unique (job, due time) pair is what
+    makes two scheduler processes run a due job once: the second insert fails."""
+
+    __tablename__ = "scheduled_runs"
+    __table_args__ = (UniqueConstraint("job_id", "due_at", name="uq_scheduled_runs_job_due"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(80), index=True)
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_by: Mapped[str] = mapped_column(String(120), default="")
+    # Jobs sent through the outbox: its row says how it went. Jobs run in the scheduler
+    # process itself (the outbox flush) record status/error/finished_at here.
+    outbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_jobs.id", ondelete="SET NULL")
+    )
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    error: Mapped[str | None] = mapped_column(Text)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class OutboxJob(db.Model):

@@ -1,4 +1,5 @@
-"""Kernel jobs: tiny functions that prove the job pipeline works (ops checks and tests).
+"""Kernel jobs: tiny functions that prove the job pipeline works (ops checks and tests), and
+the kernel's periodic work (``core.schedule``): the outbox flush and the audit chain's anchor.
 
 ``flask jobs ping`` sends ``ping`` to every queue; each run leaves a ``JobPing`` row naming the
 process that ran it, so "is anybody serving the ranking queue?" has an answer in the database.
@@ -9,9 +10,10 @@ from __future__ import annotations
 import os
 
 from core.extensions import db
+from core import jobs
 from core.jobs import JobPing, job
 
-__all__ = ["fail", "ping"]
+__all__ = ["audit_anchor", "fail", "flush_outbox", "ping"]
 
 
 @job('default')
@@ -28,3 +30,30 @@ def fail(key: str) -> None:
     """Write a JobPing row, then raise: the row rolls back and the failure path runs."""
     db.session.add(JobPing(key=str(key)[:120], pid=os.getpid()))
     raise RuntimeError(f"core.tasks.fail({key!r}) fails on purpose")
+
+
+@job('default')
+def flush_outbox() -> int:
+    """Re-send jobs left pending, jobs Redis lost and jobs of dead workers (``core.jobs.flush``,
+    with recovery first). The scheduler runs it every minute in its own process, so it happens
+    even when no worker is idle. Returns how many were handed over."""
+    from datetime import timedelta
+
+    from flask import current_app
+
+    from core.workers import FLUSH_AFTER_SECONDS
+
+    age = int(current_app.config.get("JOB_FLUSH_AFTER_SECONDS", FLUSH_AFTER_SECONDS))
+    return jobs.flush(timedelta(seconds=age))
+
+
+@job('default')
+def audit_anchor(day: str | None = None) -> int:
+    """Store the audit chain's head as the anchor of ``day`` (default: today, Beijing time),
+    once a day; the public page /open/audit-anchors lists them. Returns the anchored seq."""
+    from datetime import date
+
+    from core import audit_chain
+    from core.clock import local_today
+
+    return audit_chain.anchor(db.session, date.fromisoformat(day) if day else local_today()).head_seq
