@@ -52,11 +52,13 @@ def make_app(config: dict | None = None) -> Flask:
     errors.register(app)
 
     from core.api import blp as core_api
+    from core.console import anchors_bp
     from core.console import bp as console_bp
     from core.views import bp as core_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(console_bp)
+    app.register_blueprint(anchors_bp)
     register_api(core_api)
     _register_commit(app)
     _register_template_helpers(app)

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
 from sqlalchemy import event, func, select, text, update
@@ -139,11 +139,10 @@ def _note_audit_insert(state) -> None:
 
 @event.listens_for(Session, "before_commit")
 def _seal_before_commit(session: Session) -> None:
-    if not session.info.get(_DIRTY_KEY):
-        return
-    session.flush()  # the commit's own flush would come after this hook: do it first
-    session.info.pop(_DIRTY_KEY, None)
-    seal(session.connection())
+    if session.new or session.dirty or session.deleted:
+        session.flush()  # the commit's own flush would come after this hook: do it first
+    if session.info.pop(_DIRTY_KEY, None):
+        seal(session.connection())
 
 
 @event.listens_for(Session, "after_rollback")
@@ -160,11 +159,25 @@ class Result:
     checked: int
     head_seq: int
     head_hash: str
-    #: The first broken link: entry id (None when the entry itself is gone), seq, what differs.
+    #: The first broken link: entry id (None when the entry itself is gone), seq, and what
+    #: differs: ``code`` (gap, link, content, anchor_short, anchor_hash) with ``params``.
     entry_id: int | None = None
     seq: int | None = None
-    problem: str = ""
+    code: str = ""
+    params: dict = field(default_factory=dict)
     unsealed: int = 0
+
+    PROBLEMS = {
+        "gap": "the entries before it are missing (deleted): {missing}",
+        "link": "its prev_hash {prev_hash} is not the hash of entry seq {prev_seq} ({expected}):"
+                " the previous entry was replaced or re-hashed",
+        "content": "its content no longer matches its hash (stored {stored}, content hashes to"
+                   " {computed}): the row was changed after it was written",
+        "anchor_short": "the anchor of {day} counts {anchored} entries, the chain ends at seq"
+                        " {head}: the newest entries were deleted",
+        "anchor_hash": "its hash is not the anchor of {day} ({anchored}): the chain was"
+                       " rewritten",
+    }
 
     def describe(self) -> str:
         if self.ok:
@@ -172,17 +185,21 @@ class Result:
                     f"hash {self.head_hash}"
                     + (f"; {self.unsealed} entries not sealed yet" if self.unsealed else ""))
         where = f"entry #{self.entry_id}" if self.entry_id is not None else "entry"
-        return f"audit chain broken at {where} (seq {self.seq}): {self.problem}"
+        return (f"audit chain broken at {where} (seq {self.seq}): "
+                + self.PROBLEMS[self.code].format(**self.params))
 
 
 def verify(conn) -> Result:
     """Walk the chain in seq order; the first broken link, or ok. Then check the anchors."""
     expected_seq, prev, checked = 1, GENESIS, 0
-    last_id = None
     after = 0
+
+    def broken(row_id, seq, code, **params) -> Result:
+        return Result(False, checked, expected_seq - 1, prev, row_id, seq, code, params)
+
     while True:
         rows = conn.execute(
-            select(*_FIELDS).where(T.c.seq >= after + 1 if after else T.c.seq.is_not(None))
+            select(*_FIELDS).where(T.c.seq > after if after else T.c.seq.is_not(None))
             .order_by(T.c.seq).limit(_BATCH)
         ).all()
         if not rows:
@@ -190,43 +207,33 @@ def verify(conn) -> Result:
         for row in rows:
             if row.seq != expected_seq:
                 missing = (f"seq {expected_seq}" if row.seq == expected_seq + 1
-                           else f"seq {expected_seq} to {row.seq - 1}")
-                return Result(False, checked, expected_seq - 1, prev, row.id, row.seq,
-                              f"entries before it are missing ({missing}: deleted); "
-                              f"the last intact entry is #{last_id}")
+                           else f"seq {expected_seq}-{row.seq - 1}")
+                return broken(row.id, row.seq, "gap", missing=missing)
             if row.prev_hash != prev:
-                return Result(False, checked, expected_seq - 1, prev, row.id, row.seq,
-                              f"prev_hash {row.prev_hash} is not the hash of entry seq "
-                              f"{row.seq - 1} ({prev}): the previous entry was replaced "
-                              "or re-hashed")
+                return broken(row.id, row.seq, "link", prev_hash=row.prev_hash,
+                              prev_seq=row.seq - 1, expected=prev)
             digest = entry_hash(row, row.seq, row.prev_hash)
             if digest != row.hash:
-                return Result(False, checked, expected_seq - 1, prev, row.id, row.seq,
-                              f"its content no longer matches its hash (stored {row.hash}, "
-                              f"content hashes to {digest}): the row was changed after it "
-                              "was written")
-            prev, last_id, checked = row.hash, row.id, checked + 1
+                return broken(row.id, row.seq, "content", stored=row.hash, computed=digest)
+            prev, checked = row.hash, checked + 1
             expected_seq += 1
         after = rows[-1].seq
     head_seq = expected_seq - 1
     unsealed = conn.execute(select(func.count()).where(T.c.seq.is_(None))).scalar_one()
-    for anchor in conn.execute(
+    for anchored in conn.execute(
         select(AuditAnchor.day, AuditAnchor.head_seq, AuditAnchor.head_hash)
         .order_by(AuditAnchor.day)
     ).all():
-        if anchor.head_seq > head_seq:
-            return Result(False, checked, head_seq, prev, None, head_seq + 1,
-                          f"the anchor of {anchor.day.isoformat()} has {anchor.head_seq} "
-                          f"entries, the chain ends at seq {head_seq}: entries after seq "
-                          f"{head_seq} were deleted")
-        if anchor.head_seq == 0:
+        day = anchored.day.isoformat()
+        if anchored.head_seq > head_seq:
+            return broken(None, head_seq + 1, "anchor_short", day=day,
+                          anchored=anchored.head_seq, head=head_seq)
+        if anchored.head_seq == 0:
             continue
-        stored = conn.execute(select(T.c.id, T.c.hash).where(T.c.seq == anchor.head_seq)).first()
-        if stored is None or stored.hash != anchor.head_hash:
-            return Result(False, checked, head_seq, prev, stored.id if stored else None,
-                          anchor.head_seq,
-                          f"does not match the anchor of {anchor.day.isoformat()} (anchored "
-                          f"hash {anchor.head_hash}): the chain was rewritten")
+        stored = conn.execute(select(T.c.id, T.c.hash).where(T.c.seq == anchored.head_seq)).first()
+        if stored is None or stored.hash != anchored.head_hash:
+            return broken(stored.id if stored else None, anchored.head_seq, "anchor_hash",
+                          day=day, anchored=anchored.head_hash)
     return Result(True, checked, head_seq, prev, unsealed=unsealed)
 
 
