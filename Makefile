@@ -8,7 +8,10 @@ PORT ?= 5000
 
 .PHONY: run install install-test test test-fast test-integration demo-data worker perf drills
 
+# The scheduler (core/schedule.py) runs beside the dev server, as in production; without
+# REDIS_URL its jobs run inline in its own process. Stopping `make run` stops both.
 run: install demo-data
+	$(FLASK) scheduler & scheduler=$$!; trap 'kill $$scheduler 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
 # What the service needs (make run); the test tools come with install-test only.
