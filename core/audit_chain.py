@@ -121,6 +121,8 @@ def seal(conn) -> int:
             params,
         )
         sealed += len(rows)
+        if len(rows) < _BATCH:
+            return sealed  # no need to ask again
 
 
 def _bind(name: str):
