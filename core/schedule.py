@@ -104,6 +104,8 @@ SCHEDULE: tuple[Entry, ...] = (
           description="recompute every risk flag"),
     Entry("preview-prune", "ranking.tasks.prune_previews", cron="0 4 * * *",
           description="drop old ranking previews"),
+    Entry("schedule-prune", "core.tasks.prune_scheduled_runs", cron="20 4 * * *",
+          description="forget scheduler runs older than 30 days"),
 )
 
 

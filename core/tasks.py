@@ -13,7 +13,7 @@ from core.extensions import db
 from core import jobs
 from core.jobs import JobPing, job
 
-__all__ = ["audit_anchor", "fail", "flush_outbox", "ping"]
+__all__ = ["audit_anchor", "fail", "flush_outbox", "ping", "prune_scheduled_runs"]
 
 
 @job('default')
@@ -57,3 +57,23 @@ def audit_anchor(day: str | None = None) -> int:
     from core.clock import local_today
 
     return audit_chain.anchor(db.session, date.fromisoformat(day) if day else local_today()).head_seq
+
+
+@job('default')
+def prune_scheduled_runs(days: int = 30) -> int:
+    """Forget the scheduler's run rows older than ``days`` (the outbox flush alone writes one a
+    minute); each job's latest run is kept whatever its age. Returns how many were deleted."""
+    from datetime import timedelta
+
+    from sqlalchemy import delete, func, select
+
+    from core.models import ScheduledRun, utcnow
+
+    latest = select(func.max(ScheduledRun.id)).group_by(ScheduledRun.job_id)
+    result = db.session.execute(
+        delete(ScheduledRun).where(
+            ScheduledRun.claimed_at < utcnow() - timedelta(days=days),
+            ScheduledRun.id.not_in(latest),
+        )
+    )
+    return result.rowcount

@@ -129,3 +129,18 @@ def test_the_scheduler_command_once_with_a_time(app, db, monkeypatch):
     assert runner.invoke(args=["scheduler", "--list"]).output.startswith("nightly")
     assert runner.invoke(args=["scheduler", "--only", "nope"]).exit_code == 2
     assert runner.invoke(args=["scheduler", "--once", "--now", "yesterday"]).exit_code == 2
+
+
+def test_old_run_records_are_pruned_but_each_jobs_latest_is_kept(db):
+    from core import tasks
+
+    old = datetime(2026, 1, 1, tzinfo=UTC)
+    for i, job_id in enumerate(["a", "a", "b"]):
+        db.session.add(ScheduledRun(job_id=job_id, due_at=old + timedelta(minutes=i),
+                                    claimed_at=old, status="done"))
+    db.session.add(ScheduledRun(job_id="a", due_at=datetime.now(UTC), status="done"))
+    db.session.commit()
+    assert tasks.prune_scheduled_runs() == 2  # both old "a" rows; "b"'s only run stays
+    db.session.commit()
+    left = db.session.execute(select(ScheduledRun.job_id, ScheduledRun.claimed_at)).all()
+    assert sorted(j for j, _ in left) == ["a", "b"]
