@@ -221,12 +221,17 @@ def serve(stop: threading.Event, schedule: list[Entry] | None = None) -> None:
         stop.wait(min(max((wake - now).total_seconds(), 0.05), MAX_SLEEP))
 
 
+#: A due time without its run this long after it: no scheduler is running (or it is stuck).
+LATE_AFTER = timedelta(minutes=2)
+
+
 @dataclass
 class Status:
     entry: Entry
     last: ScheduledRun | None
     outbox: OutboxJob | None
     next_due: datetime
+    late: bool = False
 
     @property
     def outcome(self) -> str:
@@ -253,5 +258,7 @@ def status(now: datetime | None = None) -> list[Status]:
             .order_by(ScheduledRun.due_at.desc()).limit(1)
         )
         outbox = db.session.get(OutboxJob, last.outbox_id) if last and last.outbox_id else None
-        result.append(Status(entry, last, outbox, entry.next_due(now)))
+        due = entry.last_due(now)
+        late = (last is None or last.due_at < due) and now - due > LATE_AFTER
+        result.append(Status(entry, last, outbox, entry.next_due(now), late))
     return result

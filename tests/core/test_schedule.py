@@ -113,9 +113,12 @@ def test_status_shows_last_and_next_runs(db, monkeypatch):
     now = bj(2026, 12, 8, 3, 0)
     [before] = schedule.status(now)
     assert before.outcome == "never" and before.next_due == bj(2026, 12, 9, 2, 30)
+    assert before.late  # 02:30 passed half an hour ago without a run
+    assert not schedule.status(bj(2026, 12, 8, 2, 31))[0].late  # within the grace
     schedule.run_due(now, [NIGHTLY])
     [after] = schedule.status(now)
     assert after.last.due_at == bj(2026, 12, 8, 2, 30) and after.outcome == "done"
+    assert not after.late
 
 
 def test_the_scheduler_command_once_with_a_time(app, db, monkeypatch):
