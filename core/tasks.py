@@ -56,7 +56,8 @@ def audit_anchor(day: str | None = None) -> int:
     from core import audit_chain
     from core.clock import local_today
 
-    return audit_chain.anchor(db.session, date.fromisoformat(day) if day else local_today()).head_seq
+    anchored = audit_chain.anchor(db.session, date.fromisoformat(day) if day else local_today())
+    return anchored.head_seq
 
 
 @job('default')

@@ -22,7 +22,6 @@ import threading
 import time
 
 from sqlalchemy import create_engine, event, func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 
