@@ -28,7 +28,7 @@ def make_app(config: dict | None = None) -> Flask:
 
     app.config.update(config_mod.load(Path(app.instance_path), config))
 
-    from core import audit, auth, bounds, errors, page_cache  # noqa: F401  (audit and auth: listeners)
+    from core import audit, auth, bounds, errors, mail, page_cache  # noqa: F401  (listeners)
     from core.extensions import api, babel, csrf, db, limiter, login_manager, migrate
 
     bounds.register(app)  # before any route: it bounds every <int:…>
@@ -48,6 +48,7 @@ def make_app(config: dict | None = None) -> Flask:
     )
     limiter.init_app(app)
     page_cache.init_app(app)  # rendered public pages (leaderboards, declaration details)
+    mail.init_app(app)
     api.init_app(app)
     errors.register(app)
 
