@@ -57,6 +57,12 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         "LANGUAGES": ["zh", "en"],
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Accounts (core.accounts): this many wrong passwords in a row lock an account for
+        # LOGIN_LOCK_MINUTES (page and token API alike; an admin may unlock it sooner); a
+        # password-reset link lives PASSWORD_RESET_MAX_AGE seconds and works once.
+        "LOGIN_LOCK_THRESHOLD": _int("LOGIN_LOCK_THRESHOLD", 10),
+        "LOGIN_LOCK_MINUTES": _int("LOGIN_LOCK_MINUTES", 15),
+        "PASSWORD_RESET_MAX_AGE": _int("PASSWORD_RESET_MAX_AGE", 3600),
         "OBJECTION_RATE_LIMIT": os.environ.get("OBJECTION_RATE_LIMIT", "5 per minute"),
         # Public complaints (举报), per client address, on the page and the API.
         "COMPLAINT_RATE_LIMIT": os.environ.get("COMPLAINT_RATE_LIMIT", "5 per minute;30 per day"),
