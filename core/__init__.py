@@ -52,6 +52,7 @@ def make_app(config: dict | None = None) -> Flask:
     api.init_app(app)
     errors.register(app)
 
+    from core.accounts_api import blp as accounts_api
     from core.accounts_views import bp as accounts_bp
     from core.api import blp as core_api
     from core.console import bp as console_bp
@@ -61,6 +62,7 @@ def make_app(config: dict | None = None) -> Flask:
     app.register_blueprint(console_bp)
     app.register_blueprint(accounts_bp)
     register_api(core_api)
+    register_api(accounts_api)
     _register_commit(app)
     _register_template_helpers(app)
 

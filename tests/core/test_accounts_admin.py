@@ -269,3 +269,47 @@ class TestCsrf:
             "csrf_token": token})
         assert resp.status_code == 302
         assert re.search(r"/account$", resp.headers["Location"])
+
+
+# --------------------------------------------------------------------------- API
+
+
+def test_api_is_for_admins_only(client, make_user, token_for):
+    for role in (Role.ENTERPRISE, Role.EVALUATOR, Role.REGULATOR):
+        headers = token_for(make_user(role))
+        assert client.get("/api/v1/admin/accounts", headers=headers).status_code == 403
+        assert client.post("/api/v1/admin/accounts", headers=headers, json={
+            "role": "admin", "username": "api_admin", "password": "long enough 1"}
+        ).status_code == 403
+    assert client.get("/api/v1/admin/accounts").status_code == 401
+
+
+def test_api_creates_lists_and_changes_accounts(client, make_user, token_for, db, smtp_server):
+    admin = make_user(Role.ADMIN)
+    headers = token_for(admin)
+    resp = client.post("/api/v1/admin/accounts", headers=headers, json={
+        "role": "regulator", "username": "api_reg", "region_code": "500100",
+        "email": "reg@example.cn"})
+    assert resp.status_code == 201, resp.get_json()
+    created = resp.get_json()
+    assert created["role"] == "regulator" and created["region_code"] == "500100"
+    assert "password" not in created
+    (message,) = smtp_server.wait_for(1)  # no password given: a reset link
+    assert message["To"] == "reg@example.cn"
+
+    bad = client.post("/api/v1/admin/accounts", headers=headers, json={
+        "role": "regulator", "username": "api_reg", "password": "short"})
+    assert bad.status_code == 422
+    errors = bad.get_json()["errors"]["json"]
+    assert {"username", "password", "region_code"} <= set(errors)
+
+    listed = client.get("/api/v1/admin/accounts?role=regulator", headers=headers).get_json()
+    assert [a["username"] for a in listed] == ["api_reg"]
+    uid = created["id"]
+    off = client.post(f"/api/v1/admin/accounts/{uid}/disable", headers=headers)
+    assert off.status_code == 200 and off.get_json()["active"] is False
+    on = client.post(f"/api/v1/admin/accounts/{uid}/enable", headers=headers)
+    assert on.get_json()["active"] is True
+    assert client.post(f"/api/v1/admin/accounts/{admin.id}/disable",
+                       headers=headers).status_code == 422
+    assert client.post("/api/v1/admin/accounts/99999/unlock", headers=headers).status_code == 404
