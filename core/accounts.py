@@ -31,7 +31,7 @@ from flask import current_app, url_for
 from flask_babel import gettext as _
 from itsdangerous import BadSignature, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from core.errors import ValidationFailed
 from core.extensions import db
@@ -276,7 +276,12 @@ def record_failed_login(user_id: int) -> bool:
     back); lock the account once ``LOGIN_LOCK_THRESHOLD`` are reached. True when it locked."""
     cfg = current_app.config
     with Session(db.engine) as session:
-        user = session.get(User, user_id, with_for_update=True)
+        user = session.scalar(
+            select(User)
+            .where(User.id == user_id)
+            .options(lazyload(User.enterprise))  # no outer join under FOR UPDATE
+            .with_for_update()
+        )
         if user is None:
             return False
         user.failed_logins = (user.failed_logins or 0) + 1
