@@ -19,7 +19,7 @@ from core.accounts_forms import (
 from core.audit import acting_as, reset_actor
 from core.auth import roles_required
 from core.errors import ValidationFailed
-from core.extensions import db
+from core.extensions import db, limiter
 from core.forms import page_arg
 from core.models import Role, User
 from core.validation import text
@@ -88,7 +88,12 @@ def change_password():
 # --------------------------------------------------------------------------- reset by e-mail
 
 
+def _reset_limit() -> str:
+    return current_app.config["PASSWORD_RESET_RATE_LIMIT"]
+
+
 @bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit(_reset_limit, methods=["POST"])
 def forgot_password():
     form = ForgotPasswordForm()
     if form.validate_on_submit():

@@ -63,6 +63,8 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "LOGIN_LOCK_THRESHOLD": _int("LOGIN_LOCK_THRESHOLD", 10),
         "LOGIN_LOCK_MINUTES": _int("LOGIN_LOCK_MINUTES", 15),
         "PASSWORD_RESET_MAX_AGE": _int("PASSWORD_RESET_MAX_AGE", 3600),
+        # Reset-mail requests per client address (the form mails whoever's address is typed).
+        "PASSWORD_RESET_RATE_LIMIT": os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per minute"),
         "OBJECTION_RATE_LIMIT": os.environ.get("OBJECTION_RATE_LIMIT", "5 per minute"),
         # Public complaints (举报), per client address, on the page and the API.
         "COMPLAINT_RATE_LIMIT": os.environ.get("COMPLAINT_RATE_LIMIT", "5 per minute;30 per day"),

@@ -83,8 +83,12 @@ class User(UserMixin, db.Model):
     parent = relationship("User", remote_side="User.id", lazy="select")
 
     @property
-    def is_active(self) -> bool:  # Flask-Login
-        return self.is_active_account
+    def is_active(self) -> bool:  # Flask-Login, API tokens, log-in
+        """Enabled, and for a sub-account its main account too: disabling an enterprise's
+        account stops everyone who acts for it."""
+        if not self.is_active_account:
+            return False
+        return self.parent_id is None or self.parent is None or self.parent.is_active_account
 
     @property
     def is_sub_account(self) -> bool:

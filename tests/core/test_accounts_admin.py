@@ -313,3 +313,33 @@ def test_api_creates_lists_and_changes_accounts(client, make_user, token_for, db
     assert client.post(f"/api/v1/admin/accounts/{admin.id}/disable",
                        headers=headers).status_code == 422
     assert client.post("/api/v1/admin/accounts/99999/unlock", headers=headers).status_code == 404
+
+
+def test_disabling_the_main_account_stops_its_sub_accounts(app, client, login_as, make_user,
+                                                          db, token_for, two_enterprises):
+    mine, *_ = two_enterprises
+    login_as(mine)
+    _add_sub(client)
+    clerk = _user(db, "clerk_one")
+    headers = token_for(clerk)
+    sub = app.test_client()
+    assert _login(sub, "clerk_one", "clerk pass 1").status_code == 302
+    admin = app.test_client()
+    assert _login(admin, make_user(Role.ADMIN).username).status_code == 302
+    assert admin.post(f"/admin/accounts/{mine.id}/disable").status_code == 302
+    assert sub.get("/my/declarations").status_code == 302  # its session ends
+    assert client.get("/api/v1/enterprises/me", headers=headers).status_code == 401
+    assert _login(app.test_client(), "clerk_one", "clerk pass 1").status_code == 422
+    assert admin.post(f"/admin/accounts/{mine.id}/enable").status_code == 302
+    assert _login(app.test_client(), "clerk_one", "clerk pass 1").status_code == 302
+
+
+class TestResetRateLimit:
+    @pytest.fixture
+    def app_config(self):
+        return {"RATELIMIT_ENABLED": True, "PASSWORD_RESET_RATE_LIMIT": "2 per minute"}
+
+    def test_reset_requests_are_rate_limited_per_address(self, client):
+        codes = [client.post("/password/forgot", data={"email": f"x{i}@example.cn"}).status_code
+                 for i in range(3)]
+        assert codes == [302, 302, 429]
