@@ -389,6 +389,28 @@ def create_account(data: dict) -> User:
     return user
 
 
+def update_account(user: User, data: dict) -> None:
+    """An admin corrects an account's name, e-mail address or (regulators) region; only the
+    keys given change."""
+    errors = Errors()
+    changes = {}
+    if "display_name" in data:
+        changes["display_name"] = _clean_display_name(data.get("display_name"), errors)
+    if "email" in data:
+        changes["email"] = clean_email(data.get("email"), errors, account=user)
+    if "region_code" in data and user.role is Role.REGULATOR:
+        region = text(data.get("region_code"))
+        if not (len(region) == 6 and region.isascii() and region.isdigit()):
+            errors.add(
+                "region_code", _("A regulator needs a 6-digit 行政区划 code, e.g. 500000.")
+            )
+        changes["region_code"] = region
+    if errors:
+        raise ValidationFailed(errors)
+    for key, value in changes.items():
+        setattr(user, key, value)
+
+
 def set_active(admin: User, user: User, active: bool) -> None:
     if not active and user.id == admin.id:
         raise ValidationFailed({"_schema": [_("You cannot disable your own account.")]})

@@ -73,6 +73,13 @@ class AccountOut(Schema):
     created_at = fields.AwareDateTime()
 
 
+class AccountPatch(TrimmedSchema):
+    display_name = fields.String(validate=validate.Length(max=200))
+    email = fields.String(allow_none=True, validate=validate.Length(max=254))
+    region_code = fields.String(validate=validate.Length(max=6),
+                                metadata={"description": "Regulators only."})
+
+
 def _account(user_id: int) -> User:
     user = db.session.get(User, user_id)
     if user is None:
@@ -97,6 +104,18 @@ class Accounts(MethodView):
     def post(self, data):
         """Create an account of any role (an enterprise account creates its enterprise)."""
         return accounts.create_account(data)
+
+
+@blp.route("/<int:user_id>", methods=["PATCH"])
+@admin_only
+@blp.arguments(AccountPatch)
+@blp.response(200, AccountOut)
+@blp.documented(404, 422)
+def update_account(data, user_id: int):
+    """Correct an account's name, e-mail address or (regulators) region."""
+    user = _account(user_id)
+    accounts.update_account(user, data)
+    return user
 
 
 @blp.route("/<int:user_id>/<any(disable, enable, unlock, reset):action>", methods=["POST"])

@@ -88,3 +88,15 @@ class AccountForm(FlaskForm):
     enterprise_name = StringField(
         _l("Enterprise name (enterprises)"), filters=[strip], validators=[Length(max=200)]
     )
+
+
+class AccountEditForm(FlaskForm):
+    """An admin corrects an account (the region only matters for regulators)."""
+
+    display_name = StringField(
+        _l("Display name"), filters=[strip], validators=[Optional(), Length(max=200)]
+    )
+    email = StringField(_l("E-mail address"), filters=[strip], validators=[Length(max=254)])
+    region_code = StringField(
+        _l("Region code (regulators, 6 digits)"), filters=[strip], validators=[Length(max=6)]
+    )

@@ -9,6 +9,7 @@ from flask_login import current_user, login_required, login_user
 
 from core import accounts
 from core.accounts_forms import (
+    AccountEditForm,
     AccountForm,
     ChangePasswordForm,
     EmailForm,
@@ -212,6 +213,27 @@ def admin_account_new():
             flash(_("Account %(name)s created.", name=user.username), "success")
             return redirect(url_for("accounts.admin_accounts", q=user.username))
     return render_template("admin/accounts_new.html", form=form), _status(form)
+
+
+@bp.route("/admin/accounts/<int:user_id>", methods=["GET", "POST"])
+@roles_required(Role.ADMIN)
+def admin_account_edit(user_id: int):
+    user = db.session.get(User, user_id)
+    if user is None:
+        abort(404)
+    form = AccountEditForm(obj=None if request.method == "POST" else user)
+    if form.validate_on_submit():
+        data = {"display_name": form.display_name.data, "email": form.email.data}
+        if user.role is Role.REGULATOR:
+            data["region_code"] = form.region_code.data
+        try:
+            accounts.update_account(user, data)
+        except ValidationFailed as exc:
+            _apply(form, exc)
+        else:
+            flash(_("Account %(name)s saved.", name=user.username), "success")
+            return redirect(url_for("accounts.admin_accounts", q=user.username))
+    return render_template("admin/accounts_edit.html", form=form, user=user), _status(form)
 
 
 @bp.post("/admin/accounts/<int:user_id>/<any(disable, enable, unlock, reset):action>")

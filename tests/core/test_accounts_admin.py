@@ -343,3 +343,28 @@ class TestResetRateLimit:
         codes = [client.post("/password/forgot", data={"email": f"x{i}@example.cn"}).status_code
                  for i in range(3)]
         assert codes == [302, 302, 429]
+
+
+def test_admin_corrects_an_account(client, login_as, make_user, db, token_for):
+    reg = make_user(Role.REGULATOR)
+    other = make_user(Role.EVALUATOR)
+    other.email = "other@example.cn"
+    db.session.commit()
+    admin = login_as(Role.ADMIN)
+    assert client.get(f"/admin/accounts/{reg.id}").status_code == 200
+    bad = client.post(f"/admin/accounts/{reg.id}", data={
+        "display_name": "x", "email": "OTHER@example.cn", "region_code": "5000"})
+    page = bad.get_data(as_text=True)
+    assert bad.status_code == 422
+    assert "Another account uses this e-mail address." in page and "6-digit" in page
+    ok = client.post(f"/admin/accounts/{reg.id}", data={
+        "display_name": "重庆市局", "email": "reg@example.cn", "region_code": "500100"})
+    assert ok.status_code == 302
+    db.session.refresh(reg)
+    assert (reg.display_name, reg.email, reg.region_code) == ("重庆市局", "reg@example.cn",
+                                                              "500100")
+    assert client.get("/admin/accounts/99999").status_code == 404
+    patched = client.patch(f"/api/v1/admin/accounts/{reg.id}", headers=token_for(admin),
+                           json={"email": None, "region_code": "500000"})
+    assert patched.status_code == 200
+    assert patched.get_json()["email"] is None and patched.get_json()["region_code"] == "500000"
