@@ -126,7 +126,7 @@ def test_admin_disables_enables_and_sends_a_reset(app, client, login_as, make_us
     assert client.post("/admin/accounts/999999/disable").status_code == 404
     actions = db.session.scalars(select(AuditLog).where(
         AuditLog.entity == "users", AuditLog.entity_id == str(target.id),
-        AuditLog.action == "update", AuditLog.actor_id == admin.id)).all()
+        AuditLog.action == "update", AuditLog.actor_id == admin.id).order_by(AuditLog.id)).all()
     assert [r.after.get("is_active_account") for r in actions] == [False, True]
 
 
@@ -169,8 +169,8 @@ def test_sub_account_acts_for_its_enterprise_only(app, client, login_as, db, two
     assert sub.post(f"/my/declarations/{my_draft.id}/discard", data=lock).status_code == 302
     # Its own audit trail: the write names the sub-account, not the main account.
     row = db.session.scalars(select(AuditLog).where(
-        AuditLog.entity == "declarations", AuditLog.entity_id == str(my_draft.id))
-    ).all()[-1]
+        AuditLog.entity == "declarations", AuditLog.entity_id == str(my_draft.id)
+    ).order_by(AuditLog.id)).all()[-1]
     assert (row.actor_id, row.actor_label) == (clerk.id, "clerk_one")
 
 
