@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,11 @@ VALUE_LABELS: dict[str, dict[str, object]] = {
         "dismissed": _l("dismissed"),
         "closed": _l("closed: the inspection was recorded"),
     },
-    "severity": {"high": _l("high"), "medium": _l("medium"), "low": _l("low")},
+    "severity": {
+        "high": lazy_pgettext("severity", "high"),
+        "medium": lazy_pgettext("severity", "medium"),
+        "low": lazy_pgettext("severity", "low"),
+    },
 }
 
 register(Kind(
