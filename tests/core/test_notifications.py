@@ -230,3 +230,14 @@ def test_an_address_without_an_account_gets_mail_once(app, db, smtp_server):
     (message,) = smtp_server.wait_for(1)
     assert message["Subject"] == "Complaint JB1: received and routed to the regulator"
     assert len(smtp_server.messages()) == 1
+
+
+def test_the_console_lists_the_jobs_that_ran(client, login_as, make_user):
+    user = make_user(Role.ENTERPRISE)
+    notify([user.id], "rectification_ordered", "order:1", **PARAMS)
+    commit()
+    login_as(Role.ADMIN)
+    page = client.get("/admin/jobs?status=done").get_data(as_text=True)
+    assert "core.notifications.tasks.deliver" in page
+    login_as(Role.ENTERPRISE)
+    assert client.get("/admin/jobs?status=done").status_code == 403
