@@ -69,7 +69,7 @@ from core.clock import local_date, local_today
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import AuditLog, Role, User, utcnow
-from core.notifications import notify_address, notify_enterprises
+from core.notifications import notify_address, notify_each, notify_enterprises
 from core.validation import Errors as _Errors
 from core.validation import day as _date
 from core.validation import text as _text
@@ -633,23 +633,34 @@ def mark_overdue(today: date | None = None) -> list[int]:
                    "today": today.isoformat()},
         )
     )
-    for order in db.session.scalars(
-        select(RectificationOrder).where(RectificationOrder.id.in_(ids))
-        .options(joinedload(RectificationOrder.inspection))
-    ):
-        notify_order(order, "rectification_overdue")
+    notify_each("rectification_overdue", [
+        _order_event(order, f"order:{order.id}")
+        for start in range(0, len(ids), 1000)
+        for order in db.session.scalars(
+            select(RectificationOrder).where(RectificationOrder.id.in_(ids[start : start + 1000]))
+            .options(joinedload(RectificationOrder.inspection))
+        )
+    ])
     return ids
 
 
 REMIND_DAYS = (7, 1)  # days before the deadline
+CATCH_UP_DAYS = 7  # a deadline passed this many days ago is still announced (a missed run)
+
+
+def _order_event(order: RectificationOrder, key: str, **extra) -> tuple[int, str, dict]:
+    return (order.enterprise_id, key, {"number": order.inspection.number,
+                                       "deadline": order.deadline.isoformat(),
+                                       "order_id": order.id, **extra})
 
 
 def deadline_reminders(today: date | None = None) -> dict[str, int]:
     """Remind enterprises of open rectification deadlines 7 and 1 days ahead, and of those
-    passed. Run daily; an event notifies once (its key holds the deadline, so an extended
-    deadline is reminded again), and a day missed is caught up on the next run."""
+    passed (up to ``CATCH_UP_DAYS`` ago). Run daily; an event notifies once (the key of a
+    reminder holds the deadline, so an extended deadline is reminded again), and a day missed
+    is caught up on the next run. One job per kind, however many orders."""
     today = today or local_today()
-    counts = {"due": 0, "passed": 0}
+    due, passed = [], []
     orders = db.session.scalars(
         select(RectificationOrder)
         .where(
@@ -657,6 +668,7 @@ def deadline_reminders(today: date | None = None) -> dict[str, int]:
                 [RectificationStatus.OPEN, RectificationStatus.OVERDUE]
             ),
             RectificationOrder.deadline <= today + timedelta(days=max(REMIND_DAYS)),
+            RectificationOrder.deadline >= today - timedelta(days=CATCH_UP_DAYS),
         )
         .options(joinedload(RectificationOrder.inspection))
         .order_by(RectificationOrder.id)
@@ -664,14 +676,13 @@ def deadline_reminders(today: date | None = None) -> dict[str, int]:
     for order in orders:
         left = (order.deadline - today).days
         if left < 0:
-            notify_order(order, "rectification_overdue")
-            counts["passed"] += 1
+            passed.append(_order_event(order, f"order:{order.id}"))
         elif order.status is RectificationStatus.OPEN:
             step = min(d for d in REMIND_DAYS if left <= d)
-            notify_order(order, "rectification_due",
-                         f"order:{order.id}:d{step}:{order.deadline.isoformat()}", days=left)
-            counts["due"] += 1
-    return counts
+            due.append(_order_event(
+                order, f"order:{order.id}:d{step}:{order.deadline.isoformat()}", days=left))
+    return {"due": notify_each("rectification_due", due),
+            "passed": notify_each("rectification_overdue", passed)}
 
 
 # --------------------------------------------------------------------------- complaint checks

@@ -4,6 +4,8 @@ server process, in the recipient's language)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from flask_babel import force_locale, gettext
 from sqlalchemy import func, select
@@ -174,6 +176,11 @@ def test_email_only_for_the_kinds_chosen_in_the_users_language(client, login_as,
         "email": "boss@example.cn", "email_kinds": ["rectification_ordered"], "locale": "en",
     })
     assert resp.status_code == 302
+    shown = client.get("/notifications/settings?lang=en").get_data(as_text=True)
+    assert 'value="boss@example.cn"' in shown
+    assert re.search(r'checked[^>]*value="rectification_ordered"|value="rectification_ordered"'
+                     r'[^>]*checked', shown)
+    assert not re.search(r'value="draw_publicised"[^>]*checked', shown)
     notify([user.id], "rectification_ordered", "order:1", **PARAMS)
     notify([user.id], "draw_publicised", "draw:1", number="D1", draw_id=1)  # inbox only
     commit()

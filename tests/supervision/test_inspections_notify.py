@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from core import jobs
 from core.extensions import db as _db
@@ -46,6 +46,18 @@ def order_nonconforming(world):
     inspections.record_result(insp, result_data("nonconforming", fail=["indicators_disclosed"]),
                               user=world["beijing"])
     return insp
+
+
+def test_the_daily_run_is_one_job_per_kind(world):
+    from core.models import OutboxJob
+
+    insp = order_nonconforming(world)
+    commit()
+    before = _db.session.scalar(select(func.count(OutboxJob.id)))
+    counts = inspections.deadline_reminders(insp.rectification.deadline - timedelta(days=3))
+    commit()
+    assert counts == {"due": 1, "passed": 0}
+    assert _db.session.scalar(select(func.count(OutboxJob.id))) == before + 1
 
 
 def test_a_rectification_order_notifies_the_enterprise_after_the_commit(world):
@@ -94,6 +106,10 @@ def test_deadline_reminders_seven_and_one_day_ahead_and_passed_each_once(world):
     assert order.status is RectificationStatus.OVERDUE
     (passed,) = of_kind("rectification_overdue")
     assert passed.user_id == world["owner"].id and passed.key == f"order:{order.id}"
+    # Long past (beyond the catch-up window): the daily run no longer looks at it.
+    inspections.deadline_reminders(deadline + timedelta(days=inspections.CATCH_UP_DAYS + 1))
+    commit()
+    assert len(of_kind("rectification_overdue")) == 1
 
 
 def test_an_extended_deadline_is_reminded_again(world):
