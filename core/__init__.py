@@ -56,11 +56,13 @@ def make_app(config: dict | None = None) -> Flask:
     from core.accounts_views import bp as accounts_bp
     from core.api import blp as core_api
     from core.console import bp as console_bp
+    from core.notifications.views import bp as notifications_bp
     from core.views import bp as core_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(console_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(notifications_bp)
     register_api(core_api)
     register_api(accounts_api)
     _register_commit(app)
@@ -69,6 +71,9 @@ def make_app(config: dict | None = None) -> Flask:
     from core import cli
 
     cli.register(app)
+    from core.notifications import cli as notify_cli
+
+    notify_cli.register(app)
     return app
 
 

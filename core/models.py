@@ -78,6 +78,8 @@ class User(UserMixin, db.Model):
     # Lock-out after repeated wrong passwords (core.accounts.record_failed_login).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The language of the mails sent to this user (core.notifications); None: the default.
+    locale: Mapped[str | None] = mapped_column(String(10))
 
     enterprise = relationship("Enterprise", lazy="joined")
     parent = relationship("User", remote_side="User.id", lazy="select")

@@ -5,7 +5,7 @@ The downgrade restores the unique enterprise_id and so fails while sub-accounts 
 them first: they would otherwise claim their enterprise's declarations).
 
 Revision ID: c1dfdb30bd79
-Revises: d4e5f6a7b8c9
+Revises: 61ebac147476
 Create Date: 2026-12-07 21:22:35.570843
 
 """
@@ -17,7 +17,7 @@ import core.models
 
 # revision identifiers, used by Alembic.
 revision = 'c1dfdb30bd79'
-down_revision = 'd4e5f6a7b8c9'
+down_revision = '61ebac147476'
 branch_labels = None
 depends_on = None
 
