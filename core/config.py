@@ -38,6 +38,10 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance_path / "uploads"),
+        # E-mail (core.mail): SMTP when MAIL_URL is set, else files in MAIL_FOLDER.
+        "MAIL_URL": os.environ.get("MAIL_URL", "").strip() or None,
+        "MAIL_FOLDER": os.environ.get("MAIL_FOLDER") or str(instance_path / "mail"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM") or "企业标准信息公共服务 <noreply@localhost>",
         "MAX_UPLOAD_BYTES": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
         # What reading the text of one standard PDF may cost (declare.uploads.text_budget):
         # a file over pages/bytes/tokens is refused at upload; the flags job extracts within
@@ -53,6 +57,14 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         "LANGUAGES": ["zh", "en"],
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Accounts (core.accounts): this many wrong passwords in a row lock an account for
+        # LOGIN_LOCK_MINUTES (page and token API alike; an admin may unlock it sooner); a
+        # password-reset link lives PASSWORD_RESET_MAX_AGE seconds and works once.
+        "LOGIN_LOCK_THRESHOLD": _int("LOGIN_LOCK_THRESHOLD", 10),
+        "LOGIN_LOCK_MINUTES": _int("LOGIN_LOCK_MINUTES", 15),
+        "PASSWORD_RESET_MAX_AGE": _int("PASSWORD_RESET_MAX_AGE", 3600),
+        # Reset-mail requests per client address (the form mails whoever's address is typed).
+        "PASSWORD_RESET_RATE_LIMIT": os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per minute"),
         "OBJECTION_RATE_LIMIT": os.environ.get("OBJECTION_RATE_LIMIT", "5 per minute"),
         # Public complaints (举报), per client address, on the page and the API.
         "COMPLAINT_RATE_LIMIT": os.environ.get("COMPLAINT_RATE_LIMIT", "5 per minute;30 per day"),

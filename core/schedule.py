@@ -104,6 +104,10 @@ SCHEDULE: tuple[Entry, ...] = (
           description="recompute every risk flag"),
     Entry("preview-prune", "ranking.tasks.prune_previews", cron="0 4 * * *",
           description="drop old ranking previews"),
+    Entry("deadline-reminders", "supervision.inspections.tasks.deadline_reminders",
+          cron="0 8 * * *", description="rectification deadlines in 7 and 1 days, and passed"),
+    Entry("review-reminders", "declare.tasks.review_reminders", cron="10 8 * * *",
+          description="review reminders REVIEW_REMINDER_YEARS after publication"),
     Entry("schedule-prune", "core.tasks.prune_scheduled_runs", cron="20 4 * * *",
           description="forget scheduler runs older than 30 days"),
 )

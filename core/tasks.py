@@ -13,7 +13,7 @@ from core.extensions import db
 from core import jobs
 from core.jobs import JobPing, job
 
-__all__ = ["audit_anchor", "fail", "flush_outbox", "ping", "prune_scheduled_runs"]
+__all__ = ["audit_anchor", "deliver_mail", "fail", "flush_outbox", "ping", "prune_scheduled_runs"]
 
 
 @job('default')
@@ -78,3 +78,11 @@ def prune_scheduled_runs(days: int = 30) -> int:
         )
     )
     return result.rowcount
+
+
+@job('default')
+def deliver_mail(to, subject: str, body: str, html: str | None = None) -> None:
+    """Send a message queued by ``core.mail.send_later`` (after the commit that caused it)."""
+    from core.mail import send_mail
+
+    send_mail(to, subject, body, html)

@@ -6,7 +6,7 @@ scheduled_runs records each due run of a periodic job (core.schedule), unique pe
 time) so that two scheduler processes run it once.
 
 Revision ID: d41b98c8049b
-Revises: d4e5f6a7b8c9
+Revises: c1dfdb30bd79
 Create Date: 2026-12-07 21:19:04.217897
 
 """
@@ -18,7 +18,7 @@ import core.models
 
 # revision identifiers, used by Alembic.
 revision = 'd41b98c8049b'
-down_revision = 'd4e5f6a7b8c9'
+down_revision = 'c1dfdb30bd79'
 branch_labels = None
 depends_on = None
 
