@@ -28,10 +28,13 @@ def make_app(config: dict | None = None) -> Flask:
 
     app.config.update(config_mod.load(Path(app.instance_path), config))
 
-    from core import audit, auth, bounds, errors, page_cache, security  # noqa: F401  (audit and auth: listeners)
+    from core import audit, auth, bounds, errors, page_cache  # noqa: F401  (audit and auth: listeners)
     from core.extensions import api, babel, csrf, db, limiter, login_manager, migrate
 
     bounds.register(app)  # before any route: it bounds every <int:…>
+    from core import security
+
+    security.init_app(app)  # headers on every response; the HTTPS redirect before any page
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -47,7 +50,6 @@ def make_app(config: dict | None = None) -> Flask:
         default_translation_directories=str(ROOT / "translations"),
     )
     limiter.init_app(app)
-    security.init_app(app)  # security headers (CSP, frames, nosniff, HSTS over HTTPS)
     page_cache.init_app(app)  # rendered public pages (leaderboards, declaration details)
     api.init_app(app)
     errors.register(app)
