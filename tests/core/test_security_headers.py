@@ -90,6 +90,24 @@ def test_a_stored_text_keeps_its_own_sandboxing_policy(app, client, catalogue):
     response.close()
 
 
+def test_a_cached_public_page_and_its_304_carry_them(app, client, catalogue):
+    """Declaration pages come from the page cache (core.page_cache) after the first request."""
+    with app.test_request_context():
+        owner = make_enterprise_user()
+        version = operations.create_draft(owner.enterprise, enterprise_data(catalogue))
+        operations.attach_text(version, upload(pdf_bytes(pages=1)))
+        operations.publish(version)
+        _db.session.commit()
+        url = f"/declarations/{version.declaration_id}"
+    first, again = client.get(url), client.get(url)
+    assert first.status_code == again.status_code == 200
+    assert first.headers["ETag"] == again.headers["ETag"]
+    not_modified = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert not_modified.status_code == 304
+    for response in (first, again, not_modified):
+        _assert_site_headers(response)
+
+
 class TestOverHttps:
     @pytest.fixture
     def app_config(self) -> dict:
