@@ -27,10 +27,12 @@ def _import_models_and_receivers() -> None:
     import benchmarks.models  # noqa: F401  (every table known before create_all/migrations)
     import declare.models  # noqa: F401
     import declare.receivers  # noqa: F401
+    import declare.tasks  # noqa: F401  (registers its daily reminder, core.notifications)
     import ranking.models  # noqa: F401
     import ranking.receivers  # noqa: F401
     import supervision.models  # noqa: F401
     import supervision.receivers  # noqa: F401
+    import supervision.inspections.tasks  # noqa: F401  (its daily reminder)
 
 
 def _register_blueprints(app: Flask) -> None:

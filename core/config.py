@@ -42,6 +42,10 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance_path / "uploads"),
+        # E-mail (core.mail): SMTP when MAIL_URL is set, else files in MAIL_FOLDER.
+        "MAIL_URL": os.environ.get("MAIL_URL", "").strip() or None,
+        "MAIL_FOLDER": os.environ.get("MAIL_FOLDER") or str(instance_path / "mail"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM") or "企业标准信息公共服务 <noreply@localhost>",
         "MAX_UPLOAD_BYTES": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
         # What reading the text of one standard PDF may cost (declare.uploads.text_budget):
         # a file over pages/bytes/tokens is refused at upload; the flags job extracts within

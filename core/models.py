@@ -64,6 +64,8 @@ class User(UserMixin, db.Model):
     enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), unique=True)
     is_active_account: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The language of the mails sent to this user (core.notifications); None: the default.
+    locale: Mapped[str | None] = mapped_column(String(10))
 
     enterprise = relationship("Enterprise", back_populates="user", lazy="joined")
 
