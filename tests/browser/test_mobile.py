@@ -203,6 +203,7 @@ def _role_pages(world) -> dict[str, list[str]]:
             "/my/declarations", "/my/declarations/new", "/my/declarations/new/catalogue",
             f"/my/declarations/{w['own_declaration']}", "/my/rankings",
             "/supervision/inspections/mine", "/supervision/flags/", "/account/tokens",
+            "/notifications/", "/notifications/settings",
         ],
         "evaluator": [
             "/my/plans", f"/my/plans/{w['plan_id']}", f"/my/plans/{w['plan_id']}/edit",
@@ -214,6 +215,7 @@ def _role_pages(world) -> dict[str, list[str]]:
             f"/supervision/sampling/draws/{w['draw_id']}", "/supervision/sampling/inspectors",
             "/supervision/sampling/plans/new", "/supervision/inspections/",
             f"/supervision/inspections/{w['inspection_id']}", "/supervision/inspections/complaints",
+            "/notifications/",
         ],
         "admin": ["/catalogue/admin/import", "/catalogue/admin/history", "/admin/jobs"],
     }
