@@ -32,6 +32,9 @@ def make_app(config: dict | None = None) -> Flask:
     from core.extensions import api, babel, csrf, db, limiter, login_manager, migrate
 
     bounds.register(app)  # before any route: it bounds every <int:…>
+    from core import security
+
+    security.init_app(app)  # headers on every response; the HTTPS redirect before any page
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)

@@ -16,6 +16,10 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _database_url(instance_path: Path) -> str:
     url = os.environ.get("DATABASE_URL", "").strip()
     if not url:
@@ -79,7 +83,15 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        # Served over HTTPS (behind a TLS proxy that sets X-Forwarded-Proto): plain HTTP is
+        # redirected, HSTS is sent (HSTS_SECONDS) and the session and remember-me cookies are
+        # Secure (core.security). Off by default, so `make run` works on http://127.0.0.1.
+        "FORCE_HTTPS": _flag("FORCE_HTTPS"),
+        "HSTS_SECONDS": _int("HSTS_SECONDS", 365 * 24 * 3600),
+        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE") or _flag("FORCE_HTTPS"),
+        "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE") or _flag("FORCE_HTTPS"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         # Domain settings (configurable per DOMAIN.md).
         "REVIEW_REMINDER_YEARS": _int("REVIEW_REMINDER_YEARS", 3),
@@ -157,6 +169,8 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         },
     }
     cfg.update(overrides or {})
+    if cfg["FORCE_HTTPS"]:  # an override (tests) turns the cookies Secure too
+        cfg["SESSION_COOKIE_SECURE"] = cfg["REMEMBER_COOKIE_SECURE"] = True
     # A request may carry the PDF plus the form fields around it.
     cfg.setdefault("MAX_CONTENT_LENGTH", cfg["MAX_UPLOAD_BYTES"] + 1024 * 1024)
     _page_cache_store(cfg)
