@@ -76,14 +76,25 @@ def register_api(blp) -> None:
 
 
 def _select_locale() -> str:
-    """The visitor's chosen language (?lang= or the session); jobs and CLI use the default."""
+    """The visitor's chosen language (?lang= or the session's language switch); an API client
+    (or a request asking for JSON) also by its ``Accept-Language``; else the default (Chinese).
+    Pages ignore ``Accept-Language``: a page is in the language its switch says, whatever the
+    browser's. Jobs and CLI use the default."""
     from flask import current_app, has_request_context
+
+    from core.errors import is_api_request
 
     langs = current_app.config["LANGUAGES"]
     if has_request_context():
         chosen = request.args.get("lang") or session.get("lang")
         if chosen in langs:
             return chosen
+        if request.accept_languages and (
+            is_api_request() or request.accept_mimetypes.best == "application/json"
+        ):
+            best = request.accept_languages.best_match(langs)
+            if best:
+                return best
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
