@@ -5,10 +5,12 @@ of many plans, and which runs the public may see; tier and exclusion words.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from sqlalchemy import func, select
 
 from benchmarks.models import CatalogueChange
@@ -64,9 +66,28 @@ def exclusion_text(reason) -> str:
     if code == "missing_value":
         return _("No value for core indicators: %(keys)s.", keys=detail)
     if code == "below_floor":
-        return _("Below the plan's floor: %(detail)s.", detail=detail)
+        return _("Below the plan's floor: %(detail)s.", detail=_below_floor_words(detail))
     return f"{code}: {detail}" if detail else code
 
+
+
+#: One indicator in the detail of a ``below_floor`` exclusion as ranking.eligibility writes it
+#: (compact and language-free: "eff: 63.5 (floor 64); noise: 40 (floor 38)").
+_BELOW_FLOOR = re.compile(r"(?P<key>[^;]+?): (?P<value>\S+) \(floor (?P<floor>[^)]+)\)")
+
+
+def _below_floor_words(detail: str) -> str:
+    """The parameters of a below-floor detail in the reader's language; a detail of another
+    shape as it is."""
+    parts = [p.strip() for p in detail.split(";")]
+    found = [_BELOW_FLOOR.fullmatch(p) for p in parts]
+    if not parts or not all(found):
+        return detail
+    return pgettext("list separator", "; ").join(
+        _("%(indicator)s %(value)s, floor %(floor)s", indicator=m["key"], value=m["value"],
+          floor=m["floor"])
+        for m in found
+    )
 
 
 def indicator_key(pi) -> str:
