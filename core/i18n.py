@@ -218,7 +218,7 @@ def region_names(code: str | None) -> tuple[str, ...]:
     except Exception:  # noqa: BLE001  (a malformed code: no names)
         return ()
     for _part, props in info:
-        for key in ("province", "prefecture", "county"):
+        for key in ("province", "county"):
             value = props.get(key)
             if value:
                 latest = value.split(",")[-1]  # the newest name; older ones carry [from-to]

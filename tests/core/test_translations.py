@@ -89,7 +89,8 @@ def test_extraction_finds_python_and_template_strings():
 def test_every_msgid_in_the_source_has_a_chinese_translation():
     catalog = _read_po()
     problems = []
-    for (msgid, context), where in sorted(_extract().items(), key=lambda i: (i[0][0], i[0][1] or "")):
+    found = sorted(_extract().items(), key=lambda i: (i[0][0], i[0][1] or ""))
+    for (msgid, context), where in found:
         msg = catalog.get(msgid, context)
         if msg is None:
             state = "not in the catalogue"
@@ -132,7 +133,8 @@ def test_compiled_mo_matches_the_po():
         if m.id and not m.fuzzy
     }
     mo_pairs = {  # Babel's read_mo gives a msgctxt as bytes
-        (m.context.decode() if isinstance(m.context, bytes) else m.context, m.id if isinstance(m.id, str) else tuple(m.id)): (
+        (m.context.decode() if isinstance(m.context, bytes) else m.context,
+         m.id if isinstance(m.id, str) else tuple(m.id)): (
             m.string if isinstance(m.string, str) else tuple(m.string)
         )
         for m in compiled
