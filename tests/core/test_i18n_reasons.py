@@ -102,3 +102,14 @@ def test_region_codes_show_their_names():
     assert region_label("500112") == "重庆市 渝北区 (500112)"
     assert region_label("999999") == "999999"
     assert region_label(None) == ""
+
+
+def test_exclusion_details_name_the_indicators(in_language):
+    names = {"apf": "全年能源消耗效率", "noise": "噪声"}
+    in_language("zh")
+    assert "全年能源消耗效率、噪声" in boards.exclusion_text(
+        {"code": "missing_value", "detail": "apf, noise"}, names)
+    assert "全年能源消耗效率 为 4.1，底线 4.2" in boards.exclusion_text(
+        {"code": "below_floor", "detail": "apf: 4.1 (floor 4.2)"}, names)
+    # without names (the API), the keys as stored
+    assert "apf, noise" in boards.exclusion_text({"code": "missing_value", "detail": "apf, noise"})
