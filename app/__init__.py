@@ -17,6 +17,7 @@ def create_app(config: dict | None = None) -> Flask:
 
     app = core.make_app(config)
     _import_models_and_receivers()
+    _install_kernel_hooks()
     _register_blueprints(app)
     _register_cli(app)
     jobs.set_app_factory(create_app)  # a job run outside any app context builds one
@@ -27,10 +28,20 @@ def _import_models_and_receivers() -> None:
     import benchmarks.models  # noqa: F401  (every table known before create_all/migrations)
     import declare.models  # noqa: F401
     import declare.receivers  # noqa: F401
+    import declare.tasks  # noqa: F401  (registers its daily reminder, core.notifications)
     import ranking.models  # noqa: F401
     import ranking.receivers  # noqa: F401
     import supervision.models  # noqa: F401
     import supervision.receivers  # noqa: F401
+    import supervision.inspections.tasks  # noqa: F401  (its daily reminder)
+
+
+def _install_kernel_hooks() -> None:
+    from core import accounts
+    from declare.operations import register_enterprise
+
+    # Admins create enterprise accounts through the same rules as the registration page.
+    accounts.set_enterprise_registrar(register_enterprise)
 
 
 def _register_blueprints(app: Flask) -> None:

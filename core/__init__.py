@@ -28,10 +28,13 @@ def make_app(config: dict | None = None) -> Flask:
 
     app.config.update(config_mod.load(Path(app.instance_path), config))
 
-    from core import audit, auth, bounds, errors, page_cache  # noqa: F401  (audit and auth: listeners)
+    from core import audit, auth, bounds, errors, mail, page_cache  # noqa: F401  (listeners)
     from core.extensions import api, babel, csrf, db, limiter, login_manager, migrate
 
     bounds.register(app)  # before any route: it bounds every <int:…>
+    from core import security
+
+    security.init_app(app)  # headers on every response; the HTTPS redirect before any page
 
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
@@ -48,22 +51,32 @@ def make_app(config: dict | None = None) -> Flask:
     )
     limiter.init_app(app)
     page_cache.init_app(app)  # rendered public pages (leaderboards, declaration details)
+    mail.init_app(app)
     api.init_app(app)
     errors.register(app)
 
+    from core.accounts_api import blp as accounts_api
+    from core.accounts_views import bp as accounts_bp
     from core.api import blp as core_api
     from core.console import bp as console_bp
+    from core.notifications.views import bp as notifications_bp
     from core.views import bp as core_bp
 
     app.register_blueprint(core_bp)
     app.register_blueprint(console_bp)
+    app.register_blueprint(accounts_bp)
+    app.register_blueprint(notifications_bp)
     register_api(core_api)
+    register_api(accounts_api)
     _register_commit(app)
     _register_template_helpers(app)
 
     from core import cli
 
     cli.register(app)
+    from core.notifications import cli as notify_cli
+
+    notify_cli.register(app)
     return app
 
 

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from flask import g
-from flask_babel import gettext as _
 from flask_smorest import Blueprint, abort
 from marshmallow import Schema, fields, validate
 from sqlalchemy import select
 
+from core.accounts import LoginRefused, authenticate
 from core.auth import api_roles_required, api_token, api_user, issue_token, login_attempts
 from core.extensions import db
-from core.models import ApiToken, User, utcnow
+from core.models import ApiToken, utcnow
 
 blp = Blueprint("api_auth", __name__, url_prefix="/api/v1/auth", description="Authentication")
 
@@ -47,9 +47,10 @@ class MeResponse(Schema):
 @blp.doc(security=[])
 def create_token(args):
     """Log in and get a bearer token (send it as `Authorization: Bearer <token>`)."""
-    user = db.session.scalar(select(User).where(User.username == args["username"].strip()))
-    if user is None or not user.is_active or not user.check_password(args["password"]):
-        abort(401, message=_("Wrong username or password."))
+    try:
+        user = authenticate(args["username"], args["password"])
+    except LoginRefused as exc:
+        abort(401, message=exc.message)
     g.api_user = user  # authenticated by password: the audit log names them as the actor
     token = issue_token(user, args["name"])
     row = db.session.scalar(select(ApiToken).where(ApiToken.token_sha256 == ApiToken.digest(token)))

@@ -19,6 +19,7 @@ from werkzeug.datastructures import WWWAuthenticate
 
 from core.extensions import db, limiter, login_manager
 from core.models import ApiToken, Role, User, utcnow
+from core.validation import db_id
 
 
 @request_started.connect
@@ -35,12 +36,19 @@ def _forget_previous_request_user(sender, **extra) -> None:
 
 @login_manager.user_loader
 def _load_user(user_id: str) -> User | None:
-    """A deactivated account loses its open sessions too, not only the next login."""
+    """A deactivated account loses its open sessions too, not only the next login; so does
+    every session opened before the last password change (the id carries the account's
+    ``session_epoch``, see ``User.get_id``)."""
+    raw_id, _sep, raw_epoch = str(user_id).partition(":")
+    ident = db_id(raw_id)
     try:
-        user = db.session.get(User, int(user_id))
-    except (TypeError, ValueError):
+        epoch = int(raw_epoch or 0)
+    except ValueError:
         return None
-    return user if user is not None and user.is_active else None
+    user = db.session.get(User, ident) if ident is not None else None
+    if user is None or not user.is_active or epoch != (user.session_epoch or 0):
+        return None
+    return user
 
 
 def _login_limit() -> str:

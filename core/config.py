@@ -16,6 +16,10 @@ def _int(name: str, default: int) -> int:
     return int(raw) if raw not in (None, "") else default
 
 
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def _database_url(instance_path: Path) -> str:
     url = os.environ.get("DATABASE_URL", "").strip()
     if not url:
@@ -38,6 +42,10 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance_path / "uploads"),
+        # E-mail (core.mail): SMTP when MAIL_URL is set, else files in MAIL_FOLDER.
+        "MAIL_URL": os.environ.get("MAIL_URL", "").strip() or None,
+        "MAIL_FOLDER": os.environ.get("MAIL_FOLDER") or str(instance_path / "mail"),
+        "MAIL_FROM": os.environ.get("MAIL_FROM") or "企业标准信息公共服务 <noreply@localhost>",
         "MAX_UPLOAD_BYTES": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
         # What reading the text of one standard PDF may cost (declare.uploads.text_budget):
         # a file over pages/bytes/tokens is refused at upload; the flags job extracts within
@@ -53,6 +61,14 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "BABEL_DEFAULT_TIMEZONE": os.environ.get("DEFAULT_TIMEZONE", "Asia/Shanghai"),
         "LANGUAGES": ["zh", "en"],
         "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Accounts (core.accounts): this many wrong passwords in a row lock an account for
+        # LOGIN_LOCK_MINUTES (page and token API alike; an admin may unlock it sooner); a
+        # password-reset link lives PASSWORD_RESET_MAX_AGE seconds and works once.
+        "LOGIN_LOCK_THRESHOLD": _int("LOGIN_LOCK_THRESHOLD", 10),
+        "LOGIN_LOCK_MINUTES": _int("LOGIN_LOCK_MINUTES", 15),
+        "PASSWORD_RESET_MAX_AGE": _int("PASSWORD_RESET_MAX_AGE", 3600),
+        # Reset-mail requests per client address (the form mails whoever's address is typed).
+        "PASSWORD_RESET_RATE_LIMIT": os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per minute"),
         "OBJECTION_RATE_LIMIT": os.environ.get("OBJECTION_RATE_LIMIT", "5 per minute"),
         # Public complaints (举报), per client address, on the page and the API.
         "COMPLAINT_RATE_LIMIT": os.environ.get("COMPLAINT_RATE_LIMIT", "5 per minute;30 per day"),
@@ -67,7 +83,15 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 2},
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        # Served over HTTPS (behind a TLS proxy that sets X-Forwarded-Proto): plain HTTP is
+        # redirected, HSTS is sent (HSTS_SECONDS) and the session and remember-me cookies are
+        # Secure (core.security). Off by default, so `make run` works on http://127.0.0.1.
+        "FORCE_HTTPS": _flag("FORCE_HTTPS"),
+        "HSTS_SECONDS": _int("HSTS_SECONDS", 365 * 24 * 3600),
+        "SESSION_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE") or _flag("FORCE_HTTPS"),
+        "REMEMBER_COOKIE_SECURE": _flag("SESSION_COOKIE_SECURE") or _flag("FORCE_HTTPS"),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
         "WTF_CSRF_TIME_LIMIT": None,
         # Domain settings (configurable per DOMAIN.md).
         "REVIEW_REMINDER_YEARS": _int("REVIEW_REMINDER_YEARS", 3),
@@ -145,6 +169,8 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         },
     }
     cfg.update(overrides or {})
+    if cfg["FORCE_HTTPS"]:  # an override (tests) turns the cookies Secure too
+        cfg["SESSION_COOKIE_SECURE"] = cfg["REMEMBER_COOKIE_SECURE"] = True
     # A request may carry the PDF plus the form fields around it.
     cfg.setdefault("MAX_CONTENT_LENGTH", cfg["MAX_UPLOAD_BYTES"] + 1024 * 1024)
     _page_cache_store(cfg)

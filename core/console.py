@@ -21,7 +21,7 @@ bp = Blueprint("console", __name__, url_prefix="/admin")
 
 admin_only = roles_required(Role.ADMIN)
 PAGE = 50
-SHOWN_STATUSES = ("failed", "retrying")
+SHOWN_STATUSES = ("failed", "retrying", "done")  # done: the jobs that ran recently
 
 
 def failed_jobs(status: str = "failed", limit: int = PAGE) -> list[OutboxJob]:

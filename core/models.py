@@ -7,7 +7,7 @@ import hashlib
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, DateTime, Enum, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -61,15 +61,46 @@ class User(UserMixin, db.Model):
     display_name: Mapped[str] = mapped_column(String(200), default="")
     # Regulators act within a 6-digit 行政区划 code; a prefix ("50" or "5001") covers its sub-regions.
     region_code: Mapped[str | None] = mapped_column(String(6))
-    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), unique=True)
+    # An enterprise's accounts: its main account (parent_id NULL) and its sub-accounts
+    # (经办人, parent_id = the main account), all acting for the same enterprise.
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
     is_active_account: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # For password-reset mail; stored lower-case, unique where set (NULLs never collide).
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
+    # Bumped when the password changes: sessions carry it in their id (get_id), so the
+    # sessions of other devices stop loading (core.auth._load_user).
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Lock-out after repeated wrong passwords (core.accounts.record_failed_login).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The language of the mails sent to this user (core.notifications); None: the default.
+    locale: Mapped[str | None] = mapped_column(String(10))
 
-    enterprise = relationship("Enterprise", back_populates="user", lazy="joined")
+    enterprise = relationship("Enterprise", lazy="joined")
+    parent = relationship("User", remote_side="User.id", lazy="select")
 
     @property
-    def is_active(self) -> bool:  # Flask-Login
-        return self.is_active_account
+    def is_active(self) -> bool:  # Flask-Login, API tokens, log-in
+        """Enabled, and for a sub-account its main account too: disabling an enterprise's
+        account stops everyone who acts for it."""
+        if not self.is_active_account:
+            return False
+        return self.parent_id is None or self.parent is None or self.parent.is_active_account
+
+    @property
+    def is_sub_account(self) -> bool:
+        return self.parent_id is not None
+
+    def get_id(self) -> str:  # Flask-Login: the session names the account and its epoch
+        return f"{self.id}:{self.session_epoch or 0}"
+
+    def locked(self, now: datetime | None = None) -> bool:
+        return self.locked_until is not None and self.locked_until > (now or utcnow())
 
     def set_password(self, password: str) -> None:
         self.password_hash = generate_password_hash(password, method=_hash_method())

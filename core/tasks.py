@@ -11,7 +11,7 @@ import os
 from core.extensions import db
 from core.jobs import JobPing, job
 
-__all__ = ["fail", "ping"]
+__all__ = ["deliver_mail", "fail", "ping"]
 
 
 @job('default')
@@ -28,3 +28,11 @@ def fail(key: str) -> None:
     """Write a JobPing row, then raise: the row rolls back and the failure path runs."""
     db.session.add(JobPing(key=str(key)[:120], pid=os.getpid()))
     raise RuntimeError(f"core.tasks.fail({key!r}) fails on purpose")
+
+
+@job('default')
+def deliver_mail(to, subject: str, body: str, html: str | None = None) -> None:
+    """Send a message queued by ``core.mail.send_later`` (after the commit that caused it)."""
+    from core.mail import send_mail
+
+    send_mail(to, subject, body, html)

@@ -24,10 +24,11 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required, login_user, logout_user
 from sqlalchemy import select
 
+from core.accounts import LoginRefused, authenticate
 from core.auth import issue_token, login_attempts
 from core.extensions import db
 from core.forms import LoginForm, TokenForm
-from core.models import ApiToken, User, utcnow
+from core.models import ApiToken, utcnow
 
 bp = Blueprint("core", __name__)
 
@@ -56,12 +57,14 @@ def _safe_next(target: str | None) -> str | None:
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        user = db.session.scalar(select(User).where(User.username == form.username.data.strip()))
-        if user is not None and user.is_active and user.check_password(form.password.data):
+        try:
+            user = authenticate(form.username.data, form.password.data)
+        except LoginRefused as exc:
+            form.password.errors.append(exc.message)
+        else:
             login_user(user)
             session.permanent = True
             return redirect(_safe_next(request.args.get("next")) or url_for("index"))
-        form.password.errors.append(_("Wrong username or password."))
     status = 422 if request.method == "POST" else 200
     return render_template("core/login.html", form=form), status
 

@@ -41,7 +41,13 @@ class Enterprise(db.Model):
     contact_phone: Mapped[str] = mapped_column(String(40), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    user = relationship("User", back_populates="enterprise", uselist=False)
+    # The enterprise's main account (its sub-accounts, 经办人, have parent_id set).
+    user = relationship(
+        "User",
+        primaryjoin="and_(User.enterprise_id == Enterprise.id, User.parent_id.is_(None))",
+        uselist=False,
+        viewonly=True,
+    )
 
 
 class DeclarationKind(str, enum.Enum):

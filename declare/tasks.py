@@ -6,20 +6,30 @@ Jobs take ids, never objects, and are idempotent: running one twice changes noth
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
+
+from flask import current_app
 
 from sqlalchemy import insert, or_, select, update
 
 from benchmarks.models import Standard, StandardStatus
 from benchmarks.queries import status_clause
-from core.clock import local_today
+from core.clock import end_of_day, local_date, local_today
 from core.extensions import db
 from core.jobs import job
+from core.notifications import notify_each, reminder
 from core.models import AuditLog, utcnow
-from declare.models import Declaration, DeclarationVersion, Product, ReferenceFlag
+from declare.models import (
+    Declaration,
+    DeclarationStatus,
+    DeclarationVersion,
+    Product,
+    ReferenceFlag,
+)
 from declare.queries import declarations_citing
 from declare.signals import declaration_changed
 
-__all__ = ["reflag_all", "reflag_references"]
+__all__ = ["reflag_all", "reflag_references", "review_reminders"]
 
 CHUNK = 500  # ids per IN (...) list: well under every database's bound-parameter limit
 
@@ -201,3 +211,44 @@ def reflag_all() -> dict[str, int]:
         )
     )
     return reflag_references(sorted(candidates))
+
+
+def _years_before(day, years: int):
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+@reminder
+@job("default")
+def review_reminders(day: str | None = None) -> int:
+    """Daily: remind each enterprise to review a declaration whose current version was
+    published ``REVIEW_REMINDER_YEARS`` ago or more (once per version: its key). Returns how
+    many versions are due."""
+    years = int(current_app.config["REVIEW_REMINDER_YEARS"])
+    if years <= 0:
+        return 0
+    today = date.fromisoformat(day) if day else local_today()
+    published = _years_before(today, years)
+    cutoff = end_of_day(published)
+    versions = db.session.scalars(
+        select(DeclarationVersion)
+        .join(Declaration, Declaration.current_version_id == DeclarationVersion.id)
+        .where(
+            Declaration.status == DeclarationStatus.PUBLISHED,
+            DeclarationVersion.published_at.is_not(None),
+            DeclarationVersion.published_at < cutoff,
+        )
+        .order_by(DeclarationVersion.id)
+    )
+    events = [
+        (
+            v.declaration.enterprise_id,
+            f"version:{v.id}:y{years}",
+            {"declaration_id": v.declaration_id, "standard": v.number,
+             "published": local_date(v.published_at).isoformat(), "years": years},
+        )
+        for v in versions
+    ]
+    return notify_each("review_due", events)

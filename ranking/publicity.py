@@ -18,6 +18,7 @@ from core.clock import local_date, local_today
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import User, utcnow
+from core.notifications import notify_address, notify_enterprises
 from core.validation import Errors as _Errors
 from core.validation import integer as _integer
 from core.validation import refuse as _refuse
@@ -112,7 +113,36 @@ def start_publicity(
     db.session.flush()
     _switch(plan.plan_key, RunKind.OFFICIAL, run)
     db.session.flush()
-    return _without_lost_leaders(run, user)
+    run = _without_lost_leaders(run, user)
+    _notify_leaders(run, "leader_publicised")
+    return run
+
+
+def _notify_leaders(run: RankingRun, kind: str) -> None:
+    """Tell each leader's enterprise that its declaration is on ``run`` (after the commit)."""
+    leaders = db.session.execute(
+        select(RunEntry.declaration_id, RunEntry.enterprise_id, RunEntry.version_id)
+        .where(RunEntry.run_id == run.id, RunEntry.is_leader.is_(True))
+        .order_by(RunEntry.id)
+    ).all()
+    numbers = _numbers([v for _d, _e, v in leaders])
+    for decl_id, enterprise_id, version_id in leaders:
+        notify_enterprises(
+            [enterprise_id], kind, f"run:{run.id}:{decl_id}",
+            run_id=run.id, plan=run.plan.title, standard=numbers.get(version_id, ""),
+            end=run.publicity_end.isoformat() if run.publicity_end else "",
+        )
+
+
+def _numbers(version_ids: list[int]) -> dict[int, str]:
+    if not version_ids:
+        return {}
+    return {
+        v.id: v.number
+        for v in db.session.scalars(
+            select(DeclarationVersion).where(DeclarationVersion.id.in_(sorted(set(version_ids))))
+        )
+    }
 
 
 def _without_lost_leaders(run: RankingRun, user: User | None) -> RankingRun:
@@ -226,6 +256,7 @@ def resolve_objection(
     if not accept:
         objection.status = ObjectionStatus.REJECTED
         db.session.flush()
+        _notify_objector(objection)
         return objection
 
     reason = coded_reasons.objection_accepted(objection.id, objection.text, response)
@@ -241,7 +272,18 @@ def resolve_objection(
     _carry_objections(run, new, exclude=objection.id)
     _switch(run.plan.plan_key, RunKind.OFFICIAL, new)
     db.session.flush()
+    _notify_objector(objection)
+    _notify_leaders(new, "leader_publicised")
     return objection
+
+
+def _notify_objector(objection: Objection) -> None:
+    """E-mail the outcome to the objector's contact, when it is an e-mail address."""
+    notify_address(
+        objection.contact, "objection_outcome", f"objection:{objection.id}",
+        id=objection.id, plan=objection.run.plan.title, outcome=objection.status.value,
+        response=objection.response,
+    )
 
 
 def publish_run(run: RankingRun, user: User, *, today: date | None = None) -> RankingRun:
@@ -277,6 +319,7 @@ def publish_run(run: RankingRun, user: User, *, today: date | None = None) -> Ra
     db.session.flush()
     _switch(run.plan.plan_key, RunKind.OFFICIAL, run)
     db.session.flush()
+    _notify_leaders(run, "leader_published")
     return run
 
 
@@ -361,6 +404,17 @@ def record_removal(
     if pointer is None or pointer.run_id == run.id:
         _switch(run.plan.plan_key, RunKind.OFFICIAL, new)
     db.session.flush()
+    removed_rows = db.session.execute(
+        select(RunEntry.declaration_id, RunEntry.enterprise_id, RunEntry.version_id)
+        .where(RunEntry.run_id == new.id, removed)
+    ).all()
+    numbers = _numbers([v for _d, _e, v in removed_rows])
+    for decl_id, enterprise_id, version_id in removed_rows:
+        notify_enterprises(
+            [enterprise_id], "leader_removed", f"run:{new.id}:{decl_id}",
+            run_id=new.id, plan=run.plan.title, standard=numbers.get(version_id, ""),
+            reason=per_entry[decl_id],
+        )
     return new
 
 

@@ -161,6 +161,8 @@ def app(_apps, tmp_path, app_config):
     application, pristine = _apps(app_config)
     if "UPLOAD_DIR" not in app_config:
         application.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
+    if "MAIL_FOLDER" not in app_config:
+        application.config["MAIL_FOLDER"] = str(tmp_path / "mail")
     # Flask-Limiter is one object for every app, switched on or off by the last init_app.
     limiter.enabled = application.config["RATELIMIT_ENABLED"]
     with application.app_context():
@@ -307,6 +309,23 @@ def redis_url():
     conn.flushdb()
     yield TEST_REDIS_URL
     conn.flushdb()
+
+
+@pytest.fixture(scope="session")
+def _smtp_process(tmp_path_factory):
+    from tests.mail_server import SmtpServer
+
+    server = SmtpServer(tmp_path_factory.mktemp("smtp") / "maildir")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_server(_smtp_process, app, monkeypatch):
+    """A real SMTP server process (aiosmtpd), its mailbox empty, the app's MAIL_URL on it."""
+    _smtp_process.clear()
+    monkeypatch.setitem(app.config, "MAIL_URL", _smtp_process.url)
+    return _smtp_process
 
 
 @pytest.fixture(scope="session")

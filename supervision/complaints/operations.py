@@ -207,6 +207,7 @@ def file_complaint(data: Mapping, *, fingerprint: str = "") -> Complaint:
     db.session.flush()
     complaint.secret = secret  # shown once, with the receipt; only its digest is stored
     complaint.routed_to = routed_to(complaint.region_code)
+    inspections.notify_complainant(complaint)
     inspections.request_flag_recompute(inspections.complaint_declarations(complaint))
     return complaint
 
@@ -307,6 +308,7 @@ def dismiss(complaint: Complaint, reason: str, *, user: User) -> Complaint:
     complaint.handled_by_id = user.id
     complaint.handled_at = utcnow()
     db.session.flush()
+    inspections.notify_complainant(complaint)
     inspections.request_flag_recompute(inspections.complaint_declarations(complaint))
     return complaint
 

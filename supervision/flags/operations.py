@@ -68,6 +68,7 @@ from core.auth import region_prefix
 from core.clock import local_today
 from core.extensions import db
 from core.models import AuditLog, utcnow
+from core.notifications import notify_each
 from core.paging import PageNumbers
 from declare.models import (
     Attachment,
@@ -1005,6 +1006,27 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _notify_raised(rows: list[dict]) -> None:
+    """Tell each enterprise of the flags raised on its declarations (one job; after the
+    commit). A flag's event is its (version, code, key): raised again after a clear, it is
+    the same event and notifies once."""
+    versions = sorted({r["version_id"] for r in rows})
+    numbers: dict[int, str] = {}
+    for chunk in _chunks(versions, IN_CHUNK):
+        for version in db.session.scalars(
+            select(DeclarationVersion).where(DeclarationVersion.id.in_(chunk))
+        ):
+            numbers[version.id] = version.number
+    events = []
+    for r in rows:
+        digest = hashlib.sha256(f"{r['code']}:{r['key']}".encode()).hexdigest()[:24]
+        events.append((r["enterprise_id"], f"flag:{r['version_id']}:{digest}", {
+            "declaration_id": r["declaration_id"], "standard": numbers.get(r["version_id"], ""),
+            "code": r["code"], "severity": r["severity"],
+        }))
+    notify_each("flag_raised", events)
+
+
 def _store(old: pd.DataFrame, new: pd.DataFrame, now: datetime, result: RecomputeResult) -> None:
     """Insert, clear and update so that the open flags equal ``new`` (within ``old``'s reach)."""
     dup = old.duplicated(["version_id", "code", "key"], keep="first")
@@ -1033,6 +1055,7 @@ def _store(old: pd.DataFrame, new: pd.DataFrame, now: datetime, result: Recomput
         ]
         db.session.execute(insert(RiskFlag), rows)
         result.opened += len(rows)
+        _notify_raised(rows)
         for row in rows:
             result.by_code[row["code"]] = result.by_code.get(row["code"], 0) + 1
 

@@ -69,6 +69,7 @@ from core.clock import local_date, local_today
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import AuditLog, Role, User, utcnow
+from core.notifications import notify_address, notify_each, notify_enterprises
 from core.validation import Errors as _Errors
 from core.validation import day as _date
 from core.validation import text as _text
@@ -447,9 +448,28 @@ def record_result(
                  number=inspection.number, result=str(RESULT_LABELS[clean["result"].value]))
         complaint.resolution = f"{complaint.resolution}\n{note}".strip()
     db.session.flush()
+    if inspection.rectification is not None:
+        notify_order(inspection.rectification, "rectification_ordered")
     if inspection.complaint is not None:
+        notify_complainant(inspection.complaint)
         request_flag_recompute(complaint_declarations(inspection.complaint))
     return inspection
+
+
+def notify_order(order: RectificationOrder, kind: str, key: str | None = None, **extra) -> None:
+    """Tell the enterprise's accounts about its rectification order (after the commit)."""
+    notify_enterprises(
+        [order.enterprise_id], kind, key or f"order:{order.id}",
+        number=order.inspection.number, deadline=order.deadline.isoformat(),
+        order_id=order.id, **extra,
+    )
+
+
+def notify_complainant(complaint: Complaint) -> None:
+    """E-mail the complaint's new status to the contact it left (if an e-mail address)."""
+    notify_address(complaint.contact, "complaint_status",
+                   f"complaint:{complaint.id}:{complaint.status.value}",
+                   number=complaint.number, status=complaint.status.value)
 
 
 def _order_rectification(inspection: Inspection, clean: dict, today: date) -> RectificationOrder:
@@ -566,6 +586,7 @@ def mark_order_overdue(
     if text:
         order.follow_up = text
     db.session.flush()
+    notify_order(order, "rectification_overdue")
     return order
 
 
@@ -612,7 +633,56 @@ def mark_overdue(today: date | None = None) -> list[int]:
                    "today": today.isoformat()},
         )
     )
+    notify_each("rectification_overdue", [
+        _order_event(order, f"order:{order.id}")
+        for start in range(0, len(ids), 1000)
+        for order in db.session.scalars(
+            select(RectificationOrder).where(RectificationOrder.id.in_(ids[start : start + 1000]))
+            .options(joinedload(RectificationOrder.inspection))
+        )
+    ])
     return ids
+
+
+REMIND_DAYS = (7, 1)  # days before the deadline
+CATCH_UP_DAYS = 7  # a deadline passed this many days ago is still announced (a missed run)
+
+
+def _order_event(order: RectificationOrder, key: str, **extra) -> tuple[int, str, dict]:
+    return (order.enterprise_id, key, {"number": order.inspection.number,
+                                       "deadline": order.deadline.isoformat(),
+                                       "order_id": order.id, **extra})
+
+
+def deadline_reminders(today: date | None = None) -> dict[str, int]:
+    """Remind enterprises of open rectification deadlines 7 and 1 days ahead, and of those
+    passed (up to ``CATCH_UP_DAYS`` ago). Run daily; an event notifies once (the key of a
+    reminder holds the deadline, so an extended deadline is reminded again), and a day missed
+    is caught up on the next run. One job per kind, however many orders."""
+    today = today or local_today()
+    due, passed = [], []
+    orders = db.session.scalars(
+        select(RectificationOrder)
+        .where(
+            RectificationOrder.status.in_(
+                [RectificationStatus.OPEN, RectificationStatus.OVERDUE]
+            ),
+            RectificationOrder.deadline <= today + timedelta(days=max(REMIND_DAYS)),
+            RectificationOrder.deadline >= today - timedelta(days=CATCH_UP_DAYS),
+        )
+        .options(joinedload(RectificationOrder.inspection))
+        .order_by(RectificationOrder.id)
+    )
+    for order in orders:
+        left = (order.deadline - today).days
+        if left < 0:
+            passed.append(_order_event(order, f"order:{order.id}"))
+        elif order.status is RectificationStatus.OPEN:
+            step = min(d for d in REMIND_DAYS if left <= d)
+            due.append(_order_event(
+                order, f"order:{order.id}:d{step}:{order.deadline.isoformat()}", days=left))
+    return {"due": notify_each("rectification_due", due),
+            "passed": notify_each("rectification_overdue", passed)}
 
 
 # --------------------------------------------------------------------------- complaint checks
@@ -739,6 +809,7 @@ def open_complaint_check(
     db.session.flush()
     inspection.number = f"JC{complaint.region_code}-{local_today().year}-{inspection.id:06d}"
     complaint.status = ComplaintStatus.CHECK_OPENED
+    notify_complainant(complaint)
     complaint.handled_by_id = user.id
     complaint.handled_at = utcnow()
     complaint.resolution = _(

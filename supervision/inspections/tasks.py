@@ -10,9 +10,10 @@ import logging
 from datetime import date
 
 from core.jobs import job
+from core.notifications import reminder
 from supervision.inspections import operations as inspections
 
-__all__ = ["rectifications_overdue"]
+__all__ = ["deadline_reminders", "rectifications_overdue"]
 
 log = logging.getLogger(__name__)
 
@@ -24,3 +25,11 @@ def rectifications_overdue(day: str | None = None) -> dict:
     ids = inspections.mark_overdue(date.fromisoformat(day) if day else None)
     log.info("rectification orders marked overdue: %s", ids)
     return {"overdue": len(ids), "ids": ids[:200]}
+
+
+@reminder
+@job("supervision")
+def deadline_reminders(day: str | None = None) -> dict:
+    """Daily: notify enterprises of rectification deadlines 7 and 1 days ahead and passed
+    (``flask notify reminders``; each event once)."""
+    return inspections.deadline_reminders(date.fromisoformat(day) if day else None)

@@ -115,6 +115,7 @@ from core.clock import local_date, local_today, local_zone
 from core.errors import ValidationFailed
 from core.extensions import db
 from core.models import Role, User, utcnow
+from core.notifications import notify_address, notify_enterprises
 from core.validation import Errors as _Errors
 from core.validation import day as _day
 from core.validation import integer as _integer
@@ -1249,6 +1250,9 @@ def _open_complaints(complaints: Mapping[int, int | None], user: User, now: date
         complaint.status = ComplaintStatus.CHECK_OPENED
         complaint.handled_by_id = user.id
         complaint.handled_at = now
+        notify_address(complaint.contact, "complaint_status",
+                       f"complaint:{complaint.id}:{complaint.status.value}",
+                       number=complaint.number, status=complaint.status.value)
     if ids:
         db.session.flush()
 
@@ -1263,6 +1267,11 @@ def publicise_draw(draw: Draw, user: User, *, now: datetime | None = None) -> Dr
     draw.status = DrawStatus.PUBLICISED
     draw.publicised_at = now or utcnow()
     db.session.flush()
+    enterprises = db.session.scalars(
+        select(DrawItem.enterprise_id).where(DrawItem.draw_id == draw.id).distinct()
+    )
+    notify_enterprises(enterprises, "draw_publicised", f"draw:{draw.id}",
+                       number=draw.number, draw_id=draw.id)
     return draw
 
 
