@@ -136,7 +136,7 @@ def _register_commit(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from flask_babel import format_date, format_datetime, format_decimal, format_percent, get_locale
 
-    from core.i18n import region_label, render_coded
+    from core.i18n import region_label, render_coded, role_label
     from core.models import Role
 
     # Dates as Chinese readers expect them (2026-11-22 14:05, Beijing time) in both languages.
@@ -148,6 +148,7 @@ def _register_template_helpers(app: Flask) -> None:
     # Generated reasons stored as codes (core.i18n.coded), and 行政区划 codes with their names.
     app.jinja_env.filters["reason"] = render_coded
     app.jinja_env.filters["region"] = region_label
+    app.jinja_env.filters["role"] = role_label
     app.jinja_env.filters["percentformat"] = lambda v: "" if v is None else format_percent(v / 100, "#,##0.0%")
 
     @app.context_processor

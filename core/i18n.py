@@ -201,6 +201,17 @@ def render_coded(text: str | None) -> str:
         return text or ""
 
 
+# --------------------------------------------------------------------------- roles
+
+
+def role_label(role) -> str:
+    """A role (``Role`` or its value) in the reader's language: 企业, 评估机构, 市场监管部门 …"""
+    from core.accounts_forms import _role_choices
+
+    value = getattr(role, "value", role)
+    return str(dict(_role_choices()).get(value, value or ""))
+
+
 # --------------------------------------------------------------------------- regions
 
 

@@ -22,7 +22,7 @@ from ranking import demo as ranking_demo
 pytestmark = pytest.mark.slow  # the whole demo, loaded once for the module
 
 ALLOWED_FILE = Path(__file__).with_name("i18n_english_allowed.txt")
-PAGES_PER_ROLE = 60
+PAGES_PER_ROLE = 60  # pages rendered (200) per role
 #: Links not followed: downloads, the API, actions, other languages, and pages of one kind
 #: beyond a few (``_SAME_KIND``).
 SKIP = re.compile(
@@ -101,7 +101,8 @@ def crawl(client, starts: list[str], allowed: set[str]) -> dict[str, list[str]]:
     kinds: dict[str, int] = {}
     queue = deque(starts)
     found: dict[str, list[str]] = {}
-    while queue and len(seen) < PAGES_PER_ROLE:
+    rendered = 0
+    while queue and rendered < PAGES_PER_ROLE:
         url = queue.popleft()
         if url in seen or SKIP.search(url):
             continue
@@ -114,7 +115,8 @@ def crawl(client, starts: list[str], allowed: set[str]) -> dict[str, list[str]]:
         html = resp.get_data(as_text=True) if "text/html" in resp.content_type else ""
         resp.close()  # a file download holds its file open until closed
         if resp.status_code != 200 or not html:
-            continue
+            continue  # a page of another role, a redirect: not counted
+        rendered += 1
         page = _Text()
         page.feed(html)
         bad = [t for t in page.texts if english_words(t, allowed)]
