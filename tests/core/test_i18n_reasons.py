@@ -113,3 +113,14 @@ def test_exclusion_details_name_the_indicators(in_language):
         {"code": "below_floor", "detail": "apf: 4.1 (floor 4.2)"}, names)
     # without names (the API), the keys as stored
     assert "apf, noise" in boards.exclusion_text({"code": "missing_value", "detail": "apf, noise"})
+
+
+def test_a_notification_renders_a_coded_reason_in_the_readers_language(in_language):
+    from core.notifications import render
+
+    params = {"reason": ranking_reasons.abolished("2026-03-01", "产品停产"), "plan": "P",
+              "standard": "Q/YLKT 0001-2025", "run_id": 1}
+    in_language("en")
+    _subject, body = render("leader_removed", params)
+    assert "The enterprise abolished the standard (废止) on 2026-03-01: 产品停产" in body
+    assert "@ranking" not in body
