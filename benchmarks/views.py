@@ -16,6 +16,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, or_, select
 
 from core.clock import local_today
@@ -315,7 +316,21 @@ def admin_history():
         per_page=100,
         error_out=False,
     )
-    return render_template("benchmarks/admin_history.html", page=page)
+    return render_template("benchmarks/admin_history.html", page=page, history_word=_history_word)
+
+
+#: Words the catalogue history stores as codes: the actor of a job or command, how a row changed.
+HISTORY_WORDS = {
+    "system": _l("system (a job or a command)"),
+    "anonymous": _l("anonymous"),
+    "import": _l("import"),
+    "mark_withdrawn": _l("marked withdrawn"),
+}
+
+
+def _history_word(value: str | None) -> str:
+    """A stored actor label or reason in the reader's language (a user name as it is)."""
+    return str(HISTORY_WORDS.get(value or "", value or ""))
 
 
 @bp.get("/admin/export/<kind>.csv")

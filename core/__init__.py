@@ -91,14 +91,25 @@ def register_api(blp) -> None:
 
 
 def _select_locale() -> str:
-    """The visitor's chosen language (?lang= or the session); jobs and CLI use the default."""
+    """The visitor's chosen language (?lang= or the session's language switch); an API client
+    (or a request asking for JSON) also by its ``Accept-Language``; else the default (Chinese).
+    Pages ignore ``Accept-Language``: a page is in the language its switch says, whatever the
+    browser's. Jobs and CLI use the default."""
     from flask import current_app, has_request_context
+
+    from core.errors import is_api_request
 
     langs = current_app.config["LANGUAGES"]
     if has_request_context():
         chosen = request.args.get("lang") or session.get("lang")
         if chosen in langs:
             return chosen
+        if request.accept_languages and (
+            is_api_request() or request.accept_mimetypes.best == "application/json"
+        ):
+            best = request.accept_languages.best_match(langs)
+            if best:
+                return best
     return current_app.config["BABEL_DEFAULT_LOCALE"]
 
 
@@ -127,6 +138,7 @@ def _register_commit(app: Flask) -> None:
 def _register_template_helpers(app: Flask) -> None:
     from flask_babel import format_date, format_datetime, format_decimal, format_percent, get_locale
 
+    from core.i18n import region_label, render_coded, role_label
     from core.models import Role
 
     # Dates as Chinese readers expect them (2026-11-22 14:05, Beijing time) in both languages.
@@ -135,6 +147,10 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["numberformat"] = lambda v, fmt=None: (
         "" if v is None else format_decimal(v, format=fmt)
     )
+    # Generated reasons stored as codes (core.i18n.coded), and 行政区划 codes with their names.
+    app.jinja_env.filters["reason"] = render_coded
+    app.jinja_env.filters["region"] = region_label
+    app.jinja_env.filters["role"] = role_label
     app.jinja_env.filters["percentformat"] = lambda v: "" if v is None else format_percent(v / 100, "#,##0.0%")
 
     @app.context_processor

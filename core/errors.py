@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.extensions import db
+from core.i18n import translate_errors
 
 log = logging.getLogger(__name__)
 
@@ -158,6 +159,7 @@ def register(app) -> None:
 
     for code in HTTP_CODES:
         app.register_error_handler(code, _http_error(code))
+    app.register_error_handler(422, _unprocessable)
     server_error = _http_error(500)
 
     def _server_error(exc):
@@ -229,17 +231,60 @@ def _passed_headers(exc) -> list[tuple[str, str]]:
     return [(k, v) for k, v in headers if k.lower() != "content-type"]
 
 
+def default_message(code: int) -> str:
+    """What an error of ``code`` says when the view gave no message of its own (werkzeug's
+    descriptions are English only), in the reader's language."""
+    messages = {
+        400: lambda: _("Bad request (the form may have expired; reload the page)."),
+        401: lambda: _("Please log in."),
+        403: lambda: _("You do not have permission to do this."),
+        404: lambda: _("Not found."),
+        405: lambda: _("This address does not accept the %(method)s method.",
+                       method=request.method),
+        413: lambda: _("The upload is too large."),
+        422: lambda: _("The input was refused."),
+        429: lambda: _("Too many attempts; please wait a minute and try again."),
+    }
+    return messages[code]() if code in messages else _("Something went wrong on our side.")
+
+
+def _message_of(exc, code: int) -> str:
+    """The view's own message (``abort(code, message=...)`` or a description it set), else the
+    translated default: werkzeug's class descriptions and flask-limiter's limit text are
+    English whatever the reader's language."""
+    data = getattr(exc, "data", None) or {}
+    if data.get("message"):
+        return str(data["message"])
+    description = getattr(exc, "description", None)
+    if description and description != type(exc).description and code != 429:
+        return str(description)
+    return default_message(code)
+
+
 def _http_error(code: int):
     def handler(exc):
         headers = _passed_headers(exc)
         if is_api_request() or request.accept_mimetypes.best == "application/json":
             data = getattr(exc, "data", None) or {}  # flask-smorest abort(..., message=...)
-            body = {"code": code, "status": _phrase(code)}
-            message = data.get("message") or getattr(exc, "description", None) or ""
-            body["message"] = message
+            body = {"code": code, "status": _phrase(code), "message": _message_of(exc, code)}
             if data.get("errors"):
-                body["errors"] = data["errors"]
+                body["errors"] = translate_errors(data["errors"])
             return jsonify(body), code, headers
-        return render_template("errors/error.html", code=code), code, headers
+        message = default_message(code) if code == 405 else None
+        return render_template("errors/error.html", code=code, message=message), code, headers
 
     return handler
+
+
+def _unprocessable(exc):
+    """422 from webargs (the request did not fit the endpoint's schema) or ``abort(422)``: the
+    JSON body flask-smorest gives, with marshmallow's messages in the reader's language."""
+    data = getattr(exc, "data", None) or {}
+    body: dict = {"code": 422, "status": _phrase(422)}
+    if data.get("message"):
+        body["message"] = str(data["message"])
+    errors = data.get("errors", data.get("messages"))
+    if errors:
+        body["errors"] = translate_errors(errors)
+    headers = data.get("headers") or {}
+    return jsonify(body), 422, headers

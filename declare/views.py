@@ -42,6 +42,7 @@ from core import page_cache
 from core.auth import roles_required
 from core.charts import ScaleLine, scale_bar
 from core.errors import Conflict, ValidationFailed
+from core.i18n import region_names
 from core.extensions import db
 from core.forms import page_arg
 from core.models import Role
@@ -195,18 +196,7 @@ def region_label(code: str | None) -> str:
     """``500112 重庆市 渝北区``: names from the 行政区划 table that python-stdnum ships."""
     if not code:
         return ""
-    from stdnum import numdb
-
-    names: list[str] = []
-    for _part, props in numdb.get("cn/loc").info(code):
-        for key in ("province", "county"):
-            value = props.get(key)
-            if value:
-                latest = value.split(",")[-1]  # the newest name; older ones carry [from-to]
-                name = latest.split("]", 1)[-1]
-                if name and name not in names:
-                    names.append(name)
-    return " ".join([code, *names])
+    return " ".join([code, *region_names(code)])
 
 
 # --------------------------------------------------------------------------- enterprise pages

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from core.api_helpers import Blueprint, abort
 from core.auth import api_user
 from core.extensions import db, limiter
+from core.i18n import render_coded
 from core.models import OutboxJob, Role
 from core.schemas import JobOut
 from ranking import plans, publicity, queries
@@ -119,7 +120,7 @@ def _entry_dict(entry: RunEntry, labels: dict, *, reasons: bool = True) -> dict:
         "composite_rank": entry.composite_rank,
         "is_leader": entry.is_leader,
         "stars": entry.stars or 0,
-        "removed_reason": entry.removed_reason or "",
+        "removed_reason": render_coded(entry.removed_reason),
         "exclusion_reasons": [
             {"code": r.get("code", ""), "detail": exclusion_text(r)}
             for r in (entry.exclusion_reasons or [])
@@ -367,7 +368,7 @@ def run_leaders(run_id: int):
                 "composite": e.composite,
                 "composite_rank": e.composite_rank,
                 "removed": bool(e.removed_reason),
-                "removed_reason": e.removed_reason or "",
+                "removed_reason": render_coded(e.removed_reason),
             }
         )
     return out

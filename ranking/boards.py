@@ -5,10 +5,12 @@ of many plans, and which runs the public may see; tier and exclusion words.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from sqlalchemy import func, select
 
 from benchmarks.models import CatalogueChange
@@ -36,8 +38,26 @@ def tier_label(tier: int | None) -> str:
     return _("Tier %(n)s", n=number)
 
 
-def exclusion_text(reason) -> str:
-    """One exclusion reason (``{"code", "detail"}`` from ranking.eligibility) in words."""
+def indicator_names(plan) -> dict[str, str]:
+    """The plan's indicator keys (benchmark codes) with their names in the reader's language."""
+    locale = str(get_locale())
+    return {pi.benchmark_code: pi.benchmark.label(locale) if pi.benchmark is not None
+            else pi.benchmark_code for pi in plan.indicators}
+
+
+def _named_keys(detail: str, names: dict[str, str]) -> str:
+    """", "-joined indicator keys with their names (a key without a name as it is)."""
+    if not names:
+        return detail
+    return pgettext("list separator", ", ").join(
+        names.get(k.strip(), k.strip()) for k in detail.split(",")
+    )
+
+
+def exclusion_text(reason, names: dict[str, str] | None = None) -> str:
+    """One exclusion reason (``{"code", "detail"}`` from ranking.eligibility) in words;
+    ``names`` (``indicator_names(plan)``) names the indicators its detail gives by key."""
+    names = names or {}
     if isinstance(reason, dict):
         code, detail = reason.get("code", ""), str(reason.get("detail") or "")
     else:
@@ -57,16 +77,38 @@ def exclusion_text(reason) -> str:
     if code == "violation":
         return _("Indicators below a mandatory limit: %(n)s.", n=detail)
     if code == "mingshi_on_core":
-        return _("A 明示 (below a recommended standard) on core indicators: %(keys)s.", keys=detail)
+        return _("A 明示 (below a recommended standard) on core indicators: %(keys)s.",
+                 keys=_named_keys(detail, names))
     if code == "nonconforming_inspection":
         return _("A non-conforming inspection or serious record within the window (%(day)s).",
                  day=detail)
     if code == "missing_value":
-        return _("No value for core indicators: %(keys)s.", keys=detail)
+        return _("No value for core indicators: %(keys)s.", keys=_named_keys(detail, names))
     if code == "below_floor":
-        return _("Below the plan's floor: %(detail)s.", detail=detail)
+        return _("Below the plan's floor: %(detail)s.",
+                 detail=_below_floor_words(detail, names))
     return f"{code}: {detail}" if detail else code
 
+
+
+#: One indicator in the detail of a ``below_floor`` exclusion as ranking.eligibility writes it
+#: (compact and language-free: "eff: 63.5 (floor 64); noise: 40 (floor 38)").
+_BELOW_FLOOR = re.compile(r"(?P<key>[^;]+?): (?P<value>\S+) \(floor (?P<floor>[^)]+)\)")
+
+
+def _below_floor_words(detail: str, names: dict[str, str] | None = None) -> str:
+    """The parameters of a below-floor detail in the reader's language; a detail of another
+    shape as it is."""
+    parts = [p.strip() for p in detail.split(";")]
+    found = [_BELOW_FLOOR.fullmatch(p) for p in parts]
+    if not parts or not all(found):
+        return detail
+    return pgettext("list separator", "; ").join(
+        _("%(indicator)s %(value)s, floor %(floor)s",
+          indicator=(names or {}).get(m["key"], m["key"]), value=m["value"],
+          floor=m["floor"])
+        for m in found
+    )
 
 
 def indicator_key(pi) -> str:

@@ -19,8 +19,10 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import select
 
 from core.extensions import db
+from core.i18n import render_coded
 from declare.models import Enterprise
 from declare.queries import DeclarationLabel, declaration_labels
+from ranking import reasons  # noqa: F401  (registers the renderers of the stored reasons)
 from ranking.models import RankingRun, RunEntry
 
 BOM = "\ufeff"
@@ -119,7 +121,7 @@ def run_table(run: RankingRun, *, reasons: bool = True) -> tuple[list[str], list
             entry.stars or None,
             "是" if entry.eligible else "否",
             reasons_text(entry.exclusion_reasons) if reasons else "",
-            entry.removed_reason or "",
+            render_coded(entry.removed_reason),
         ]
         rows.append(row)
     return columns(indicators), rows

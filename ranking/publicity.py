@@ -31,6 +31,7 @@ from declare.models import (
     Indicator,
 )
 from ranking import eligibility
+from ranking import reasons as coded_reasons
 from ranking.models import (
     EvaluationPlan,
     Objection,
@@ -258,9 +259,7 @@ def resolve_objection(
         _notify_objector(objection)
         return objection
 
-    reason = _("Objection %(id)d accepted: %(text)s", id=objection.id, text=objection.text)
-    if response:
-        reason += "\n" + response
+    reason = coded_reasons.objection_accepted(objection.id, objection.text, response)
     new = build_run(run.plan, RunKind.OFFICIAL, user, previous=run, change_reason=reason)
     start = today or local_today()
     new.status = RunStatus.PUBLICITY
@@ -447,13 +446,12 @@ def _below_floor(run: RankingRun, revised: dict[int, int]) -> dict[int, str]:
                                       else value > pi.floor)
             if worse:
                 name = pi.benchmark.name if pi.benchmark is not None else code
+                name_en = (pi.benchmark.name_en if pi.benchmark is not None else "") or name
                 out[decl_id] = (
-                    _("The declaration was revised: %(indicator)s is no longer declared.",
-                      indicator=name)
+                    coded_reasons.not_declared(name, name_en)
                     if value is None else
-                    _("The declaration was revised: %(indicator)s %(value)s %(unit)s is below "
-                      "the plan's floor %(floor)s %(unit)s.", indicator=name,
-                      value=f"{value:g}", floor=f"{pi.floor:g}", unit=pi.unit)
+                    coded_reasons.below_floor(name, name_en, f"{value:g}", f"{pi.floor:g}",
+                                              pi.unit)
                 )
                 break
     return out
@@ -499,21 +497,15 @@ def leaders_to_remove(run: RankingRun) -> dict[int, str]:
     for decl_id, enterprise_id, status, ended_at, end_reason, _v, _c in rows:
         when = local_date(ended_at).isoformat() if ended_at else ""
         if status is DeclarationStatus.ABOLISHED:
-            out[decl_id] = _("The enterprise abolished the standard (废止) on %(date)s: %(reason)s",
-                             date=when, reason=end_reason or "")
+            out[decl_id] = coded_reasons.abolished(when, end_reason or "")
         elif status is DeclarationStatus.REVOKED:
-            out[decl_id] = _("The declaration was revoked (撤销) on %(date)s: %(reason)s",
-                             date=when, reason=end_reason or "")
+            out[decl_id] = coded_reasons.revoked(when, end_reason or "")
         elif enterprise_id in records:
             record = records[enterprise_id]
-            label = (
-                _("a non-conforming inspection result")
-                if record.result == "nonconforming"
-                else _("a serious compliance record")
+            out[decl_id] = coded_reasons.record(
+                "nonconforming" if record.result == "nonconforming" else "serious",
+                record.occurred_on.isoformat(), record.reference or "",
             )
-            out[decl_id] = _("The enterprise has %(what)s of %(date)s %(ref)s",
-                             what=label, date=record.occurred_on.isoformat(),
-                             ref=f"({record.reference})" if record.reference else "").strip()
         elif decl_id in floors:
             out[decl_id] = floors[decl_id]
     return out
@@ -522,5 +514,5 @@ def leaders_to_remove(run: RankingRun) -> dict[int, str]:
 def remove_leaders(run: RankingRun, removals: dict[int, str], user=None) -> RankingRun:
     """A new list version of ``run`` (published, or under publicity with the same period)
     without the leaders in ``removals``, each shown removed with its reason."""
-    reason = _("Dynamic management: %(n)d leader(s) removed.", n=len(removals))
-    return record_removal(run, removals, reason, reasons=removals, user=user)
+    return record_removal(run, removals, coded_reasons.dynamic(len(removals)), reasons=removals,
+                          user=user)

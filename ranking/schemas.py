@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from core.i18n import render_coded
 from core.schemas import DbId, TrimmedSchema, WholeNumber
 from ranking.models import ObjectionStatus, PlanStatus, RunKind, RunStatus
 
@@ -187,7 +188,7 @@ class RunOut(Schema):
     status = fields.Enum(RunStatus, by_value=True)
     list_version = fields.Integer()
     previous_run_id = fields.Integer(allow_none=True)
-    change_reason = fields.String()
+    change_reason = fields.Function(lambda r: render_coded(r.change_reason))
     inputs_hash = fields.String()
     as_of = fields.AwareDateTime()
     entry_count = fields.Integer()

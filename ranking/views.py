@@ -137,6 +137,7 @@ def _helpers() -> dict:
         "CUT_MODES": CUT_MODES,
         "COMPOSITE_METHODS": COMPOSITE_METHODS,
         "exclusion_text": boards.exclusion_text,
+        "indicator_names": boards.indicator_names,
         "fmt": charts.fmt,
         "locale": str(get_locale()),
         "RunKind": RunKind,

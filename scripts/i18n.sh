@@ -16,7 +16,7 @@ PYTHON="${PYTHON:-.venv/bin/python}"
 PO=translations/zh/LC_MESSAGES/messages.po
 
 # 1. Extract. Only the source directories: never ".", which would scan .venv.
-"$PYBABEL" extract -F babel.cfg -k _l -k lazy_gettext \
+"$PYBABEL" extract -F babel.cfg -k _l -k lazy_gettext -k _lp:1c,2 -k lazy_pgettext:1c,2 \
     --project=qibiao --no-wrap --sort-by-file \
     -o translations/messages.pot app core benchmarks declare ranking supervision templates
 

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from flask import current_app, has_request_context, url_for
 from flask_babel import force_locale, get_locale
 
+from core.i18n import render_coded
 from core.notifications.kinds import KINDS, VALUE_LABELS, Kind
 from core.notifications.models import Notification, NotificationSettings
 
@@ -114,6 +115,8 @@ def reminder(func: Callable) -> Callable:
 
 def _value(name: str, value):
     label = VALUE_LABELS.get(name, {}).get(value) if isinstance(value, str) else None
+    if label is None and isinstance(value, str):
+        return render_coded(value)  # a generated reason stored as a code (core.i18n)
     return str(label) if label is not None else ("" if value is None else value)
 
 

@@ -6,6 +6,7 @@ import json
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 
 from supervision.flags import risk
 from supervision.models import RiskFlag
@@ -21,7 +22,11 @@ CODE_LABELS = {
     "leader": _l("Leader (领跑者): checked more often"),
     "text_unchecked": _l("Standard text not read automatically: compare by hand"),
 }
-SEVERITY_LABELS = {"high": _l("High"), "medium": _l("Medium"), "low": _l("Low")}
+SEVERITY_LABELS = {
+    "high": _lp("severity", "High"),
+    "medium": _lp("severity", "Medium"),
+    "low": _lp("severity", "Low"),
+}
 STATUS_LABELS = {"open": _l("Open"), "cleared": _l("Cleared"), "all": _l("Open and cleared")}
 CLEAR_REASON_LABELS = {
     "cause_removed": _l("The cause went away"),

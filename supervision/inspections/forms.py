@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from wtforms import RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -29,7 +30,7 @@ class RecordForm(FlaskForm):
     """
 
     result = RadioField(
-        _l("Result"),
+        _lp("inspection", "Result"),
         choices=[SelectChoice(r.value, RESULT_LABELS[r.value]) for r in InspectionResult],
         validate_choice=False,
     )

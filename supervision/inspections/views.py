@@ -30,6 +30,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -71,7 +72,7 @@ PER_PAGE = 30
 STATUS_LABELS = {
     "assigned": _l("Assigned, not yet recorded"),
     "recorded": _l("Recorded, not yet published"),
-    "published": _l("Published"),
+    "published": _lp("status", "Published"),
 }
 ORIGIN_LABELS = {
     "random": _l("Random draw"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
@@ -90,7 +91,8 @@ class InspectorForm(FlaskForm):
 
     code = StringField(_l("Staff number"), validators=[DataRequired(), Length(max=40)],
                        filters=[_strip])
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=80)], filters=[_strip])
+    name = StringField(_lp("person", "Name"), validators=[DataRequired(), Length(max=80)],
+                       filters=[_strip])
     organisation = StringField(_l("Organisation"), validators=[Length(max=200)],
                                filters=[_strip])
     speciality = StringField(_l("Speciality"), validators=[Length(max=200)], filters=[_strip])

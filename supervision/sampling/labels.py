@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
+
+from core.i18n import region_label
 
 from supervision.sampling import operations as draws
 
@@ -47,6 +51,38 @@ def exclusion_text(reason: str) -> str:
         return reason
     return _("The enterprise was drawn in draw %(number)s on %(day)s, within the exclusion "
              "window.", number=parts["number"], day=parts["day"])
+
+
+def _category_names() -> dict[str, str]:
+    """Product category code -> name in the reader's language (one query per request)."""
+    from flask import g, has_request_context
+
+    from benchmarks.models import ProductCategory
+    from core.extensions import db
+
+    cached = g.get("_sampling_category_names") if has_request_context() else None
+    if cached is None:
+        locale = str(get_locale())
+        cached = {c.code: c.label(locale) for c in db.session.scalars(select(ProductCategory))}
+        if has_request_context():
+            g._sampling_category_names = cached
+    return cached
+
+
+def stratum_label(key) -> str:
+    """A stratum key in words: 重庆市 渝北区 (500112), 水嘴, or both (``500112/faucet``)."""
+    key = str(key if key is not None else "")
+    if key == draws.ALL_STRATUM:
+        return _("All (one stratum)")
+    words = []
+    for part in key.split("/"):
+        if part == draws.NO_CATEGORY:
+            words.append(_("No product category"))
+        elif part.isdigit():
+            words.append(region_label(part))
+        else:
+            words.append(_category_names().get(part, part))
+    return " · ".join(words)
 
 
 def percent(value: float | None) -> str:

@@ -103,6 +103,7 @@ import numpy as np
 import pandas as pd
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import pgettext
 from sqlalchemy import and_, func, insert, null, or_, select, true
 from sqlalchemy.exc import IntegrityError
 from stdnum.cn import uscc as uscc_mod
@@ -487,7 +488,7 @@ def _clean_rules(data: Mapping, errors: _Errors, out: dict) -> None:
 def _clean_plan(data: Any, regulator: User) -> dict:
     """Check a plan's data; return the cleaned values or raise with every error at once."""
     if not isinstance(data, Mapping):
-        raise _refuse(_("Expected the plan's fields."))
+        raise _refuse(pgettext("sampling", "Expected the plan's fields."))
     errors = _Errors()
     out: dict[str, Any] = {}
     name = _text(data.get("name"))
@@ -535,7 +536,7 @@ def update_plan(
     """
     _require_region(user, plan.region_code)
     if not isinstance(data, Mapping):
-        raise _refuse(_("Expected the plan's fields."))
+        raise _refuse(pgettext("sampling", "Expected the plan's fields."))
     if db.session.scalar(select(func.count(Draw.id)).where(Draw.plan_id == plan.id)):
         raise _refuse(_("Samples were already drawn with this plan and record its rules; make a "
                         "new plan to change them."))

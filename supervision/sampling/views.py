@@ -62,6 +62,7 @@ from supervision.sampling.labels import (
     exclusion_text,
     percent,
     reason_label,
+    stratum_label,
 )
 from supervision.sampling.queries import (
     _inspector_names,
@@ -82,6 +83,7 @@ STRATUM_LABEL = 22  # characters of a stratum key shown left of its bars (the ta
 def _helpers() -> dict:
     return {
         "reason_label": reason_label,
+        "stratum_label": stratum_label,
         "exclusion_text": exclusion_text,
         "draw_status_label": lambda s: _label(DRAW_STATUS_LABELS, s),
         "strata_label": lambda s: _label({c.value: c.label for c in STRATIFICATION_CHOICES}, s),

@@ -26,7 +26,8 @@ except ImportError:  # pragma: no cover
 SOURCE_DIRS = ("app", "core", "benchmarks", "declare", "ranking", "supervision", "templates")
 # Keywords beyond babel's defaults (_, gettext, ngettext, pgettext, ...): flask_babel's lazy
 # variants as the code imports them. Keep in step with the -k options of scripts/i18n.sh.
-EXTRA_KEYWORDS = {"_l": None, "lazy_gettext": None}
+EXTRA_KEYWORDS = {"_l": None, "lazy_gettext": None,
+                  "_lp": ((1, "c"), 2), "lazy_pgettext": ((1, "c"), 2)}
 PO_PATH = ROOT / "translations" / "zh" / "LC_MESSAGES" / "messages.po"
 MO_PATH = PO_PATH.with_suffix(".mo")
 
@@ -88,7 +89,8 @@ def test_extraction_finds_python_and_template_strings():
 def test_every_msgid_in_the_source_has_a_chinese_translation():
     catalog = _read_po()
     problems = []
-    for (msgid, context), where in sorted(_extract().items()):
+    found = sorted(_extract().items(), key=lambda i: (i[0][0], i[0][1] or ""))
+    for (msgid, context), where in found:
         msg = catalog.get(msgid, context)
         if msg is None:
             state = "not in the catalogue"
@@ -130,8 +132,9 @@ def test_compiled_mo_matches_the_po():
         for m in catalog
         if m.id and not m.fuzzy
     }
-    mo_pairs = {
-        (m.context, m.id if isinstance(m.id, str) else tuple(m.id)): (
+    mo_pairs = {  # Babel's read_mo gives a msgctxt as bytes
+        (m.context.decode() if isinstance(m.context, bytes) else m.context,
+         m.id if isinstance(m.id, str) else tuple(m.id)): (
             m.string if isinstance(m.string, str) else tuple(m.string)
         )
         for m in compiled

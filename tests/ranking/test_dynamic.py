@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from core.errors import ValidationFailed
+from core.i18n import render_coded
 from core.extensions import db as _db
 from core.models import OutboxJob
 from declare import operations as declare_ops
@@ -54,13 +55,14 @@ def test_an_abolished_leader_leaves_the_list_in_a_new_version(published, db):
     new = current_official(plan)
     assert new.id != run.id
     assert (new.status, new.list_version, new.previous_run_id) == (RunStatus.PUBLISHED, 2, run.id)
-    assert "1 leader(s) removed" in new.change_reason
+    assert "1 leader(s) removed" in render_coded(new.change_reason)
     db.session.refresh(run)
     assert run.status is RunStatus.SUPERSEDED
     got = entries(new)
     removed = got[first.declaration_id]
     assert (removed.is_leader, removed.stars) == (False, 0)
-    assert "abolished the standard" in removed.removed_reason and "产品停产" in removed.removed_reason
+    shown_reason = render_coded(removed.removed_reason)  # stored as a code with parameters
+    assert "abolished the standard" in shown_reason and "产品停产" in shown_reason
     assert got[second.declaration_id].is_leader and not got[second.declaration_id].removed_reason
     assert not got[third.declaration_id].is_leader
     # The rest of the list is a copy: same places, tiers and scores.
@@ -97,8 +99,8 @@ def test_a_nonconforming_inspection_removes_the_leader(published, db):
     assert (new.list_version, new.previous_run_id, new.status) == (2, run.id, RunStatus.PUBLISHED)
     removed = entries(new)[second.declaration_id]
     assert not removed.is_leader
-    assert "non-conforming inspection" in removed.removed_reason
-    assert "2025-抽-017" in removed.removed_reason
+    assert "non-conforming inspection" in render_coded(removed.removed_reason)
+    assert "2025-抽-017" in render_coded(removed.removed_reason)
     assert entries(new)[first.declaration_id].is_leader
     # Excluded from new rankings for the configured window.
     matrix, exclusions = eligibility.eligible(plan)
@@ -225,7 +227,8 @@ def test_a_leader_revised_below_the_floor_during_publicity_is_removed(
     assert new.status is RunStatus.PUBLICITY and new.previous_run_id == run.id
     removed = entries(new)[second.declaration_id]
     assert not removed.is_leader
-    assert "revised" in removed.removed_reason and "4.2" in removed.removed_reason
+    assert "revised" in render_coded(removed.removed_reason)
+    assert "4.2" in render_coded(removed.removed_reason)
     assert entries(new)[first.declaration_id].is_leader
 
 
@@ -239,5 +242,5 @@ def test_publication_removes_a_lost_leader_even_when_the_job_has_not_run(in_publ
     jobs.discard_pending()  # the dynamic-management job is still waiting in the queue
     published = publicity.publish_run(run, evaluator, today=run.publicity_end + timedelta(1))
     assert published.id != run.id and published.status is RunStatus.PUBLISHED
-    assert "abolished" in entries(published)[first.declaration_id].removed_reason
+    assert "abolished" in render_coded(entries(published)[first.declaration_id].removed_reason)
     assert not entries(published)[first.declaration_id].is_leader

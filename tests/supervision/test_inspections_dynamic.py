@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from core.extensions import db as _db
+from core.i18n import render_coded
 from core.models import Role
 from declare.queries import local_today
 from ranking import eligibility, publicity, queries, runs
@@ -81,8 +82,8 @@ def test_a_nonconforming_result_removes_the_leader_with_the_reason(leaders, make
     assert current.status is RunStatus.PUBLISHED and current.list_version == 2
     removed = _entries(current)[first.declaration_id]
     assert not removed.is_leader
-    assert "non-conforming inspection" in removed.removed_reason
-    assert inspection.number in removed.removed_reason
+    assert "non-conforming inspection" in render_coded(removed.removed_reason)
+    assert inspection.number in render_coded(removed.removed_reason)
     assert _entries(current)[second.declaration_id].is_leader
 
     # Excluded from new rankings within the plan's window.
