@@ -38,6 +38,10 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": os.environ.get("REDIS_URL", "").strip() or None,
         "UPLOAD_DIR": os.environ.get("UPLOAD_DIR") or str(instance_path / "uploads"),
+        # The daily open-data releases (declare.opendata): one immutable folder per day.
+        "OPEN_DATA_DIR": os.environ.get("OPEN_DATA_DIR") or str(instance_path / "opendata"),
+        # A font file with Chinese glyphs for PNG labels (declare.labels); PDFs need none.
+        "LABEL_FONT": os.environ.get("LABEL_FONT") or None,
         "MAX_UPLOAD_BYTES": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
         # What reading the text of one standard PDF may cost (declare.uploads.text_budget):
         # a file over pages/bytes/tokens is refused at upload; the flags job extracts within

@@ -19,7 +19,7 @@ from declare.models import Declaration, DeclarationVersion, Product, ReferenceFl
 from declare.queries import declarations_citing
 from declare.signals import declaration_changed
 
-__all__ = ["reflag_all", "reflag_references"]
+__all__ = ["reflag_all", "reflag_references", "release_open_data"]
 
 CHUNK = 500  # ids per IN (...) list: well under every database's bound-parameter limit
 
@@ -201,3 +201,15 @@ def reflag_all() -> dict[str, int]:
         )
     )
     return reflag_references(sorted(candidates))
+
+
+@job('default')
+def release_open_data(day: str | None = None) -> dict:
+    """Daily: the open-data release of ``day`` (YYYY-MM-DD, default today in Beijing time):
+    declarations in force, products and indicators as CSV and Parquet with schema and sums
+    (``declare.opendata``). A second run for the same day is a no-op."""
+    from datetime import date
+
+    from declare import opendata
+
+    return opendata.release(date.fromisoformat(day) if day else None)

@@ -1,0 +1,261 @@
+"""CSV and Excel (.xlsx) exports of declarations: the public search results (with the page's
+filters) and an enterprise's own declarations.
+
+Every matching row is written, never a silently cut first page: the rows are read through a
+server-side cursor (``yield_per``: PostgreSQL's named cursor, constant memory whatever the
+count) and written as they come. CSV is streamed to the client in chunks of ``CHUNK_ROWS``
+rows, UTF-8 with a byte-order mark so Excel opens the Chinese right. XLSX cannot be sent before
+its ZIP directory is written, so it is built in a temporary file by openpyxl's write-only
+workbook (rows are flushed to disk, not kept) and then streamed from there; past Excel's
+1,048,576 rows a sheet the rows continue on the next sheet (导出结果2, …).
+
+Headers are Chinese with the English field name beside them (``标准编号 standard_number``),
+like the files regulators and evaluation bodies file; the rows are what the public pages show.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from flask import Response, stream_with_context
+from sqlalchemy import Select, func, select
+
+from benchmarks.models import Standard
+from core.clock import local_date
+from core.extensions import db
+from declare import search
+from declare.models import Declaration, DeclarationVersion, Enterprise, Product
+
+__all__ = [
+    "CHUNK_ROWS",
+    "COLUMNS",
+    "OWN_COLUMNS",
+    "TYPES",
+    "csv_stream",
+    "enterprise_rows",
+    "response",
+    "search_rows",
+    "xlsx_stream",
+]
+
+BOM = "\ufeff"
+CHUNK_ROWS = 2000  # rows per streamed CSV chunk and per cursor batch
+XLSX_MAX_ROWS = 1_048_576  # Excel's rows per sheet, the header included
+
+STATUS_TEXT = {
+    "draft": "草稿",
+    "published": "现行有效",
+    "superseded": "已被代替",
+    "abolished": "已废止",
+    "revoked": "已撤销",
+}
+KIND_TEXT = {"catalogue": "执行国家/行业/地方/团体标准", "enterprise": "执行企业标准"}
+
+# (field name, Chinese header) of the public export, in order.
+COLUMNS: list[tuple[str, str]] = [
+    ("declaration_id", "声明ID"),
+    ("version_no", "版本"),
+    ("status", "状态"),
+    ("kind", "类型"),
+    ("standard_number", "标准编号"),
+    ("standard_title", "标准名称"),
+    ("enterprise", "企业名称"),
+    ("uscc", "统一社会信用代码"),
+    ("region_code", "行政区划代码"),
+    ("published_on", "公开日期"),
+    ("implemented_on", "实施日期"),
+    ("products", "产品名称及型号"),
+]
+# The enterprise's own export adds the declaration's status (drafts included).
+OWN_COLUMNS: list[tuple[str, str]] = [
+    *COLUMNS[:2],
+    ("declaration_status", "声明状态"),
+    *COLUMNS[2:],
+]
+
+
+def headers(columns: list[tuple[str, str]]) -> list[str]:
+    return [f"{zh} {name}" for name, zh in columns]
+
+
+def _value(x: Any) -> str:
+    return x.value if hasattr(x, "value") else ("" if x is None else str(x))
+
+
+def _select_rows(stmt: Select) -> Select:
+    """``stmt`` (rows of ``version_id`` in their order) with every exported column and the
+    products joined (one row per product; ``_grouped`` folds them back per version)."""
+    v, d, e, s, p = DeclarationVersion, Declaration, Enterprise, Standard, Product
+    return (
+        stmt.add_columns(
+            d.id.label("x_declaration_id"),
+            d.status.label("x_declaration_status"),
+            d.kind.label("x_kind"),
+            v.id.label("x_version_id"),
+            v.version_no,
+            v.status.label("x_status"),
+            func.coalesce(s.code, v.std_code).label("x_number"),
+            func.coalesce(s.title, v.std_name).label("x_title"),
+            e.name.label("x_enterprise"),
+            e.uscc,
+            e.region_code,
+            v.published_at,
+            v.implemented_on,
+            p.name.label("x_product"),
+            p.model.label("x_model"),
+        )
+        .join(d, d.id == v.declaration_id)
+        .join(e, e.id == d.enterprise_id)
+        .outerjoin(s, s.id == v.standard_id)
+        .outerjoin(p, p.version_id == v.id)
+        .order_by(p.id)
+    )
+
+
+def _grouped(rows: Iterable, own: bool) -> Iterator[list]:
+    """One output row per version from the joined rows (consecutive per version)."""
+    current, products = None, []
+    for r in rows:
+        if current is not None and r.x_version_id != current.x_version_id:
+            yield _row(current, products, own)
+            products = []
+        current = r
+        if r.x_product is not None:
+            products.append(f"{r.x_product} {r.x_model}".strip())
+    if current is not None:
+        yield _row(current, products, own)
+
+
+def _row(r, products: list[str], own: bool) -> list:
+    row = [
+        r.x_declaration_id,
+        r.version_no,
+        STATUS_TEXT.get(_value(r.x_status), _value(r.x_status)),
+        KIND_TEXT.get(_value(r.x_kind), _value(r.x_kind)),
+        r.x_number or "",
+        r.x_title or "",
+        r.x_enterprise,
+        r.uscc,
+        r.region_code,
+        local_date(r.published_at).isoformat() if r.published_at else "",
+        r.implemented_on.isoformat() if r.implemented_on else "",
+        "; ".join(products),
+    ]
+    if own:
+        status = _value(r.x_declaration_status)
+        row.insert(2, STATUS_TEXT.get(status, status))
+    return row
+
+
+def _stream(stmt: Select) -> Iterator:
+    """The rows of ``stmt`` through a server-side cursor, ``CHUNK_ROWS`` at a time."""
+    result = db.session.execute(stmt.execution_options(yield_per=CHUNK_ROWS))
+    try:
+        yield from result
+    finally:
+        result.close()
+
+
+def search_rows(
+    *, q: str = "", category_id=None, kind=None, region: str | None = "", status=None
+) -> Iterator[list]:
+    """Every declaration the public search finds with these filters (``declare.search.matching``),
+    in the search's order: one list of ``COLUMNS`` values each."""
+    found = search.matching(
+        q=q, category_id=category_id, kind=kind, region=region, status=status
+    )
+    stmt = _select_rows(
+        found.join(
+            DeclarationVersion, DeclarationVersion.id == search.SearchDocument.version_id
+        )
+    )
+    return _grouped(_stream(stmt), own=False)
+
+
+def enterprise_rows(enterprise_id: int) -> Iterator[list]:
+    """An enterprise's declarations (drafts included), newest first, with their current
+    version (the draft of a never-published one): one list of ``OWN_COLUMNS`` values each."""
+    d, v = Declaration, DeclarationVersion
+    newest = (
+        select(func.max(v.id))
+        .where(v.declaration_id == d.id)
+        .correlate(d)
+        .scalar_subquery()
+    )
+    stmt = _select_rows(
+        select(d.created_at)
+        .select_from(v)
+        .where(d.enterprise_id == enterprise_id, v.id == func.coalesce(d.current_version_id, newest))
+        .order_by(d.created_at.desc(), d.id.desc())
+    )
+    return _grouped(_stream(stmt), own=True)
+
+
+def csv_stream(rows: Iterable[list], columns: list[tuple[str, str]]) -> Iterator[bytes]:
+    """UTF-8 CSV with a byte-order mark, one chunk of bytes per ``CHUNK_ROWS`` rows."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\r\n")
+    buf.write(BOM)
+    writer.writerow(headers(columns))
+    n = 0
+    for row in rows:
+        writer.writerow(row)
+        n += 1
+        if n % CHUNK_ROWS == 0:
+            yield buf.getvalue().encode("utf-8")
+            buf.seek(0)
+            buf.truncate()
+    yield buf.getvalue().encode("utf-8")
+
+
+def xlsx_stream(
+    rows: Iterable[list], columns: list[tuple[str, str]], *, sheet: str = "导出结果"
+) -> Iterator[bytes]:
+    """An .xlsx of the rows: built in a temporary file (openpyxl write-only: constant
+    memory), then read back in 64 KiB pieces; the file is removed when the stream ends."""
+    from openpyxl import Workbook
+
+    fd, path = tempfile.mkstemp(suffix=".xlsx", prefix="export-")
+    os.close(fd)
+    try:
+        wb = Workbook(write_only=True)
+        head = headers(columns)
+        ws, used, n_sheets = None, XLSX_MAX_ROWS, 0
+        for row in rows:
+            if used >= XLSX_MAX_ROWS:
+                n_sheets += 1
+                ws = wb.create_sheet(sheet if n_sheets == 1 else f"{sheet}{n_sheets}")
+                ws.append(head)
+                used = 1
+            ws.append(row)
+            used += 1
+        if ws is None:
+            wb.create_sheet(sheet).append(head)
+        wb.save(path)
+        with open(path, "rb") as fh:
+            while piece := fh.read(65536):
+                yield piece
+    finally:
+        os.unlink(path)
+
+
+TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def response(rows: Iterable[list], columns: list[tuple[str, str]], fmt: str, filename: str):
+    """A streamed download of ``rows`` (pages and API alike): every row, no limit. The rows
+    are read while the body is sent (``stream_with_context`` keeps the request's app context
+    and database session)."""
+    body = csv_stream(rows, columns) if fmt == "csv" else xlsx_stream(rows, columns)
+    resp = Response(stream_with_context(body), mimetype=TYPES[fmt])
+    resp.headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
