@@ -23,7 +23,17 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC
 
 from flask import Response, stream_with_context
-from sqlalchemy import DateTime, Select, String, func, select, type_coerce
+from sqlalchemy import (
+    DateTime,
+    Select,
+    String,
+    case,
+    func,
+    literal_column,
+    select,
+    type_coerce,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from benchmarks.models import Standard
 from core.clock import local_zone
@@ -46,6 +56,7 @@ __all__ = [
 BOM = "\ufeff"
 CHUNK_ROWS = 2000  # rows per streamed CSV chunk
 FETCH_ROWS = 10_000  # rows per server-side cursor batch
+CHUNK_BYTES = 256 * 1024  # bytes per streamed chunk of PostgreSQL's COPY output
 XLSX_MAX_ROWS = 1_048_576  # Excel's rows per sheet, the header included
 
 STATUS_TEXT = {
@@ -167,23 +178,74 @@ def _stream(stmt: Select) -> Iterator:
         result.close()
 
 
+class ExportRows:
+    """The rows of an export: iterate for lists of values (the generic path, and XLSX), or on
+    PostgreSQL let ``csv_stream`` run ``copy_select`` through ``COPY … TO STDOUT``: the
+    database formats the same CSV itself, several times faster than Python per row."""
+
+    def __init__(self, base: Select, own: bool, keep_froms: bool = False) -> None:
+        self.base, self.own, self.keep_froms = base, own, keep_froms
+
+    def __iter__(self) -> Iterator[list]:
+        return _grouped(_stream(_select_rows(self.base)), own=self.own)
+
+    def copy_select(self) -> Select:
+        """The rows as the CSV's text columns, in SQL (PostgreSQL): status and kind in
+        Chinese, the day in Beijing time, the products aggregated; empty text as NULL, which
+        COPY writes unquoted, as Python's csv module writes an empty string."""
+        v, d, e, s, p = DeclarationVersion, Declaration, Enterprise, Standard, Product
+        zone = str(local_zone())
+
+        def word(col, table: dict):
+            return case(*[(col == key.upper(), text_) for key, text_ in table.items()],
+                        else_=type_coerce(col, String))
+
+        products = (
+            select(func.string_agg(p.name + " " + p.model,
+                                   aggregate_order_by(literal_column("'; '"), p.id)))
+            .where(p.version_id == v.id)
+            .scalar_subquery()
+        )
+        cols = [
+            d.id,
+            v.version_no,
+            word(type_coerce(v.status, String), STATUS_TEXT),
+            word(type_coerce(d.kind, String), KIND_TEXT),
+            func.nullif(func.coalesce(s.code, v.std_code), ""),
+            func.nullif(func.coalesce(s.title, v.std_name), ""),
+            func.nullif(e.name, ""),
+            func.nullif(e.uscc, ""),
+            func.nullif(e.region_code, ""),
+            func.to_char(func.timezone(zone, type_coerce(v.published_at, DateTime(timezone=True))),
+                         "YYYY-MM-DD"),
+            func.to_char(v.implemented_on, "YYYY-MM-DD"),
+            func.nullif(products, ""),
+        ]
+        if self.own:
+            cols.insert(2, word(type_coerce(d.status, String), STATUS_TEXT))
+        stmt = self.base.with_only_columns(*cols, maintain_column_froms=self.keep_froms)
+        return (
+            stmt.join(d, d.id == v.declaration_id)
+            .join(e, e.id == d.enterprise_id)
+            .outerjoin(s, s.id == v.standard_id)
+        )
+
+
 def search_rows(
     *, q: str = "", category_id=None, kind=None, region: str | None = "", status=None
-) -> Iterator[list]:
+) -> ExportRows:
     """Every declaration the public search finds with these filters (``declare.search.matching``),
     in the search's order: one list of ``COLUMNS`` values each."""
     found = search.matching(
         q=q, category_id=category_id, kind=kind, region=region, status=status
     )
-    stmt = _select_rows(
-        found.join(
-            DeclarationVersion, DeclarationVersion.id == search.SearchDocument.version_id
-        )
+    base = found.join(
+        DeclarationVersion, DeclarationVersion.id == search.SearchDocument.version_id
     )
-    return _grouped(_stream(stmt), own=False)
+    return ExportRows(base, own=False, keep_froms=True)
 
 
-def enterprise_rows(enterprise_id: int) -> Iterator[list]:
+def enterprise_rows(enterprise_id: int) -> ExportRows:
     """An enterprise's declarations (drafts included), newest first, with their current
     version (the draft of a never-published one): one list of ``OWN_COLUMNS`` values each."""
     d, v = Declaration, DeclarationVersion
@@ -193,21 +255,44 @@ def enterprise_rows(enterprise_id: int) -> Iterator[list]:
         .correlate(d)
         .scalar_subquery()
     )
-    stmt = _select_rows(
+    base = (
         select(d.created_at)
         .select_from(v)
         .where(d.enterprise_id == enterprise_id, v.id == func.coalesce(d.current_version_id, newest))
         .order_by(d.created_at.desc(), d.id.desc())
     )
-    return _grouped(_stream(stmt), own=True)
+    return ExportRows(base, own=True)
+
+
+def _copy_stream(rows: ExportRows) -> Iterator[bytes]:
+    """PostgreSQL formats the CSV (``COPY (select) TO STDOUT``); the blocks it sends (about
+    one per row) are gathered into chunks of ``CHUNK_BYTES``."""
+    from sqlalchemy.dialects import postgresql
+
+    compiled = rows.copy_select().compile(dialect=postgresql.psycopg.dialect())
+    sql = f"COPY ({compiled}) TO STDOUT (FORMAT csv)"
+    raw = db.session.connection().connection.driver_connection
+    buf = bytearray()
+    with raw.cursor() as cur, cur.copy(sql, compiled.params) as copy:
+        for block in copy:
+            buf += block
+            if len(buf) >= CHUNK_BYTES:
+                yield bytes(buf)
+                buf.clear()
+    yield bytes(buf)
 
 
 def csv_stream(rows: Iterable[list], columns: list[tuple[str, str]]) -> Iterator[bytes]:
-    """UTF-8 CSV with a byte-order mark, one chunk of bytes per ``CHUNK_ROWS`` rows."""
+    """UTF-8 CSV with a byte-order mark: the header, then the rows in chunks (``CHUNK_ROWS``
+    rows, or on PostgreSQL ``CHUNK_BYTES`` of what COPY wrote)."""
     buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\r\n")
+    writer = csv.writer(buf, lineterminator="\n")
     buf.write(BOM)
     writer.writerow(headers(columns))
+    if isinstance(rows, ExportRows) and db.session.get_bind().dialect.name == "postgresql":
+        yield buf.getvalue().encode("utf-8")
+        yield from _copy_stream(rows)
+        return
     n = 0
     for row in rows:
         writer.writerow(row)

@@ -8,10 +8,13 @@ two XLSX writers (openpyxl write-only, XlsxWriter constant_memory) on the same r
    database (``PERF_DB``, default ``perf_exports``, dropped at the end) with perf/run.py's
    loader, then builds the search index (``declare.search.rebuild``), as the harness does;
 2. runs each measurement in a fresh child process (``--child MODE``), so its peak RSS
-   (``ru_maxrss``) is the export's own, not the loader's:
+   (``ru_maxrss``) is the export's own, not the loader's; the table shows the peak before the
+   export started (imports, app) and after it (constant memory: the two are close):
 
    * ``function``: ``declare.exports.search_rows()`` → ``csv_stream`` written to a file (what the
-     endpoint streams, without HTTP);
+     endpoint streams, without HTTP): on PostgreSQL the COPY path;
+   * ``python``: the same rows through the generic path (rows built in Python, then the csv
+     module), which SQLite and the XLSX export use;
    * ``endpoint``: ``GET /declarations/export.csv`` through the app's test client, the body
      read chunk by chunk as a client would;
    * ``pandas``: ``pandas.read_sql`` of the same rows (products aggregated with string_agg)
@@ -92,17 +95,26 @@ def _child(mode: str, xlsx_rows: int) -> dict:
     app = make_app(None)
     out = Path(tempfile.mkstemp(prefix="perf-export-", suffix=".out")[1])
     rows = 0
+    base_rss = _peak_mib()
     t0 = time.perf_counter()
     try:
-        if mode == "function":
+        if mode in ("function", "python"):
             from declare import exports
 
             with app.test_request_context("/"), open(out, "wb") as fh:
-                for chunk in exports.csv_stream(_counting(exports.search_rows()), exports.COLUMNS):
+                rows_of = exports.search_rows()
+                if mode == "python":  # the generic path (SQLite, XLSX): rows in Python
+                    rows_of = _counting(rows_of)
+                base_rss = _peak_mib()
+                t0 = time.perf_counter()
+                for chunk in exports.csv_stream(rows_of, exports.COLUMNS):
                     fh.write(chunk)
-                rows = _counting.n
+                    rows += chunk.count(b"\n")
+                rows -= 1  # the header
         elif mode == "endpoint":
             client = app.test_client()
+            base_rss = _peak_mib()
+            t0 = time.perf_counter()
             resp = client.get("/declarations/export.csv", buffered=False)
             assert resp.status_code == 200, resp.status_code
             with open(out, "wb") as fh:
@@ -150,9 +162,15 @@ def _child(mode: str, xlsx_rows: int) -> dict:
         out.unlink(missing_ok=True)
     return {
         "mode": mode, "rows": rows, "seconds": round(seconds, 2), "bytes": size,
-        "maxrss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "maxrss_mib": _peak_mib(),
+        "base_mib": base_rss,
         "loadavg": [round(x, 2) for x in os.getloadavg()],
     }
+
+
+def _peak_mib() -> float:
+    """The process's peak resident memory so far (MiB)."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
 class _Counter:
@@ -168,7 +186,8 @@ class _Counter:
 _counting = _Counter()
 
 LABELS = {
-    "function": "CSV export, declare.exports (search_rows → csv_stream)",
+    "function": "CSV export, declare.exports.csv_stream (PostgreSQL COPY path)",
+    "python": "CSV export, generic path (rows in Python, as on SQLite)",
     "endpoint": "CSV export through GET /declarations/export.csv",
     "pandas": "peer: pandas read_sql + to_csv",
     "xlsx-openpyxl": "XLSX, openpyxl write-only (the service's)",
@@ -193,7 +212,8 @@ def main(argv: list[str] | None = None) -> int:
     info = {} if args.reuse_db else _load(args.declarations)
     results = []
     try:
-        for mode in ("function", "endpoint", "pandas", "xlsx-openpyxl", "xlsx-xlsxwriter"):
+        for mode in ("function", "endpoint", "python", "pandas", "xlsx-openpyxl",
+                     "xlsx-xlsxwriter"):
             print(f"measuring {mode}", file=sys.stderr)
             done = subprocess.run(
                 [sys.executable, "-m", "perf.exports", "--child", mode,
@@ -210,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nExports on PostgreSQL: {args.declarations:,} declarations generated, "
           f"{info.get('published', '?'):,} published (load {info.get('load_s', '?')} s); "
           f"cpus {os.cpu_count()}\n" if info else "\nExports on the kept database\n")
-    print("| figure | rows | time | goal | peak RSS | load average (1/5/15 min) |")
+    print("| figure | rows | time | goal | peak RSS before → after | load average (1/5/15 min) |")
     print("|---|---:|---:|---|---:|---|")
     for r in results:
         if "error" in r:
@@ -218,7 +238,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         goal = f"≤ {GOAL_S:.0f} s per 1,000,000" if r["mode"] in ("function", "endpoint") else ""
         print(f"| {LABELS[r['mode']]} | {r['rows']:,} | {r['seconds']:.1f} s | {goal} | "
-              f"{r['maxrss_mib']:.0f} MiB | {' / '.join(map(str, r['loadavg']))} |")
+              f"{r['base_mib']:.0f} → {r['maxrss_mib']:.0f} MiB | "
+              f"{' / '.join(map(str, r['loadavg']))} |")
     return 0
 
 
