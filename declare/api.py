@@ -354,6 +354,8 @@ class Declarations(MethodView):
 
 @blp.route("/declarations/export.<any(csv, xlsx):fmt>")
 class DeclarationsExport(MethodView):
+    decorators = [limiter.limit(lambda: current_app.config["EXPORT_RATE_LIMIT"])]
+
     @blp.doc(
         security=[{}, {"bearer": []}],
         responses={"200": {"description": "CSV (UTF-8 with BOM) or XLSX, every row",

@@ -44,7 +44,7 @@ from core import page_cache
 from core.auth import roles_required
 from core.charts import ScaleLine, scale_bar
 from core.errors import Conflict, ValidationFailed
-from core.extensions import db
+from core.extensions import db, limiter
 from core.forms import page_arg
 from core.models import Role
 from core.validation import db_id
@@ -589,6 +589,7 @@ def search():
 
 
 @bp.get("/declarations/export.<any(csv, xlsx):fmt>")
+@limiter.limit(lambda: current_app.config["EXPORT_RATE_LIMIT"])
 def search_export(fmt: str):
     """Every result of the public search with the page's filters, as CSV or Excel."""
     _form, args, refused = _search_filters()
