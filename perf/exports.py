@@ -21,6 +21,8 @@ two XLSX writers (openpyxl write-only, XlsxWriter constant_memory) on the same r
      then ``DataFrame.to_csv``;
    * ``xlsx-openpyxl`` / ``xlsx-xlsxwriter``: the first ``--xlsx-rows`` rows of the export
      written as .xlsx by each library (the service uses openpyxl's write-only workbook);
+   * ``opendata``: today's open-data release (``declare.opendata.release``) into a temporary
+     folder (rows: declarations in force);
 
 3. prints a Markdown table with the load average (1, 5, 15 min) read when each figure was
    taken. Heavy: run it once, on a quiet machine.
@@ -132,6 +134,23 @@ def _child(mode: str, xlsx_rows: int) -> dict:
                 frame = pd.read_sql(PANDAS_SQL, db.engine)
                 frame.to_csv(out, index=False, encoding="utf-8-sig")
                 rows = len(frame)
+        elif mode == "opendata":
+            import shutil
+
+            from declare import opendata
+
+            folder = Path(tempfile.mkdtemp(prefix="perf-opendata-"))
+            app.config["OPEN_DATA_DIR"] = str(folder)
+            try:
+                with app.app_context():
+                    base_rss = _peak_mib()
+                    t0 = time.perf_counter()
+                    done = opendata.release()
+                    rows = done["rows"]["declarations"]
+                    out.write_bytes(b"".join(
+                        f"{p.name} {p.stat().st_size}\n".encode() for p in folder.rglob("*")))
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
         elif mode.startswith("xlsx-"):
             from itertools import islice
 
@@ -190,6 +209,7 @@ LABELS = {
     "python": "CSV export, generic path (rows in Python, as on SQLite)",
     "endpoint": "CSV export through GET /declarations/export.csv",
     "pandas": "peer: pandas read_sql + to_csv",
+    "opendata": "open-data release (CSV + Parquet of declarations, products, indicators)",
     "xlsx-openpyxl": "XLSX, openpyxl write-only (the service's)",
     "xlsx-xlsxwriter": "peer: XLSX, XlsxWriter constant_memory",
 }
@@ -201,6 +221,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--xlsx-rows", type=int, default=100_000)
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--reuse-db", action="store_true", help="skip the load (kept database)")
+    parser.add_argument("--modes", default="function,endpoint,python,pandas,xlsx-openpyxl,"
+                        "xlsx-xlsxwriter,opendata", help="which figures, comma-separated")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -212,8 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     info = {} if args.reuse_db else _load(args.declarations)
     results = []
     try:
-        for mode in ("function", "endpoint", "python", "pandas", "xlsx-openpyxl",
-                     "xlsx-xlsxwriter"):
+        for mode in args.modes.split(","):
             print(f"measuring {mode}", file=sys.stderr)
             done = subprocess.run(
                 [sys.executable, "-m", "perf.exports", "--child", mode,
