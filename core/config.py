@@ -46,6 +46,10 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "MAIL_URL": os.environ.get("MAIL_URL", "").strip() or None,
         "MAIL_FOLDER": os.environ.get("MAIL_FOLDER") or str(instance_path / "mail"),
         "MAIL_FROM": os.environ.get("MAIL_FROM") or "企业标准信息公共服务 <noreply@localhost>",
+        # The daily open-data releases (declare.opendata): one immutable folder per day.
+        "OPEN_DATA_DIR": os.environ.get("OPEN_DATA_DIR") or str(instance_path / "opendata"),
+        # A font file with Chinese glyphs for PNG labels (declare.labels); PDFs need none.
+        "LABEL_FONT": os.environ.get("LABEL_FONT") or None,
         "MAX_UPLOAD_BYTES": _int("MAX_UPLOAD_BYTES", 20 * 1024 * 1024),
         # What reading the text of one standard PDF may cost (declare.uploads.text_budget):
         # a file over pages/bytes/tokens is refused at upload; the flags job extracts within
@@ -70,6 +74,8 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         # Reset-mail requests per client address (the form mails whoever's address is typed).
         "PASSWORD_RESET_RATE_LIMIT": os.environ.get("PASSWORD_RESET_RATE_LIMIT", "5 per minute"),
         "OBJECTION_RATE_LIMIT": os.environ.get("OBJECTION_RATE_LIMIT", "5 per minute"),
+        # Full exports of the public search (pages and API), per client address.
+        "EXPORT_RATE_LIMIT": os.environ.get("EXPORT_RATE_LIMIT", "30 per hour"),
         # Public complaints (举报), per client address, on the page and the API.
         "COMPLAINT_RATE_LIMIT": os.environ.get("COMPLAINT_RATE_LIMIT", "5 per minute;30 per day"),
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI")

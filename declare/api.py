@@ -22,7 +22,7 @@ from core.api_helpers import Blueprint, abort
 from core.auth import api_user
 from core.extensions import db, limiter
 from core.models import Role
-from declare import comparison, operations, queries, search, uploads
+from declare import comparison, exports, operations, queries, search, uploads
 from declare.models import (
     Declaration,
     DeclarationStatus,
@@ -350,6 +350,49 @@ class Declarations(MethodView):
     def post(self, data):
         """Create a declaration as a draft; the answer carries its ``lock_version``."""
         return operations.create_draft(api_user().enterprise, data)
+
+
+@blp.route("/declarations/export.<any(csv, xlsx):fmt>")
+class DeclarationsExport(MethodView):
+    decorators = [limiter.limit(lambda: current_app.config["EXPORT_RATE_LIMIT"])]
+
+    @blp.doc(
+        security=[{}, {"bearer": []}],
+        responses={"200": {"description": "CSV (UTF-8 with BOM) or XLSX, every row",
+                           "content": {"text/csv": {}, exports.TYPES["xlsx"]: {}}}},
+    )
+    @blp.arguments(DeclarationListArgs, location="query")
+    @_documented(401, 403)
+    def get(self, args, fmt: str):
+        """Every declaration the search finds (``q``, ``category_id``, ``kind``, ``region``,
+        ``status``), or with ``mine=1`` your own (drafts included; token needed), as CSV or
+        Excel: streamed, no page and no row limit."""
+        day = queries.local_today().isoformat()
+        if args["mine"]:
+            user = api_user()
+            if user is None:
+                abort(401, _("mine=1 needs the bearer token of an enterprise account."))
+            if user.role is not Role.ENTERPRISE:
+                abort(403, _("mine=1 lists the declarations of an enterprise account."))
+            rows = exports.enterprise_rows(user.enterprise_id)
+            return exports.response(rows, exports.OWN_COLUMNS, fmt, f"my-declarations-{day}")
+        if args["status"] and args["status"] not in search.SEARCHABLE_STATUSES:
+            smorest_abort(
+                422,
+                errors={
+                    "query": {
+                        "status": [
+                            _("The public search lists published, abolished or revoked "
+                              "declarations; drafts only with mine=1.")
+                        ]
+                    }
+                },
+            )
+        rows = exports.search_rows(
+            q=args["q"], category_id=args["category_id"], kind=args["kind"],
+            region=args["region"] or "", status=args["status"],
+        )
+        return exports.response(rows, exports.COLUMNS, fmt, f"declarations-{day}")
 
 
 @blp.route("/declarations/<int:declaration_id>")

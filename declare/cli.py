@@ -24,6 +24,7 @@ _LOADERS_KEY = "demo_loaders"
 def register_cli(app) -> None:
     app.cli.add_command(demo_group)
     app.cli.add_command(search_group)
+    app.cli.add_command(opendata_group)
 
 
 def register_demo_loader(app, name: str, loader: DemoLoader) -> None:
@@ -110,3 +111,27 @@ def search_rebuild(batch_size: int):
 
     done = search.rebuild(batch_size=batch_size, progress=search.progress_printer())
     click.echo(f"search index rebuilt: {done} declarations")
+
+
+@click.group("opendata")
+def opendata_group():
+    """The daily open-data release (开放数据)."""
+
+
+@opendata_group.command("release")
+@click.option("--day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The day to release (YYYY-MM-DD); default today (Beijing time).")
+@with_appcontext
+def opendata_release(day):
+    """Write OPEN_DATA_DIR/YYYY-MM-DD/ unless it exists (the files of a day never change)."""
+    from declare.tasks import release_open_data
+
+    try:
+        result = release_open_data(day.date().isoformat() if day else None)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--day") from None
+    if result["written"]:
+        counts = ", ".join(f"{k} {v:,}" for k, v in result["rows"].items())
+        click.echo(f"open data {result['day']}: written ({counts})")
+    else:
+        click.echo(f"open data {result['day']}: already released, nothing changed")

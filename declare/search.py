@@ -40,6 +40,7 @@ from sqlalchemy import (
     String,
     Text,
     and_,
+    case,
     delete,
     event,
     func,
@@ -83,6 +84,7 @@ __all__ = [
     "SearchPage",
     "SearchTimeout",
     "include_object",
+    "matching",
     "progress_printer",
     "rebuild",
     "refresh",
@@ -414,6 +416,58 @@ def _time_limit(ms: int):
             raw.set_progress_handler(None, 0)
 
 
+def _criteria(q: str, category_id, kind, region, status):
+    """The parsed query of a search: its terms, the number key, the filter tokens and the
+    plain column conditions (status, kind). Shared by ``search`` and ``matching``."""
+    status = status or VersionStatus.PUBLISHED.value
+    if status not in SEARCHABLE_STATUSES:
+        raise ValueError(f"status must be one of {SEARCHABLE_STATUSES}, got {status!r}")
+    terms = query_terms(q)
+    key = number_key(q) if q else ""
+    filters = []
+    if category_id:
+        filters.append(category_token(category_id))
+    region = (region or "").strip()
+    if region:
+        prefix = region_prefix(region) if len(region) == 6 and region.isdigit() else region
+        filters.append(region_token(prefix))
+    base = [SearchDocument.status == status]
+    if kind:
+        base.append(SearchDocument.kind == DeclarationKind(kind).value)
+    return terms, key, filters, base
+
+
+def matching(
+    *,
+    q: str = "",
+    category_id: int | None = None,
+    kind: DeclarationKind | str | None = None,
+    region: str | None = "",
+    status: str | None = None,
+):
+    """Every declaration the search with these filters finds, without a page: a select of
+    ``declaration_id`` and ``version_id`` (the shown version) in the order of the search
+    (exact number, then names, then the rest; newest first within each) — for exports, which
+    stream it. With a query the ranks are CASE expressions over the same token conditions."""
+    q = (q or "").strip()
+    terms, key, filters, base = _criteria(q, category_id, kind, region, status)
+    doc = SearchDocument
+    matcher = _Matcher(db.engine.dialect.name)
+    cols = (doc.declaration_id, doc.version_id)
+    order = (doc.published_at.desc(), doc.declaration_id.desc())
+    if q and not terms:
+        return select(*cols).where(literal(False))
+    if not terms:
+        conds = [matcher.match((), filters)] if filters else []
+        return select(*cols).where(*base, *conds).order_by(*order)
+    exact = [doc.number_key == key] + ([matcher.match((), filters)] if filters else [])
+    rank = case(
+        (and_(*exact), 0), (matcher.match(terms, filters, heads=True), 1), else_=2
+    )
+    found = or_(and_(*exact), matcher.match(terms, filters))
+    return select(*cols).where(*base, found).order_by(rank, *order)
+
+
 def search(
     *,
     q: str = "",
@@ -440,24 +494,9 @@ def search(
     """
     per_page = max(1, min(int(per_page), max_per_page))
     page = max(int(page or 1), 1)
-    status = status or VersionStatus.PUBLISHED.value
-    if status not in SEARCHABLE_STATUSES:
-        raise ValueError(f"status must be one of {SEARCHABLE_STATUSES}, got {status!r}")
     q = (q or "").strip()
-    terms = query_terms(q)
-    key = number_key(q) if q else ""
-    filters = []
-    if category_id:
-        filters.append(category_token(category_id))
-    region = (region or "").strip()
-    if region:
-        prefix = region_prefix(region) if len(region) == 6 and region.isdigit() else region
-        filters.append(region_token(prefix))
-
+    terms, key, filters, base = _criteria(q, category_id, kind, region, status)
     doc = SearchDocument
-    base = [doc.status == status]
-    if kind:
-        base.append(doc.kind == DeclarationKind(kind).value)
     matcher = _Matcher(db.engine.dialect.name)
     order = (doc.published_at.desc(), doc.declaration_id.desc())
     offset = (page - 1) * per_page

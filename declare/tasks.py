@@ -29,7 +29,7 @@ from declare.models import (
 from declare.queries import declarations_citing
 from declare.signals import declaration_changed
 
-__all__ = ["reflag_all", "reflag_references", "review_reminders"]
+__all__ = ["reflag_all", "reflag_references", "release_open_data", "review_reminders"]
 
 CHUNK = 500  # ids per IN (...) list: well under every database's bound-parameter limit
 
@@ -252,3 +252,15 @@ def review_reminders(day: str | None = None) -> int:
         for v in versions
     ]
     return notify_each("review_due", events)
+
+
+@job('default')
+def release_open_data(day: str | None = None) -> dict:
+    """Daily: the open-data release of ``day`` (YYYY-MM-DD, default today in Beijing time):
+    declarations in force, products and indicators as CSV and Parquet with schema and sums
+    (``declare.opendata``). A second run for the same day is a no-op."""
+    from datetime import date
+
+    from declare import opendata
+
+    return opendata.release(date.fromisoformat(day) if day else None)

@@ -13,6 +13,7 @@ from datetime import date
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -20,6 +21,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask_babel import get_locale
@@ -42,12 +44,14 @@ from core import page_cache
 from core.auth import roles_required
 from core.charts import ScaleLine, scale_bar
 from core.errors import Conflict, ValidationFailed
+from core.extensions import db, limiter
 from core.i18n import region_names
-from core.extensions import db
 from core.forms import page_arg
 from core.models import Role
 from core.validation import db_id
-from declare import comparison, operations, queries, uploads
+from declare import comparison, exports, operations, queries, uploads
+from declare import labels as label_drawing
+from declare import opendata
 from declare import search as search_index
 from declare.forms import (
     BLANK_INDICATORS,
@@ -534,8 +538,9 @@ def standard_options():
 # --------------------------------------------------------------------------- public pages
 
 
-@bp.get("/declarations")
-def search():
+def _search_filters():
+    """The public search's form, its filters (``published_versions`` arguments) and, when a
+    filter is bad, the search page re-rendered with the message (status 400) instead."""
     form = SearchForm(request.args)
     form.category_id.choices = [SelectChoice("", _("All categories"))] + [
         SelectChoice(str(c.id), c.label(str(get_locale()))) for c in _categories()
@@ -547,12 +552,21 @@ def search():
             "Status “%(status)s” is not one of: published, abolished, revoked.", status=status
         )
     if not form.validate() or status_error:
-        return render_template(
+        page = render_template(
             "declare/search.html", form=form, result=None, args={}, status_error=status_error
-        ), 400
+        )
+        return form, {}, (page, 400)
     args = form.filters()
     if status:
         args["status"] = status
+    return form, args, None
+
+
+@bp.get("/declarations")
+def search():
+    form, args, refused = _search_filters()
+    if refused is not None:
+        return refused
     page = page_arg()
     try:
         result = queries.published_versions(
@@ -562,6 +576,27 @@ def search():
         form.q.errors = [*form.q.errors, _search_timeout_message()]
         return render_template("declare/search.html", form=form, result=None, args=args), 422
     return render_template("declare/search.html", form=form, result=result, args=args)
+
+
+@bp.get("/declarations/export.<any(csv, xlsx):fmt>")
+@limiter.limit(lambda: current_app.config["EXPORT_RATE_LIMIT"])
+def search_export(fmt: str):
+    """Every result of the public search with the page's filters, as CSV or Excel."""
+    _form, args, refused = _search_filters()
+    if refused is not None:
+        return refused
+    rows = exports.search_rows(**args)
+    day = _today().isoformat()
+    return exports.response(rows, exports.COLUMNS, fmt, f"declarations-{day}")
+
+
+@bp.get("/my/declarations/export.<any(csv, xlsx):fmt>")
+@enterprise_only
+def my_export(fmt: str):
+    """The enterprise's own declarations (drafts included) as CSV or Excel."""
+    rows = exports.enterprise_rows(current_user.enterprise_id)
+    day = _today().isoformat()
+    return exports.response(rows, exports.OWN_COLUMNS, fmt, f"my-declarations-{day}")
 
 
 def _search_timeout_message() -> str:
@@ -709,6 +744,55 @@ def version_text(declaration_id: int, version_no: int):
     found = _version_or_404(declaration, version_no)
     user = current_user if current_user.is_authenticated else None
     return uploads.send_attachment(found, user)
+
+
+@bp.get("/declarations/<int:declaration_id>/labels")
+def labels(declaration_id: int):
+    """The printable labels of the products of the version in force today."""
+    declaration = _visible_declaration(declaration_id)
+    today = _today()
+    version = queries.version_as_of(declaration, today)
+    return render_template(
+        "labels/products.html",
+        declaration=declaration,
+        version=version,
+        products=label_drawing.labelled_products(version) if version is not None else [],
+        today=today,
+    )
+
+
+@bp.get("/declarations/<int:declaration_id>/products/<int:product_id>/label.<any(png, pdf):fmt>")
+def product_label(declaration_id: int, product_id: int, fmt: str):
+    """A product's label (PNG or PDF) made today: its QR code opens the declaration as of
+    today (``as_of``). 404 for a product that is not in the version in force today."""
+    declaration = _visible_declaration(declaration_id)
+    today = _today()
+    label = label_drawing.product_label(declaration, product_id, today)
+    if label is None:
+        abort(404)
+    response = Response(label_drawing.render(label, fmt), mimetype=label_drawing.TYPES[fmt])
+    response.headers["Content-Disposition"] = (
+        f'inline; filename="label-{declaration_id}-{product_id}-{today.isoformat()}.{fmt}"'
+    )
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@bp.get("/open-data")
+def open_data():
+    """开放数据: the daily releases with their files, sizes and SHA-256 sums."""
+    return render_template("opendata/index.html", releases=opendata.releases())
+
+
+@bp.get("/open-data/<day>/<name>")
+def open_data_file(day: str, name: str):
+    path = opendata.file_path(day, name)
+    if path is None:
+        abort(404)
+    response = send_file(path, mimetype=opendata.content_type(name), as_attachment=True,
+                         download_name=f"{day}-{name}", max_age=86400, conditional=True)
+    response.headers["Cache-Control"] = "public, max-age=86400, immutable"
+    return response
 
 
 # --------------------------------------------------------------------------- helpers

@@ -49,7 +49,9 @@ from core.forms import page_arg, query_int
 from core.models import OutboxJob, Role
 from core.validation import db_id
 from declare.models import Enterprise
+from declare import labels as label_drawing
 from ranking import boards, charts, export, plans, queries
+from ranking import labels as leader_labels
 from ranking import publicity as publicity_ops  # the view `publicity` below is the page
 from ranking.forms import (
     COMPOSITE_METHODS,
@@ -762,6 +764,31 @@ def run_export(run_id: int, fmt: str):
     response.headers["Content-Disposition"] = (
         f'attachment; filename="{export.filename(run, fmt)}"'
     )
+    return response
+
+
+@bp.get("/leaderboards/runs/<int:run_id>/entries/<int:entry_id>/label.<any(png, pdf):fmt>")
+def leader_label(run_id: int, entry_id: int, fmt: str):
+    """The 领跑者 label of a leader of a published official list (PNG or PDF), with the QR
+    code of its verify page. 404 for any other entry."""
+    label = leader_labels.leader_label(entry_id)
+    entry = db.session.get(RunEntry, entry_id) if label is not None else None
+    if label is None or entry is None or entry.run_id != run_id:
+        abort(404)
+    response = Response(label_drawing.render(label, fmt), mimetype=label_drawing.TYPES[fmt])
+    response.headers["Content-Disposition"] = f'inline; filename="leader-{entry_id}.{fmt}"'
+    return response
+
+
+@bp.get("/leaders/verify/<int:entry_id>")
+def verify_leader(entry_id: int):
+    """Where a 领跑者 label's QR code leads: whether the leader still stands on the current
+    official list, or was removed (when and why). Never cached: a removal shows at once."""
+    found = leader_labels.verify(entry_id)
+    if found is None:
+        abort(404)
+    response = Response(render_template("labels/verify.html", v=found))
+    response.headers["Cache-Control"] = "no-store"
     return response
 
 

@@ -196,9 +196,9 @@ class CountQueries:
         event.remove(self.engine, "before_cursor_execute", self._count)
 
 
-# The logged-in user, the categories of the filter, the counts (one GROUP BY), the page's
-# count and the page with its labels.
-LIST_QUERIES = 5
+# The logged-in user, the header's unread-notification count, the categories of the filter,
+# the counts (one GROUP BY), the page's count and the page with its labels.
+LIST_QUERIES = 6
 
 
 def _many_flags(declaration_id: int, n: int) -> None:
