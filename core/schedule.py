@@ -108,6 +108,8 @@ SCHEDULE: tuple[Entry, ...] = (
           cron="0 8 * * *", description="rectification deadlines in 7 and 1 days, and passed"),
     Entry("review-reminders", "declare.tasks.review_reminders", cron="10 8 * * *",
           description="review reminders REVIEW_REMINDER_YEARS after publication"),
+    Entry("open-data-release", "declare.tasks.release_open_data", cron="30 0 * * *",
+          args=("yesterday",), description="the open-data release of the day that ended"),
     Entry("schedule-prune", "core.tasks.prune_scheduled_runs", cron="20 4 * * *",
           description="forget scheduler runs older than 30 days"),
 )

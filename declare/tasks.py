@@ -256,11 +256,14 @@ def review_reminders(day: str | None = None) -> int:
 
 @job('default')
 def release_open_data(day: str | None = None) -> dict:
-    """Daily: the open-data release of ``day`` (YYYY-MM-DD, default today in Beijing time):
+    """Daily: the open-data release of ``day`` (YYYY-MM-DD or "yesterday"; default today,
+    Beijing time):
     declarations in force, products and indicators as CSV and Parquet with schema and sums
     (``declare.opendata``). A second run for the same day is a no-op."""
-    from datetime import date
+    from datetime import date, timedelta
 
     from declare import opendata
 
+    if day == "yesterday":  # the scheduler's nightly run: the whole of the day that ended
+        return opendata.release(local_today() - timedelta(days=1))
     return opendata.release(date.fromisoformat(day) if day else None)

@@ -163,6 +163,8 @@ def app(_apps, tmp_path, app_config):
         application.config["UPLOAD_DIR"] = str(tmp_path / "uploads")
     if "MAIL_FOLDER" not in app_config:
         application.config["MAIL_FOLDER"] = str(tmp_path / "mail")
+    if "OPEN_DATA_DIR" not in app_config:
+        application.config["OPEN_DATA_DIR"] = str(tmp_path / "opendata")
     # Flask-Limiter is one object for every app, switched on or off by the last init_app.
     limiter.enabled = application.config["RATELIMIT_ENABLED"]
     with application.app_context():

@@ -22,6 +22,8 @@ def worker_env(database_url: str, redis_url: str, tmp_path: Path, **extra: str) 
         REDIS_URL=redis_url,
         SECRET_KEY="test-secret",
         UPLOAD_DIR=str(tmp_path / "uploads"),
+        MAIL_FOLDER=str(tmp_path / "mail"),
+        OPEN_DATA_DIR=str(tmp_path / "opendata"),
         PYTHONPATH=str(ROOT) + os.pathsep + env.get("PYTHONPATH", ""),
         PYTHONUNBUFFERED="1",
     )
