@@ -171,6 +171,12 @@ def _args(world) -> dict:
         "kind": "catalogue",
         "code": "en",
         "filename": "css/app.css",
+        "day": "2026-12-07",  # an open-data day (none released: 404, not a page)
+        "name": "SHA256SUMS",
+        "entry_id": 1,  # a leader label's verify page
+        "product_id": 1,
+        "token": "not-a-valid-reset-token",  # the reset page explains the link is bad
+        "user_id": 1,
     }
 
 
