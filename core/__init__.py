@@ -8,10 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
 from flask import Flask, g, request, session
 from flask_babel import lazy_gettext
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# pandas 3 backs its string dtype with pyarrow whenever pyarrow is installed (the open-data
+# release needs it) and with Python objects otherwise. The two differ in edge cases that the
+# risk-flag frames met (near-identical and copying flags went missing once pyarrow arrived),
+# so every process uses one storage, the one every figure and test was made with.
+pd.set_option("mode.string_storage", "python")
 
 
 def make_app(config: dict | None = None) -> Flask:
