@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import requests
@@ -28,6 +28,17 @@ HOST = "127.0.0.1"
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+@contextmanager
+def phase(timings: dict[str, float], name: str):
+    """Time one phase (start-up step or drill): logged as a line, kept in ``timings``."""
+    t = time.monotonic()
+    try:
+        yield
+    finally:
+        timings[name] = round(time.monotonic() - t, 1)
+        log(f"phase {name}: {timings[name]:.1f} s")
 
 
 def free_port() -> int:
@@ -62,7 +73,7 @@ def pg_bin() -> Path:
 class Stack:
     """Own PostgreSQL + Redis + gunicorn (2 workers) + a forked and a --no-fork RQ worker."""
 
-    def __init__(self, quick: bool = False):
+    def __init__(self, quick: bool = False, timings: dict[str, float] | None = None):
         self.quick = quick
         self.tmp = Path(tempfile.mkdtemp(prefix="qibiao-drills-"))
         self.tmp.chmod(0o755)
@@ -71,6 +82,8 @@ class Stack:
         self.pg_port, self.redis_port, self.web_port = free_port(), free_port(), free_port()
         self.pg_dir = self.tmp / "pg"
         self.procs: dict[str, subprocess.Popen] = {}
+        # seconds per phase of start-up and shut-down (``phase``)
+        self.timings: dict[str, float] = {} if timings is None else timings
         self._log_files: list = []
         self.pg_bin = pg_bin()
         self.database_url = f"postgresql+psycopg://postgres@{HOST}:{self.pg_port}/qibiao"
@@ -82,11 +95,16 @@ class Stack:
 
     def __enter__(self) -> Stack:
         try:
-            self.start_postgres(init=True)
-            self.start_redis()
-            self.setup_data()
-            self.start_web()
-            self.start_workers()
+            with phase(self.timings, "postgres"):
+                self.start_postgres(init=True)
+            with phase(self.timings, "redis"):
+                self.start_redis()
+            with phase(self.timings, "data"):
+                self.setup_data()
+            with phase(self.timings, "web"):
+                self.start_web()
+            with phase(self.timings, "workers"):
+                self.start_workers()
         except BaseException:
             self.close()
             raise
@@ -96,6 +114,10 @@ class Stack:
         self.close()
 
     def close(self) -> None:
+        with phase(self.timings, "shut-down"):
+            self._close()
+
+    def _close(self) -> None:
         for name in list(self.procs):
             self.kill(name)
         with suppress(Exception):
@@ -226,9 +248,9 @@ class Stack:
 
     def setup_data(self) -> None:
         log("schema (flask setup-db), catalogue, demo data")
-        self.flask("setup-db")
-        self.flask("catalogue", "load", "--confirm")
-        self.flask("demo", "load")
+        for args in (("setup-db",), ("catalogue", "load", "--confirm"), ("demo", "load")):
+            with phase(self.timings, "data: " + " ".join(args[:2])):
+                self.flask(*args)
 
     def start_web(self) -> None:
         self.spawn("web", [sys.executable, "-m", "gunicorn", "-w", "2", "-b",
