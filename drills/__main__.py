@@ -16,9 +16,8 @@ import time
 import traceback
 
 from drills import access, concurrency, faults, fuzz, hostile
-from drills.client import create_extra_accounts
 from drills.results import OUT, Result, loadavg, render, write
-from drills.stack import Stack, log, phase
+from drills.stack import Stack, log
 
 # name: (function, what it needs to know); the order they run in.
 DRILLS = {
@@ -76,8 +75,6 @@ def main(argv: list[str] | None = None) -> int:
     try:
         t = time.monotonic()
         with Stack(quick=args.quick, timings=timings) as stack:
-            with phase(timings, "accounts"):
-                create_extra_accounts(stack)
             timings["start-up"] = round(time.monotonic() - t, 1)
             meta["stack"] = {"postgres_port": stack.pg_port, "redis_port": stack.redis_port,
                              "web_port": stack.web_port}
