@@ -131,9 +131,10 @@ class Stack:
 
     def _close(self) -> None:
         self.close_sql()
-        for name in list(self.procs):
-            self.kill(name)
-        with suppress(Exception):
+        with phase(self.timings, "shut-down: processes"):
+            for name in list(self.procs):
+                self.kill(name)
+        with phase(self.timings, "shut-down: postgres"), suppress(Exception):
             self._pg_ctl("stop", "-m", "immediate", check=False, timeout=30)
         for f in self._log_files:
             with suppress(Exception):
