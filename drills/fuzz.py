@@ -32,10 +32,11 @@ def _command(stack, out: Path, token: str | None, quick: bool) -> list[str]:
         "--report", "ndjson", "--report-ndjson-path", str(out),
     ]
     if quick:
-        # A time budget (examples do not bound the run: one an operation made ~1,000
-        # requests a role). 5 s could be spent loading the schema on a busy machine, and then
-        # nothing was tested (tests/drills asserts requests were sent): 8 s, the roles at once.
-        argv += ["--phases", "fuzzing", "--max-examples", "3", "--max-time", "8"]
+        # A time budget (examples alone do not bound the run: one an operation made ~1,000
+        # requests a role, ~45 s). The generation is CPU-bound: on a machine at load 10, 8 s
+        # tested no operation at all (tests/drills asserts requests were sent): 12 s, the
+        # roles at once.
+        argv += ["--phases", "fuzzing", "--max-examples", "3", "--max-time", "12"]
     else:
         argv += ["--phases", "examples,coverage,fuzzing", "--max-examples", "40",
                  "--max-time", "120"]
