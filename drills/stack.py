@@ -143,7 +143,16 @@ class Stack:
         if keep:
             with suppress(Exception):
                 shutil.copytree(self.logs, keep, dirs_exist_ok=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        with phase(self.timings, "shut-down: files"):
+            # The cluster's files (hundreds of MB after the kill drill's copies) are removed by
+            # a detached `rm -rf` of the renamed folder: ~5 s of disk work nobody waits for.
+            gone = self.tmp.with_name(self.tmp.name + "-removing")
+            try:
+                self.tmp.rename(gone)
+                subprocess.Popen(["rm", "-rf", "--", str(gone)], start_new_session=True,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            except OSError:
+                shutil.rmtree(self.tmp, ignore_errors=True)
 
     # ------------------------------------------------------------------ processes
 
