@@ -143,6 +143,11 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         # 领跑者 previews: a burst of declaration changes within this many seconds makes one
         # regeneration job per plan (the job waits this long in RQ before it starts).
         "RANKING_DEBOUNCE_SECONDS": float(os.environ.get("RANKING_DEBOUNCE_SECONDS") or 2),
+        # Password hashes of new passwords (core.models): scrypt; the drills' quick run, whose
+        # throw-away stack logs ~80 times in, sets a cheap one (as the tests do).
+        "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD") or "scrypt",
+        # Old previews are pruned by a job this many seconds after the change (debounced).
+        "RANKING_PRUNE_DELAY_SECONDS": float(os.environ.get("RANKING_PRUNE_DELAY_SECONDS") or 30),
         # Spot checks (双随机): floor of a plan's minimum sample ratio, years an enterprise drawn
         # at random is excluded, abuse limit of the public redo.
         "SAMPLING_MIN_RATIO": float(os.environ.get("SAMPLING_MIN_RATIO") or 0.05),

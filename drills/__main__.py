@@ -16,7 +16,6 @@ import time
 import traceback
 
 from drills import access, concurrency, faults, fuzz, hostile
-from drills.client import create_extra_accounts
 from drills.results import OUT, Result, loadavg, render, write
 from drills.stack import Stack, log
 
@@ -71,9 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     from pathlib import Path
 
     out = Path(args.out)
+    timings: dict[str, float] = {}  # seconds per phase: start-up steps, then each drill
+    meta["timings"] = timings
     try:
-        with Stack(quick=args.quick) as stack:
-            create_extra_accounts(stack)
+        t = time.monotonic()
+        with Stack(quick=args.quick, timings=timings) as stack:
+            timings["start-up"] = round(time.monotonic() - t, 1)
             meta["stack"] = {"postgres_port": stack.pg_port, "redis_port": stack.redis_port,
                              "web_port": stack.web_port}
             for name in args.names:
@@ -84,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception:
                     res = Result(name, "", error=traceback.format_exc(), met=False)
                     log(f"drill {name} failed:\n{res.error}")
-                res.seconds = round(time.monotonic() - t, 1)
+                res.seconds = timings[f"drill {name}"] = round(time.monotonic() - t, 1)
+                log(f"phase drill {name}: {res.seconds:.1f} s")
                 res.extra["loadavg_after"] = loadavg()
                 res.extra["workers_alive_after"] = stack.workers_alive()
                 results.append(res)

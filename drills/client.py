@@ -32,11 +32,14 @@ def account(principal: str) -> tuple[str, str, str]:
     return ACCOUNTS.get(principal) or (principal, "demo-qiye-2026", "enterprise")
 
 
-def create_extra_accounts(stack) -> None:
-    """The peers of the demo evaluator and regulator (another region: 110000, Beijing)."""
-    for key, extra in (("evaluator2", []), ("regulator2", ["--region", "110000"])):
+def extra_account_commands() -> list[tuple[str, ...]]:
+    """The peers of the demo evaluator and regulator (another region: 110000, Beijing), as
+    ``flask create-user`` commands (the stack runs them after the demo data)."""
+    out = []
+    for key, extra in (("evaluator2", ()), ("regulator2", ("--region", "110000"))):
         username, password, role = ACCOUNTS[key]
-        stack.flask("create-user", username, "--role", role, "--password", password, *extra)
+        out.append(("create-user", username, "--role", role, "--password", password, *extra))
+    return out
 
 
 @dataclass

@@ -79,6 +79,8 @@ def render(results: list[Result], meta: dict) -> str:
             details.append(f"  - … {len(r.failures) - 15} more in drills/out/results.json")
     if details:
         lines += ["", *details]
+    if meta.get("timings"):
+        lines += ["", "phases (s): " + ", ".join(f"{k} {v:.1f}" for k, v in meta["timings"].items())]
     return "\n".join(lines)
 
 
