@@ -1063,6 +1063,18 @@ def _rules_passed_before(version: DeclarationVersion, draft: _Draft, today: date
 
 
 def _completeness(version: DeclarationVersion, errors: _Errors) -> None:
+    _complete(
+        version.declaration.kind,
+        version,
+        has_text=version.text_attachment_id is not None or version.text_attachment is not None,
+        errors=errors,
+    )
+
+
+def _complete(kind: DeclarationKind, version: Any, *, has_text: bool, errors: _Errors) -> None:
+    """What a publication needs besides valid values (a version, or a parsed draft's values
+    through ``_Values``): products, the commitment, and for an enterprise standard a
+    performance indicator, every test method, the text and the approver."""
     if not version.products:
         errors.add("products", _("Add at least one product or service that follows the standard."))
     if not version.commitment_accepted:
@@ -1070,7 +1082,7 @@ def _completeness(version: DeclarationVersion, errors: _Errors) -> None:
             "commitment_accepted",
             _("Accept the self-declaration commitment (自我声明承诺书) before publishing."),
         )
-    if version.declaration.kind is not DeclarationKind.ENTERPRISE:
+    if kind is not DeclarationKind.ENTERPRISE:
         return
     if not any(row.kind == "performance" for row in version.indicators):
         errors.add(
@@ -1085,10 +1097,68 @@ def _completeness(version: DeclarationVersion, errors: _Errors) -> None:
                 f"indicators.{i}.test_method",
                 _("Give the test method (检验方法) of %(name)s (Art. 12).", name=row.name or i + 1),
             )
-    if version.text_attachment_id is None and version.text_attachment is None:
+    if not has_text:
         errors.add("text", _("Upload the text of the standard as PDF."))
     if not (version.approved_by or "").strip():
         errors.add("approved_by", _("Name who approved the standard inside the enterprise."))
+
+
+class _Values:
+    """A parsed draft's values read as attributes (products and indicators too), so the
+    completeness rules of a stored version apply to a draft that is not stored."""
+
+    def __init__(self, values: Mapping) -> None:
+        self._values = values
+
+    def __getattr__(self, key: str) -> Any:
+        value = self._values[key]
+        if isinstance(value, list):
+            return [_Values(v) if isinstance(v, Mapping) else v for v in value]
+        return value
+
+
+def check_publishable(
+    enterprise: Enterprise,
+    data: Mapping,
+    *,
+    has_text: bool,
+    today: date | None = None,
+    declaration: Declaration | None = None,
+) -> tuple[dict[str, list[str]], dict | None]:
+    """Every refusal that ``create_draft`` then ``publish`` (or, with ``declaration``, a
+    revision of it) would give this draft dict, without writing anything: the formats
+    (``_parse``), the rules against the catalogue (``_check_rules``), completeness and the
+    benchmark comparison (``check_declaration``). Returns (errors by field path in form order,
+    the parsed values or None). Bulk import checks each row with it."""
+    today = today or local_today()
+    try:
+        draft = _parse(data, declaration=declaration)
+    except ValidationFailed as exc:
+        return dict(exc.errors), None
+    _check_rules(enterprise, draft, today=today, declaration=declaration)
+    errors = _Errors()
+    for field, messages in _in_form_order(draft.errors).items():
+        for message in messages:
+            errors.add(field, message)
+    values = draft.values
+    if values["kind"] is None:
+        return _in_form_order(dict(errors)), None
+    _complete(values["kind"], _Values(values), has_text=has_text, errors=errors)
+    from declare.comparison import check_declaration
+
+    rules = check_declaration(
+        kind=values["kind"],
+        products=values["products"],
+        indicators=values["indicators"],
+        reference_ids=values["reference_ids"],
+        mingshi_fewer=values["mingshi_fewer"],
+        on=today,
+    )
+    found = set(errors)
+    for field, message in rules.errors():
+        if field not in found:
+            errors.add(field, message)
+    return _in_form_order(dict(errors)), values
 
 
 def publish(version: DeclarationVersion) -> DeclarationVersion:
