@@ -1037,6 +1037,26 @@ def _data_of(version: DeclarationVersion) -> dict:
     }
 
 
+def data_of(version: DeclarationVersion) -> dict:
+    """A stored version as the draft dict of the CONTRACT (what a save of it would take)."""
+    return _data_of(version)
+
+
+def draft_fingerprint(data: Mapping, today: date) -> str | None:
+    """The content a save of the draft dict ``data`` stores (with the automatic benchmark
+    links a save makes), as text; None when it does not parse. Two drafts with the same
+    fingerprint save the same version: bulk import leaves such a declaration unchanged."""
+    try:
+        draft = _parse(data)
+    except ValidationFailed:
+        return None
+    if draft.errors:
+        return None
+    for i, bid in auto_links(draft.values, today).items():
+        draft.values["indicators"][i]["benchmark_indicator_id"] = bid
+    return draft.fingerprint()
+
+
 _RULES_PASSED = "declare.rules_passed"
 
 
