@@ -101,7 +101,7 @@ from core.validation import day as _date
 from core.validation import number as _number
 from core.validation import text as _text
 from declare import uploads
-from declare.comparison import auto_links, check_version_rules
+from declare.comparison import auto_links, check_version_rules, memo, memo_active
 from declare.models import (
     Attachment,
     ComplianceRecord,
@@ -691,7 +691,14 @@ def _check_rules(
     wanted = {p["category_id"] for p in out["products"] if p["category_id"]}
     wanted = {c for c in wanted if c > 0}
     categories = (
-        set(db.session.scalars(select(ProductCategory.id).where(ProductCategory.id.in_(wanted))))
+        memo(
+            ("categories", tuple(sorted(wanted))),
+            lambda: set(
+                db.session.scalars(
+                    select(ProductCategory.id).where(ProductCategory.id.in_(wanted))
+                )
+            ),
+        )
         if wanted
         else set()
     )
@@ -703,12 +710,15 @@ def _check_rules(
     # -- indicators
     bench_ids = {row["benchmark_indicator_id"] for row in out["indicators"]} - {None}
     benchmarks = (
-        {
-            b.id: b
-            for b in db.session.scalars(
-                select(BenchmarkIndicator).where(BenchmarkIndicator.id.in_(bench_ids))
-            )
-        }
+        memo(
+            ("benchmarks", tuple(sorted(bench_ids))),
+            lambda: {
+                b.id: b
+                for b in db.session.scalars(
+                    select(BenchmarkIndicator).where(BenchmarkIndicator.id.in_(bench_ids))
+                )
+            },
+        )
         if bench_ids
         else {}
     )
@@ -721,7 +731,12 @@ def _check_rules(
     # -- normative references
     ids = {rid for _i, rid in draft.reference_at}
     refs = (
-        {s.id: s for s in db.session.scalars(select(Standard).where(Standard.id.in_(ids)))}
+        memo(
+            ("standards", tuple(sorted(ids))),
+            lambda: {
+                s.id: s for s in db.session.scalars(select(Standard).where(Standard.id.in_(ids)))
+            },
+        )
         if ids
         else {}
     )
@@ -803,6 +818,13 @@ def _duplicate_number(
     """Another live declaration of the enterprise with the same enterprise-standard number."""
     if enterprise.id is None:
         return None
+    wanted = code.replace(" ", "").upper()
+    if memo_active():
+        # One query per enterprise instead of one per draft (bulk import, which refuses a
+        # number given twice in its file itself, so the numbers it writes meanwhile are new).
+        numbers = memo(("live_numbers", enterprise.id), lambda: _live_numbers(enterprise.id))
+        others = [i for i in numbers.get(wanted, ()) if declaration is None or i != declaration.id]
+        return others[0] if others else None
     stmt = (
         select(Declaration.id)
         .join(DeclarationVersion, DeclarationVersion.declaration_id == Declaration.id)
@@ -817,6 +839,25 @@ def _duplicate_number(
     if declaration is not None and declaration.id is not None:
         stmt = stmt.where(Declaration.id != declaration.id)
     return db.session.scalar(stmt)
+
+
+def _live_numbers(enterprise_id: int) -> dict[str, list[int]]:
+    """Normalised enterprise-standard number → live declarations of the enterprise."""
+    rows = db.session.execute(
+        select(_normalised_number_key(DeclarationVersion.std_code), Declaration.id)
+        .join(DeclarationVersion, DeclarationVersion.declaration_id == Declaration.id)
+        .where(
+            Declaration.enterprise_id == enterprise_id,
+            Declaration.status.in_([DeclarationStatus.DRAFT, DeclarationStatus.PUBLISHED]),
+            DeclarationVersion.status.in_([VersionStatus.DRAFT, VersionStatus.PUBLISHED]),
+            DeclarationVersion.std_code != "",
+        )
+    )
+    numbers: dict[str, list[int]] = {}
+    for key, declaration_id in rows:
+        if declaration_id not in numbers.setdefault(key, []):
+            numbers[key].append(declaration_id)
+    return numbers
 
 
 # --------------------------------------------------------------------------- drafts

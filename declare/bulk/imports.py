@@ -416,7 +416,15 @@ def _same(declaration: Declaration, data: dict, pdf: bytes | None, today: date) 
     return operations.draft_fingerprint(mine, today) == operations.draft_fingerprint(stored, today)
 
 
-def run(
+def run(*args, **kwargs) -> Report:
+    """``_run`` with the catalogue look-ups of the rules made once per distinct value."""
+    from declare.comparison import memoised_catalogue
+
+    with memoised_catalogue():
+        return _run(*args, **kwargs)
+
+
+def _run(
     data: bytes,
     filename: str,
     *,
