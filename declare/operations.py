@@ -129,11 +129,15 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "abolish",
     "attach_text",
+    "check_publishable",
     "create_draft",
+    "data_of",
+    "draft_fingerprint",
     "discard_draft",
     "draft_limits",
     "oversized",
     "publish",
+    "publish_checked",
     "record_compliance",
     "register_enterprise",
     "revoke",
@@ -1178,6 +1182,17 @@ class _Values:
         return value
 
 
+class Checked:
+    """What ``check_publishable`` found: errors by field path (form order), the parsed values
+    (None when the draft did not parse) and the benchmark comparison (None then too)."""
+
+    def __init__(self, errors: dict[str, list[str]], values: dict | None, rules=None) -> None:
+        self.errors, self.values, self.rules = errors, values, rules
+
+    def __iter__(self):  # errors, values = check_publishable(...)
+        return iter((self.errors, self.values))
+
+
 def check_publishable(
     enterprise: Enterprise,
     data: Mapping,
@@ -1185,7 +1200,7 @@ def check_publishable(
     has_text: bool,
     today: date | None = None,
     declaration: Declaration | None = None,
-) -> tuple[dict[str, list[str]], dict | None]:
+) -> Checked:
     """Every refusal that ``create_draft`` then ``publish`` (or, with ``declaration``, a
     revision of it) would give this draft dict, without writing anything: the formats
     (``_parse``), the rules against the catalogue (``_check_rules``), completeness and the
@@ -1195,7 +1210,7 @@ def check_publishable(
     try:
         draft = _parse(data, declaration=declaration)
     except ValidationFailed as exc:
-        return dict(exc.errors), None
+        return Checked(dict(exc.errors), None)
     _check_rules(enterprise, draft, today=today, declaration=declaration)
     errors = _Errors()
     for field, messages in _in_form_order(draft.errors).items():
@@ -1203,7 +1218,7 @@ def check_publishable(
             errors.add(field, message)
     values = draft.values
     if values["kind"] is None:
-        return _in_form_order(dict(errors)), None
+        return Checked(_in_form_order(dict(errors)), None)
     _complete(values["kind"], _Values(values), has_text=has_text, errors=errors)
     from declare.comparison import check_declaration
 
@@ -1219,7 +1234,183 @@ def check_publishable(
     for field, message in rules.errors():
         if field not in found:
             errors.add(field, message)
-    return _in_form_order(dict(errors)), values
+    return Checked(_in_form_order(dict(errors)), values, rules)
+
+
+def publish_checked(
+    items: Sequence[tuple[int, Checked, int | None]],
+    *,
+    submitted_by_id: int | None = None,
+    via_association_id: int | None = None,
+    actor_label: str = "bulk import",
+) -> list[tuple[int, int]]:
+    """Publish new declarations that ``check_publishable`` passed (no errors), written with
+    executemany instead of one ORM flush each: the bulk import of many thousands.
+
+    ``items``: (enterprise id, its ``Checked``, its text attachment id or None). Writes what
+    ``create_draft`` + ``publish`` write for a first version (declaration, version 1
+    published now, products, indicators with the links and comparison of the check,
+    references), records who submitted it, re-flags at once what follows or cites a replaced
+    standard, sends ``declaration_changed`` per chunk of declarations (its receivers refresh
+    the search rows and enqueue one job per plan/category), and one audit summary row (Core
+    writes bypass the audit flush hook). Returns (declaration id, version id) per item.
+    """
+    from sqlalchemy import insert
+
+    from core.models import AuditLog
+
+    for _eid, checked, _text_id in items:
+        if checked.errors or checked.values is None or checked.rules is None:
+            raise ValueError("publish_checked takes only drafts that passed check_publishable")
+    if not items:
+        return []
+    now = utcnow()
+    declarations = Declaration.__table__
+    versions = DeclarationVersion.__table__
+    out: list[tuple[int, int]] = []
+    for start in range(0, len(items), _BULK_CHUNK):
+        chunk = items[start : start + _BULK_CHUNK]
+        decl_ids = [
+            row.id
+            for row in db.session.execute(
+                insert(declarations).returning(declarations.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "enterprise_id": eid,
+                        "kind": checked.values["kind"],
+                        "status": DeclarationStatus.PUBLISHED,
+                        "lock_version": 1,
+                        "created_at": now,
+                    }
+                    for eid, checked, _t in chunk
+                ],
+            )
+        ]
+        version_ids = [
+            row.id
+            for row in db.session.execute(
+                insert(versions).returning(versions.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "declaration_id": did,
+                        "version_no": 1,
+                        "status": VersionStatus.PUBLISHED,
+                        "lock_version": 1,
+                        **{key: checked.values[key] for key in _VERSION_FIELDS},
+                        "text_attachment_id": text_id,
+                        "submitted_by_id": submitted_by_id,
+                        "via_association_id": via_association_id,
+                        "created_at": now,
+                        "updated_at": now,
+                        "published_at": now,
+                        "ended_at": None,
+                        "end_reason": "",
+                    }
+                    for did, (_eid, checked, text_id) in zip(decl_ids, chunk)
+                ],
+            )
+        ]
+        db.session.execute(
+            update(Declaration).execution_options(synchronize_session=False),
+            [{"id": did, "current_version_id": vid} for did, vid in zip(decl_ids, version_ids)],
+        )
+        products, indicators, references = [], [], []
+        for vid, (_eid, checked, _t) in zip(version_ids, chunk):
+            values, rules = checked.values, checked.rules
+            products += [
+                {"version_id": vid, **{k: p[k] for k in _PRODUCT_FIELDS}} for p in values["products"]
+            ]
+            by_position = {c.position: c for c in rules.indicators}
+            for i, row in enumerate(values["indicators"]):
+                result = by_position.get(i)
+                comparison = result.comparison if result is not None else None
+                indicators.append(
+                    {
+                        "version_id": vid,
+                        "position": i,
+                        **{k: row[k] for k in _INDICATOR_FIELDS},
+                        "benchmark_indicator_id": rules.links.get(i, row["benchmark_indicator_id"]),
+                        "cmp_status": comparison.status if comparison else None,
+                        "cmp_grade": comparison.grade if comparison else None,
+                        "cmp_margin_pct": comparison.margin_pct if comparison else None,
+                        "cmp_guaranteed": comparison.guaranteed if comparison else None,
+                    }
+                )
+            references += [{"version_id": vid, "standard_id": sid} for sid in values["reference_ids"]]
+        for table, rows in (
+            (Product.__table__, products),
+            (Indicator.__table__, indicators),
+            (NormativeReference.__table__, references),
+        ):
+            if rows:
+                db.session.execute(insert(table), rows)
+        out += list(zip(decl_ids, version_ids))
+
+    _after_bulk_publish(items, out)
+    db.session.execute(
+        insert(AuditLog).values(
+            at=now,
+            actor_id=submitted_by_id,
+            actor_label=actor_label[:120],
+            action="insert",
+            entity=Declaration.__tablename__,
+            entity_id="bulk",
+            before=None,
+            after={
+                "published": len(out),
+                "declaration_ids": [d for d, _v in out[:200]],
+                "via_association_id": via_association_id,
+            },
+        )
+    )
+    return out
+
+
+_BULK_CHUNK = 2000
+
+
+def _after_bulk_publish(
+    items: Sequence[tuple[int, Checked, int | None]], written: list[tuple[int, int]]
+) -> None:
+    """``_after_publish`` for many new declarations at once: one re-flag job for the replaced
+    standards they follow or cite, one ``declaration_changed`` per chunk of declarations."""
+    from core import jobs
+    from declare import tasks
+    from declare.signals import declaration_changed
+
+    standard_ids = set()
+    for _eid, checked, _t in items:
+        standard_ids.update(checked.values["reference_ids"])
+        if checked.values["standard_id"]:
+            standard_ids.add(checked.values["standard_id"])
+    if standard_ids:
+        flagged = sorted(
+            db.session.scalars(
+                select(Standard.id).where(
+                    Standard.id.in_(standard_ids), Standard.replaced_by_code.is_not(None),
+                    Standard.replaced_by_code != "",
+                )
+            )
+        )
+        if flagged:
+            jobs.enqueue(tasks.reflag_references, flagged)
+    for start in range(0, len(items), 1000):
+        part = items[start : start + 1000]
+        ids = written[start : start + 1000]
+        declaration_changed.send(
+            None,
+            declaration_ids=[d for d, _v in ids],
+            enterprise_ids=sorted({eid for eid, _c, _t in part}),
+            category_ids=sorted(
+                {
+                    p["category_id"]
+                    for _e, checked, _t in part
+                    for p in checked.values["products"]
+                    if p["category_id"] is not None
+                }
+            ),
+            status="published",
+        )
 
 
 def publish(version: DeclarationVersion) -> DeclarationVersion:

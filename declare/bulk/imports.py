@@ -373,6 +373,7 @@ class _Planned:
     pdf: bytes | None
     existing: Declaration | None
     outcome: str
+    checked: operations.Checked
 
 
 def _matches(enterprise_ids: set[int]) -> dict[tuple, Declaration]:
@@ -577,9 +578,10 @@ def _run(
             existing is not None and existing.current_version is not None and existing.current_version.text_attachment_id is not None
         )
         draft_only = data["kind"] == "enterprise" and not has_text
-        errors, _values = operations.check_publishable(
+        checked = operations.check_publishable(
             ent, data, has_text=has_text or draft_only, today=today, declaration=existing
         )
+        errors = checked.errors
         for path, messages in errors.items():
             target, column = _cell_of(path, row, products, indicators)
             if (target.sheet, target.number, column) in failed:
@@ -595,7 +597,7 @@ def _run(
         else:
             outcome = "revision" if existing is not None and existing.status is DeclarationStatus.PUBLISHED else "new"
         report.outcome[row.key] = outcome
-        planned.append(_Planned(row.key, row, ent, data, pdf, existing, outcome))
+        planned.append(_Planned(row.key, row, ent, data, pdf, existing, outcome, checked))
         if progress is not None and (n % 200 == 0 or n == total):
             progress(n, 0, total)
     if progress is not None:
@@ -607,8 +609,36 @@ def _run(
         return report
     attachments: dict[tuple[int, str], int] = {}
     written = 0
-    for item in planned:
-        if item.key in report.bad:
+    todo = [item for item in planned if item.key not in report.bad]
+    # New declarations: one executemany for all of them (operations.publish_checked).
+    fresh = [item for item in todo if item.outcome == "new"]
+    bulk = [
+        (item.enterprise.id, item.checked, _attachment(item, attachments)) for item in fresh
+    ]
+    for item, (declaration_id, _version_id) in zip(
+        fresh,
+        operations.publish_checked(
+            bulk,
+            submitted_by_id=user.id if user is not None else None,
+            via_association_id=user.id if user is not None and user.role is Role.ASSOCIATION else None,
+            actor_label=f"bulk import by {user.username if user is not None else 'cli'}",
+        ),
+    ):
+        report.written.append(
+            {
+                "row_key": item.key,
+                "row": item.decl.number,
+                "declaration_id": declaration_id,
+                "version_no": 1,
+                "outcome": "new",
+            }
+        )
+        written += 1
+        if progress is not None and written % 2000 == 0:
+            progress(total, written, total)
+    # Revisions, drafts and unchanged ones: one at a time through the operations.
+    for item in todo:
+        if item.outcome == "new":
             continue
         version = _write(item, user, attachments)
         written += 1
@@ -622,10 +652,28 @@ def _run(
                     "outcome": item.outcome,
                 }
             )
-        if progress is not None and (written % 200 == 0 or written == len(planned)):
+        if progress is not None and written % 200 == 0:
             progress(total, written, total)
+    if progress is not None:
+        progress(total, total, total)
     report.wrote = True
     return report
+
+
+def _file(item: _Planned) -> FileStorage:
+    name = wb.cell_text(item.decl.values.get("text_file")).rsplit("/", 1)[-1]
+    return FileStorage(stream=io.BytesIO(item.pdf), filename=name, content_type="application/pdf")
+
+
+def _attachment(item: _Planned, attachments: dict) -> int | None:
+    """The stored text of a new declaration: each distinct PDF stored once per enterprise
+    (``uploads.store_pdf``; the file itself once whoever uploads it)."""
+    if item.pdf is None:
+        return None
+    key = (item.enterprise.id, hashlib.sha256(item.pdf).hexdigest())
+    if key not in attachments:
+        attachments[key] = uploads.store_pdf(_file(item), item.enterprise).id
+    return attachments[key]
 
 
 def _write(item: _Planned, user: User | None, attachments: dict) -> DeclarationVersion | None:
@@ -650,10 +698,7 @@ def _write(item: _Planned, user: User | None, attachments: dict) -> DeclarationV
             version.text_attachment_id = cached
             db.session.flush()
         else:
-            name = wb.cell_text(item.decl.values.get("text_file")).rsplit("/", 1)[-1]
-            stored = operations.attach_text(
-                version, FileStorage(stream=io.BytesIO(item.pdf), filename=name, content_type="application/pdf")
-            )
+            stored = operations.attach_text(version, _file(item))
             attachments[(item.enterprise.id, digest)] = stored.id
     if item.outcome != "draft":
         operations.publish(version)

@@ -153,3 +153,37 @@ def test_template_has_the_sheets_lists_and_an_example_row(db, catalogue):
     assert book["declarations"]["A2"].value == "#示例"
     assert book["products"].data_validations.dataValidation
     assert "room_ac" in [c.value for c in book["lists"]["C"]]
+
+
+def test_bulk_written_declaration_equals_one_made_by_the_operations(db, owner, catalogue, client):
+    """What the executemany path writes is what create_draft + attach_text + publish write:
+    same version fields, products, indicators with links and comparison, references; and
+    the public search finds it."""
+    from declare import operations
+    from tests.declare import enterprise_data, pdf_bytes, upload
+
+    run(owner, clean_rows(owner.enterprise.uscc, 1))
+    bulk = db.session.scalars(select(DeclarationVersion)).one()
+    data = enterprise_data(catalogue, std_code="Q/SJX 0999-2024")
+    data["products"][0].update(model="KFR-1", name="挂壁式空调", brand="")
+    data["indicators"] = data["indicators"][:1]
+    data["indicators"][0]["name"] = "APF"
+    one = operations.create_draft(owner.enterprise, data)
+    operations.attach_text(one, upload(pdf_bytes()))
+    operations.publish(one)
+    db.session.commit()
+
+    def shape(v):
+        return (
+            v.status, v.version_no, v.std_name, v.std_enterprise_code, v.std_year, v.disclosure,
+            v.commitment_accepted, v.approved_by, v.declaration.status, v.declaration.current_version_id == v.id,
+            [(p.name, p.model, p.category_id, p.barcode, p.attributes) for p in v.products],
+            [(i.kind, i.name, i.benchmark_indicator_id, i.op, i.value, i.unit, i.test_method,
+              i.cmp_status, i.cmp_grade, i.cmp_margin_pct, i.cmp_guaranteed) for i in v.indicators],
+            [r.standard_id for r in v.references], v.text_attachment is not None,
+        )
+
+    assert shape(bulk) == shape(one)
+    assert bulk.indicators[0].cmp_grade  # compared, graded
+    found = client.get("/api/v1/declarations", query_string={"q": "Q/SJX 0001-2024"}).get_json()
+    assert [d["id"] for d in found] == [bulk.declaration_id]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from sqlalchemy import func, select
 
 from core.models import OutboxJob, Role
@@ -150,36 +151,61 @@ def test_cli_refuses_a_bad_file_and_writes_nothing(app, db, make_user, catalogue
     assert count(db, Declaration) == 0
 
 
-def test_an_import_killed_mid_way_leaves_nothing(client, db, make_user, token_for, catalogue, monkeypatch):
-    """An exception at the third publication, inside the real job: the job fails, its one
-    transaction rolls back, no declaration, version or attachment is left."""
+@pytest.mark.parametrize("where", ["bulk", "revision"])
+def test_an_import_killed_mid_way_leaves_nothing(
+    client, db, make_user, token_for, catalogue, monkeypatch, where
+):
+    """An exception injected inside the real job once rows are written: the job fails, its
+    one transaction rolls back, nothing of the file is left (new declarations written by
+    executemany, or revisions written one at a time, the third of four killed)."""
     from declare import operations
 
     owner = make_user(Role.ENTERPRISE)
     headers = token_for(owner)
-    real = operations.publish
-    calls = {"n": 0}
+    rows = clean_rows(owner.enterprise.uscc, 4)
+    if where == "revision":
+        client.post(
+            "/api/v1/imports",
+            data={"file": (io.BytesIO(zipped(rows)), "a.zip")},
+            content_type="multipart/form-data",
+            headers=headers,
+        )
+        for indicator in rows["indicators"]:
+            indicator["value"] = 5.4
+        real = operations.publish
+        calls = {"n": 0}
 
-    def dying(version):
-        calls["n"] += 1
-        if calls["n"] == 3:
+        def dying(version):
+            calls["n"] += 1
+            if calls["n"] == 3:
+                raise RuntimeError("killed mid-way")
+            return real(version)
+
+        monkeypatch.setattr(operations, "publish", dying)
+    else:
+        monkeypatch.setattr(operations, "_BULK_CHUNK", 2)
+        real = operations._after_bulk_publish
+
+        def dying(items, written):
+            assert len(written) == 4  # every row was inserted when it dies
             raise RuntimeError("killed mid-way")
-        return real(version)
 
-    monkeypatch.setattr(operations, "publish", dying)
+        monkeypatch.setattr(operations, "_after_bulk_publish", dying)
+    before = (count(db, Declaration), count(db, DeclarationVersion))
     resp = client.post(
         "/api/v1/imports",
-        data={"file": (io.BytesIO(zipped(clean_rows(owner.enterprise.uscc, 4))), "a.zip")},
+        data={"file": (io.BytesIO(zipped(rows)), "a.zip")},
         content_type="multipart/form-data",
         headers=headers,
     )
     assert resp.status_code == 202
-    assert calls["n"] == 3
     db.session.expire_all()
     state = client.get(f"/api/v1/imports/{resp.get_json()['id']}", headers=headers).get_json()
     assert state["status"] == "failed" and state["job_status"] == "failed"
-    assert count(db, Declaration) == 0 and count(db, DeclarationVersion) == 0
-    job = db.session.scalars(select(OutboxJob).where(OutboxJob.func.like("%run_import_batch"))).one()
+    assert (count(db, Declaration), count(db, DeclarationVersion)) == before
+    job = db.session.scalars(
+        select(OutboxJob).where(OutboxJob.func.like("%run_import_batch")).order_by(OutboxJob.id.desc())
+    ).first()
     assert "killed mid-way" in job.error
 
 
