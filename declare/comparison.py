@@ -267,7 +267,7 @@ def _check_one(index: int, row: Any, bench: BenchmarkIndicator | None) -> Indica
         low=_as_float(_get(row, "low")),
         high=_as_float(_get(row, "high")),
     )
-    benchmark = to_compare_benchmark(bench)
+    benchmark = memo(("compare", bench.id), lambda: to_compare_benchmark(bench))
 
     def check(problem, message, field, comparison=None) -> IndicatorCheck:
         return IndicatorCheck(
