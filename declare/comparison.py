@@ -730,8 +730,11 @@ def check_declaration(
             found = verdicts(bench)
             if not found or all(r is False for r in found):
                 continue
-            score = max(match_score(name, bench.name), match_score(name, bench.name_en or ""))
-            if score and _unit_fits(unit, bench):
+            score = memo(
+                ("score", name, bench.id),
+                lambda: max(match_score(name, bench.name), match_score(name, bench.name_en or "")),
+            )
+            if score and memo(("fits", unit, bench.id), lambda: _unit_fits(unit, bench)):
                 scored.append((score, bench, any(r is True for r in found)))
         if not scored:
             continue

@@ -489,13 +489,20 @@ def _run(
     if user is not None and user.role is Role.ENTERPRISE:
         default = user.enterprise
     usccs = {}
+    checked_usccs: dict[str, str | USCCError] = {}  # few distinct codes in 100,000 rows
     for row in decls:
         text = _text(row, "uscc")
         if text:
-            try:
-                usccs[row.number] = validate_uscc(text)[0]
-            except USCCError as exc:
-                report.cell(row.sheet, row.number, "uscc", exc.message, row.key)
+            if text not in checked_usccs:
+                try:
+                    checked_usccs[text] = validate_uscc(text)[0]
+                except USCCError as exc:
+                    checked_usccs[text] = exc
+            found = checked_usccs[text]
+            if isinstance(found, USCCError):
+                report.cell(row.sheet, row.number, "uscc", found.message, row.key)
+            else:
+                usccs[row.number] = found
     codes = set(usccs.values())
     enterprises = (
         {e.uscc: e for e in db.session.scalars(select(Enterprise).where(Enterprise.uscc.in_(codes)))}

@@ -36,6 +36,13 @@ def test_page_upload_report_confirm(client, db, login_as, catalogue):
     assert batch.status == "checked" and batch.rows_bad == 1
     marked = client.get(f"/my/imports/{batch.id}/report.xlsx")
     assert marked.status_code == 200 and marked.data[:2] == b"PK"
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(marked.data))["indicators"]
+    heads = [c.value for c in sheet[1]]
+    assert heads[-1] == "错误\nerrors"
+    assert sheet.cell(row=2, column=len(heads)).value in (None, "")
+    assert "3.3" in sheet.cell(row=3, column=len(heads)).value  # D2's value under the limit
     state = client.get(f"/my/imports/{batch.id}/state").get_json()
     assert state["status"] == "checked" and state["bad"] == 1
 
