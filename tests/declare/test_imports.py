@@ -187,3 +187,36 @@ def test_bulk_written_declaration_equals_one_made_by_the_operations(db, owner, c
     assert bulk.indicators[0].cmp_grade  # compared, graded
     found = client.get("/api/v1/declarations", query_string={"q": "Q/SJX 0001-2024"}).get_json()
     assert [d["id"] for d in found] == [bulk.declaration_id]
+
+
+def test_csv_files_in_a_zip_are_read_like_the_workbook(db, owner, catalogue):
+    import csv
+    import io
+    import zipfile
+
+    from declare.bulk import workbook as wb
+    from tests.declare import pdf_bytes
+
+    rows = clean_rows(owner.enterprise.uscc, 2)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        for sheet in wb.SHEETS:
+            text = io.StringIO()
+            writer = csv.writer(text)
+            order = [en for en, _zh in wb.COLUMNS[sheet]]
+            writer.writerow([wb.header(en, zh) for en, zh in wb.COLUMNS[sheet]])
+            for values in rows[sheet]:
+                writer.writerow(["" if values.get(c) is None else values.get(c) for c in order])
+            z.writestr(f"{sheet}.csv", text.getvalue().encode("utf-8-sig"))
+        z.writestr("std.pdf", pdf_bytes())
+    from core.extensions import db as _db
+
+    report = imports.run(archive.getvalue(), "import.zip", user=owner, write=True)
+    _db.session.commit()
+    assert report.ok and report.wrote, report.errors
+    assert count(Declaration) == 2
+
+
+def test_a_file_that_is_not_a_workbook_is_refused_with_a_file_error(db, owner, catalogue):
+    report = imports.run(b"name,model\n", "x.csv", user=owner, write=True)
+    assert report.file_errors and not report.wrote

@@ -230,3 +230,29 @@ def test_jobs_after_an_import_are_per_category_not_per_row(client, db, make_user
     funcs = db.session.scalars(select(OutboxJob.func)).all()
     others = [f for f in funcs if not f.endswith("run_import_batch")]
     assert others and len(others) == len(set(others)), others  # each follow-up job once, not per row
+
+
+def test_association_imports_through_the_page_for_an_enterprise_that_authorised_it(
+    client, db, login_as, make_user, catalogue
+):
+    owner = make_user(Role.ENTERPRISE)
+    other = make_user(Role.ENTERPRISE)
+    association = login_as(Role.ASSOCIATION)
+    db.session.add(AssociationGrant(enterprise_id=owner.enterprise_id, association_id=association.id))
+    db.session.commit()
+    assert client.get("/my/imports").status_code == 200
+    rows = clean_rows(owner.enterprise.uscc, 1)
+    rows["declarations"].append(dict(rows["declarations"][0], row_key="X", uscc=other.enterprise.uscc))
+    rows["products"].append(dict(rows["products"][0], row_key="X"))
+    rows["indicators"].append(dict(rows["indicators"][0], row_key="X"))
+    client.post(
+        "/my/imports",
+        data={"file": (io.BytesIO(zipped(rows)), "a.zip")},
+        content_type="multipart/form-data",
+    )
+    batch = db.session.scalars(select(ImportBatch)).one()
+    assert [(e["row_key"], e["column"]) for e in batch.report["errors"]] == [("X", "uscc")]
+    client.post(f"/my/imports/{batch.id}/confirm", data={"good_rows_only": "y"})
+    version = db.session.scalars(select(DeclarationVersion)).one()
+    assert version.declaration.enterprise_id == owner.enterprise_id
+    assert (version.submitted_by_id, version.via_association_id) == (association.id, association.id)
