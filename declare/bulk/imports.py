@@ -195,11 +195,11 @@ def _allowed(values: list[str], limit: int = 12) -> str:
 
 
 def _text(row: wb.Row, name: str) -> str:
-    return wb.cell_text(row.values.get(name))
+    return wb.cell_text(row.get(name))
 
 
 def _raw(row: wb.Row, name: str) -> Any:
-    value = row.values.get(name)
+    value = row.get(name)
     if isinstance(value, str):
         value = value.strip()
     return None if value == "" else value
@@ -668,7 +668,7 @@ def _run(
 
 
 def _file(item: _Planned) -> FileStorage:
-    name = wb.cell_text(item.decl.values.get("text_file")).rsplit("/", 1)[-1]
+    name = wb.cell_text(item.decl.get("text_file")).rsplit("/", 1)[-1]
     return FileStorage(stream=io.BytesIO(item.pdf), filename=name, content_type="application/pdf")
 
 
