@@ -1188,6 +1188,37 @@ class Checked:
 
     def __init__(self, errors: dict[str, list[str]], values: dict | None, rules=None) -> None:
         self.errors, self.values, self.rules = errors, values, rules
+        self.stored: tuple | None = None
+
+    def compact(self) -> Checked:
+        """Keep only what ``publish_checked`` writes, as tuples in column order (the links
+        and comparison figures, not the messages and objects of the check): a bulk import
+        holds 100,000 of them. ``values`` and ``rules`` are dropped."""
+        if self.stored is not None:
+            return self
+        if self.errors or self.values is None or self.rules is None:
+            raise ValueError("only a draft that passed check_publishable can be published")
+        values, rules = self.values, self.rules
+        figures = {}
+        for c in rules.indicators:
+            cmp = c.comparison
+            figures[c.position] = (
+                (cmp.status, cmp.grade, cmp.margin_pct, cmp.guaranteed) if cmp else None
+            )
+        indicators = []
+        for i, row in enumerate(values["indicators"]):
+            fields = tuple(row[k] for k in _INDICATOR_FIELDS)
+            link = rules.links.get(i, row["benchmark_indicator_id"])
+            indicators.append((fields, link, figures.get(i) or (None, None, None, None)))
+        self.stored = (
+            values["kind"],
+            tuple(values[k] for k in _VERSION_FIELDS),
+            tuple(tuple(p[k] for k in _PRODUCT_FIELDS) for p in values["products"]),
+            tuple(indicators),
+            tuple(values["reference_ids"]),
+        )
+        self.values = self.rules = None
+        return self
 
     def __iter__(self):  # errors, values = check_publishable(...)
         return iter((self.errors, self.values))
@@ -1259,17 +1290,15 @@ def publish_checked(
 
     from core.models import AuditLog
 
-    for _eid, checked, _text_id in items:
-        if checked.errors or checked.values is None or checked.rules is None:
-            raise ValueError("publish_checked takes only drafts that passed check_publishable")
-    if not items:
+    stored = [(eid, checked.compact().stored, text_id) for eid, checked, text_id in items]
+    if not stored:
         return []
     now = utcnow()
     declarations = Declaration.__table__
     versions = DeclarationVersion.__table__
     out: list[tuple[int, int]] = []
-    for start in range(0, len(items), _BULK_CHUNK):
-        chunk = items[start : start + _BULK_CHUNK]
+    for start in range(0, len(stored), _BULK_CHUNK):
+        chunk = stored[start : start + _BULK_CHUNK]
         decl_ids = [
             row.id
             for row in db.session.execute(
@@ -1277,12 +1306,12 @@ def publish_checked(
                 [
                     {
                         "enterprise_id": eid,
-                        "kind": checked.values["kind"],
+                        "kind": kept[0],
                         "status": DeclarationStatus.PUBLISHED,
                         "lock_version": 1,
                         "created_at": now,
                     }
-                    for eid, checked, _t in chunk
+                    for eid, kept, _t in chunk
                 ],
             )
         ]
@@ -1296,7 +1325,7 @@ def publish_checked(
                         "version_no": 1,
                         "status": VersionStatus.PUBLISHED,
                         "lock_version": 1,
-                        **{key: checked.values[key] for key in _VERSION_FIELDS},
+                        **dict(zip(_VERSION_FIELDS, kept[1])),
                         "text_attachment_id": text_id,
                         "submitted_by_id": submitted_by_id,
                         "via_association_id": via_association_id,
@@ -1306,7 +1335,7 @@ def publish_checked(
                         "ended_at": None,
                         "end_reason": "",
                     }
-                    for did, (_eid, checked, text_id) in zip(decl_ids, chunk)
+                    for did, (_eid, kept, text_id) in zip(decl_ids, chunk)
                 ],
             )
         ]
@@ -1315,28 +1344,25 @@ def publish_checked(
             [{"id": did, "current_version_id": vid} for did, vid in zip(decl_ids, version_ids)],
         )
         products, indicators, references = [], [], []
-        for vid, (_eid, checked, _t) in zip(version_ids, chunk):
-            values, rules = checked.values, checked.rules
+        for vid, (_eid, kept, _t) in zip(version_ids, chunk):
+            _kind, _version, kept_products, kept_indicators, reference_ids = kept
             products += [
-                {"version_id": vid, **{k: p[k] for k in _PRODUCT_FIELDS}} for p in values["products"]
+                {"version_id": vid, **dict(zip(_PRODUCT_FIELDS, p))} for p in kept_products
             ]
-            by_position = {c.position: c for c in rules.indicators}
-            for i, row in enumerate(values["indicators"]):
-                result = by_position.get(i)
-                comparison = result.comparison if result is not None else None
+            for i, (fields, link, figures) in enumerate(kept_indicators):
                 indicators.append(
                     {
                         "version_id": vid,
                         "position": i,
-                        **{k: row[k] for k in _INDICATOR_FIELDS},
-                        "benchmark_indicator_id": rules.links.get(i, row["benchmark_indicator_id"]),
-                        "cmp_status": comparison.status if comparison else None,
-                        "cmp_grade": comparison.grade if comparison else None,
-                        "cmp_margin_pct": comparison.margin_pct if comparison else None,
-                        "cmp_guaranteed": comparison.guaranteed if comparison else None,
+                        **dict(zip(_INDICATOR_FIELDS, fields)),
+                        "benchmark_indicator_id": link,
+                        "cmp_status": figures[0],
+                        "cmp_grade": figures[1],
+                        "cmp_margin_pct": figures[2],
+                        "cmp_guaranteed": figures[3],
                     }
                 )
-            references += [{"version_id": vid, "standard_id": sid} for sid in values["reference_ids"]]
+            references += [{"version_id": vid, "standard_id": sid} for sid in reference_ids]
         for table, rows in (
             (Product.__table__, products),
             (Indicator.__table__, indicators),
@@ -1346,7 +1372,7 @@ def publish_checked(
                 db.session.execute(insert(table), rows)
         out += list(zip(decl_ids, version_ids))
 
-    _after_bulk_publish(items, out)
+    _after_bulk_publish(stored, out)
     db.session.execute(
         insert(AuditLog).values(
             at=now,
@@ -1369,20 +1395,21 @@ def publish_checked(
 _BULK_CHUNK = 2000
 
 
-def _after_bulk_publish(
-    items: Sequence[tuple[int, Checked, int | None]], written: list[tuple[int, int]]
-) -> None:
+def _after_bulk_publish(stored: Sequence[tuple], written: list[tuple[int, int]]) -> None:
     """``_after_publish`` for many new declarations at once: one re-flag job for the replaced
     standards they follow or cite, one ``declaration_changed`` per chunk of declarations."""
     from core import jobs
     from declare import tasks
     from declare.signals import declaration_changed
 
+    standard_at = _VERSION_FIELDS.index("standard_id")
+    category_at = _PRODUCT_FIELDS.index("category_id")
+    items = stored
     standard_ids = set()
-    for _eid, checked, _t in items:
-        standard_ids.update(checked.values["reference_ids"])
-        if checked.values["standard_id"]:
-            standard_ids.add(checked.values["standard_id"])
+    for _eid, kept, _t in stored:
+        standard_ids.update(kept[4])
+        if kept[1][standard_at]:
+            standard_ids.add(kept[1][standard_at])
     if standard_ids:
         flagged = sorted(
             db.session.scalars(
@@ -1403,10 +1430,10 @@ def _after_bulk_publish(
             enterprise_ids=sorted({eid for eid, _c, _t in part}),
             category_ids=sorted(
                 {
-                    p["category_id"]
-                    for _e, checked, _t in part
-                    for p in checked.values["products"]
-                    if p["category_id"] is not None
+                    p[category_at]
+                    for _e, kept, _t in part
+                    for p in kept[2]
+                    if p[category_at] is not None
                 }
             ),
             status="published",

@@ -512,6 +512,7 @@ def _run(
     granted = authorised_enterprise_ids(user) if user is not None and user.role is Role.ASSOCIATION else set()
 
     planned: list[_Planned] = []
+    fresh: list[tuple] = []
     enterprise_of: dict[int, Enterprise] = {}
     pdf_checked: dict[str, str | None] = {}
     for row in decls:
@@ -604,7 +605,13 @@ def _run(
         else:
             outcome = "revision" if existing is not None and existing.status is DeclarationStatus.PUBLISHED else "new"
         report.outcome[row.key] = outcome
-        planned.append(_Planned(row.key, row, ent, data, pdf, existing, outcome, checked))
+        if not write:
+            pass  # the check keeps nothing per row but the report
+        elif outcome == "new":
+            # Only what publish_checked writes, as tuples: 100,000 fit in memory.
+            fresh.append((row.key, row.number, ent, checked.compact(), pdf, row))
+        else:
+            planned.append(_Planned(row.key, row, ent, data, pdf, existing, outcome, checked))
         if progress is not None and (n % 200 == 0 or n == total):
             progress(n, 0, total)
     if progress is not None:
@@ -617,12 +624,13 @@ def _run(
     attachments: dict[tuple[int, str], int] = {}
     written = 0
     todo = [item for item in planned if item.key not in report.bad]
-    # New declarations: one executemany for all of them (operations.publish_checked).
-    fresh = [item for item in todo if item.outcome == "new"]
+    # New declarations: executemany for all of them (operations.publish_checked).
+    fresh = [item for item in fresh if item[0] not in report.bad]
     bulk = [
-        (item.enterprise.id, item.checked, _attachment(item, attachments)) for item in fresh
+        (ent.id, checked, _attachment(ent, pdf, decl, attachments))
+        for _key, _number, ent, checked, pdf, decl in fresh
     ]
-    for item, (declaration_id, _version_id) in zip(
+    for (key, number, *_rest), (declaration_id, _version_id) in zip(
         fresh,
         operations.publish_checked(
             bulk,
@@ -633,8 +641,8 @@ def _run(
     ):
         report.written.append(
             {
-                "row_key": item.key,
-                "row": item.decl.number,
+                "row_key": key,
+                "row": number,
                 "declaration_id": declaration_id,
                 "version_no": 1,
                 "outcome": "new",
@@ -667,19 +675,21 @@ def _run(
     return report
 
 
-def _file(item: _Planned) -> FileStorage:
-    name = wb.cell_text(item.decl.get("text_file")).rsplit("/", 1)[-1]
-    return FileStorage(stream=io.BytesIO(item.pdf), filename=name, content_type="application/pdf")
+def _file(pdf: bytes, decl: wb.Row) -> FileStorage:
+    name = wb.cell_text(decl.get("text_file")).rsplit("/", 1)[-1]
+    return FileStorage(stream=io.BytesIO(pdf), filename=name, content_type="application/pdf")
 
 
-def _attachment(item: _Planned, attachments: dict) -> int | None:
+def _attachment(
+    enterprise: Enterprise, pdf: bytes | None, decl: wb.Row, attachments: dict
+) -> int | None:
     """The stored text of a new declaration: each distinct PDF stored once per enterprise
     (``uploads.store_pdf``; the file itself once whoever uploads it)."""
-    if item.pdf is None:
+    if pdf is None:
         return None
-    key = (item.enterprise.id, hashlib.sha256(item.pdf).hexdigest())
+    key = (enterprise.id, hashlib.sha256(pdf).hexdigest())
     if key not in attachments:
-        attachments[key] = uploads.store_pdf(_file(item), item.enterprise).id
+        attachments[key] = uploads.store_pdf(_file(pdf, decl), enterprise).id
     return attachments[key]
 
 
@@ -705,7 +715,7 @@ def _write(item: _Planned, user: User | None, attachments: dict) -> DeclarationV
             version.text_attachment_id = cached
             db.session.flush()
         else:
-            stored = operations.attach_text(version, _file(item))
+            stored = operations.attach_text(version, _file(item.pdf, item.decl))
             attachments[(item.enterprise.id, digest)] = stored.id
     if item.outcome != "draft":
         operations.publish(version)
