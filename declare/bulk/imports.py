@@ -404,9 +404,10 @@ def _key_of(enterprise_id: int, kind: str, std_code: str, standard_id: int | Non
 
 
 def _same(declaration: Declaration, data: dict, pdf: bytes | None, today: date) -> bool:
-    version = declaration.current_version if declaration.status is DeclarationStatus.PUBLISHED else declaration.draft
-    if version is None or declaration.status is not DeclarationStatus.PUBLISHED:
-        return False
+    published = declaration.status is DeclarationStatus.PUBLISHED
+    version = declaration.current_version if published else declaration.draft
+    if version is None or (published and declaration.draft is not None):
+        return False  # a revision in progress: not what the file says
     if pdf is not None:
         attachment = version.text_attachment
         if attachment is None or attachment.sha256 != hashlib.sha256(pdf).hexdigest():
@@ -581,6 +582,23 @@ def _run(
             continue
         seen_keys[match] = row.number
         existing = matches.get(match)
+        if (
+            existing is not None
+            and existing.status is DeclarationStatus.PUBLISHED
+            and existing.draft is not None
+        ):
+            report.cell(
+                row.sheet,
+                row.number,
+                "standard_code",
+                _(
+                    "A revision of this declaration (%(id)d) is in progress; publish or discard "
+                    "it before importing a change.",
+                    id=existing.id,
+                ),
+                row.key,
+            )
+            continue
         # Without a text the enterprise standard is saved as a draft: the text is uploaded later.
         has_text = pdf is not None or name != "" or (
             existing is not None and existing.current_version is not None and existing.current_version.text_attachment_id is not None

@@ -220,3 +220,17 @@ def test_csv_files_in_a_zip_are_read_like_the_workbook(db, owner, catalogue):
 def test_a_file_that_is_not_a_workbook_is_refused_with_a_file_error(db, owner, catalogue):
     report = imports.run(b"name,model\n", "x.csv", user=owner, write=True)
     assert report.file_errors and not report.wrote
+
+
+def test_a_revision_in_progress_is_reported_not_overwritten(db, owner, catalogue):
+    from declare import operations
+
+    rows = clean_rows(owner.enterprise.uscc, 1)
+    run(owner, rows)
+    declaration = db.session.scalars(select(Declaration)).one()
+    operations.start_revision(declaration)
+    db.session.commit()
+    rows["indicators"][0]["value"] = 5.3
+    report = run(owner, rows)
+    assert [(e["sheet"], e["column"]) for e in report.errors] == [("declarations", "standard_code")]
+    assert not report.wrote and count(DeclarationVersion) == 2

@@ -121,6 +121,9 @@ def test_api_json_refused_with_field_errors_then_accepted(client, db, make_user,
     assert resp.status_code == 200, resp.get_json()
     assert resp.get_json()["outcome"] == {"D1": "draft", "D2": "draft"}  # no text in JSON
     assert count(db, Declaration) == 2
+    again = client.post("/api/v1/imports/json", json={"declarations": body}, headers=headers)
+    assert again.get_json()["outcome"] == {"D1": "unchanged", "D2": "unchanged"}
+    assert count(db, Declaration) == 2 and count(db, DeclarationVersion) == 2
 
 
 def test_api_refuses_other_roles(client, db, make_user, token_for):
