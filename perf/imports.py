@@ -203,7 +203,13 @@ def main(argv=None) -> int:
 
     app = create_app()
     app.config.update(REDIS_URL="", RATELIMIT_ENABLED=False, PASSWORD_HASH_METHOD="pbkdf2:sha256:1")
-    rows = []
+    rows: list[tuple[str, float, str]] = []
+
+    def note(label: str, seconds: float) -> None:
+        """Keep a figure and say it at once (a long run shows what it has so far)."""
+        rows.append((label, seconds, loadavg()))
+        print(f"{label}: {seconds:.1f} s (load {rows[-1][2]})", file=sys.stderr, flush=True)
+
     with app.app_context():
         db.drop_all()
         db.create_all()
@@ -212,24 +218,24 @@ def main(argv=None) -> int:
         usccs = [u.enterprise.uscc for u in users]
         t = time.perf_counter()
         data = workbook_zip(args.n, usccs)
-        rows.append(("generate the workbook (not part of the import)", time.perf_counter() - t, loadavg()))
+        note(f"generate the workbook, {len(data) / 1e6:.1f} MB (not part of the import)", time.perf_counter() - t)
         with app.test_request_context("/?lang=en"):
             t = time.perf_counter()
             report = imports.run(data, "perf.zip", user=None, write=False)
             check_s = time.perf_counter() - t
-            rows.append((f"check only, {args.n:,} declarations (goal ≤ 10 s)", check_s, loadavg()))
+            note(f"check only, {args.n:,} declarations (goal ≤ 10 s)", check_s)
             assert report.ok, report.errors[:5]
             db.session.rollback()
             t = time.perf_counter()
             report = imports.run(data, "perf.zip", user=None, write=True)
             db.session.commit()
             full_s = time.perf_counter() - t
-            rows.append((f"full import, {args.n:,} declarations, checked and written (goal ≤ 30 s)", full_s, loadavg()))
+            note(f"full import, {args.n:,} declarations, checked and written (goal ≤ 30 s)", full_s)
             assert report.wrote and len(report.written) == args.n
         if args.api_n:
             s = api_path(app, db, users, args.api_n)
-            rows.append((f"API one at a time, {args.api_n} declarations (measured)", s, loadavg()))
-            rows.append((f"API one at a time, {args.n:,} declarations (extrapolated ×{args.n / args.api_n:g})", s * args.n / args.api_n, loadavg()))
+            note(f"API one at a time, {args.api_n} declarations (measured)", s)
+            note(f"API one at a time, {args.n:,} declarations (extrapolated ×{args.n / args.api_n:g})", s * args.n / args.api_n)
     dialect = url.split(":", 1)[0]
     print(f"\nBulk import on {dialect}, {os.cpu_count()} CPUs\n")
     print("| figure | value | load average (1/5/15 min) |")
