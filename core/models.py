@@ -53,6 +53,7 @@ class Role(str, enum.Enum):
     EVALUATOR = "evaluator"  # 评估机构
     REGULATOR = "regulator"  # 市场监管部门
     ADMIN = "admin"  # 平台运营
+    ASSOCIATION = "association"  # 行业协会/联盟: imports for enterprises that authorised it
 
 
 def _hash_method() -> str:

@@ -588,3 +588,6 @@ class ComparisonPreview(MethodView):
             on=on,
         )
         return _checks(None, rules, on)
+
+
+from declare.bulk import api as _bulk_api  # noqa: E402,F401  (bulk import endpoints on this blueprint)

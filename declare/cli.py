@@ -22,9 +22,12 @@ _LOADERS_KEY = "demo_loaders"
 
 
 def register_cli(app) -> None:
+    from declare.bulk.cli import declare_group
+
     app.cli.add_command(demo_group)
     app.cli.add_command(search_group)
     app.cli.add_command(opendata_group)
+    app.cli.add_command(declare_group)
 
 
 def register_demo_loader(app, name: str, loader: DemoLoader) -> None:

@@ -12,7 +12,9 @@ All benchmarks of a declaration are loaded in one query, whatever the number of 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Literal
@@ -42,6 +44,9 @@ __all__ = [
     "check_version",
     "format_number",
     "load_benchmarks_on",
+    "memo",
+    "memo_active",
+    "memoised_catalogue",
 ]
 
 Problem = Literal["violation", "mingshi_missing", "unit", "unbounded", "invalid"]
@@ -149,6 +154,36 @@ def _as_float(value: Any) -> float | None:
         return value  # compare reports it as not a finite number
 
 
+_MEMO: ContextVar[dict | None] = ContextVar("declare_catalogue_memo", default=None)
+
+
+@contextmanager
+def memoised_catalogue() -> Iterator[None]:
+    """Within the block the rules' catalogue look-ups (benchmarks in force, editions,
+    categories, cited standards) are made once per distinct argument and reused: a bulk
+    import checks 100,000 declarations against a handful of categories. For code that does
+    not change the catalogue inside the block (the same transaction reads it anyway)."""
+    token = _MEMO.set({})
+    try:
+        yield
+    finally:
+        _MEMO.reset(token)
+
+
+def memo_active() -> bool:
+    return _MEMO.get() is not None
+
+
+def memo(key: tuple, compute: Callable[[], Any]) -> Any:
+    """``compute()``, cached under ``key`` while ``memoised_catalogue`` is active."""
+    cache = _MEMO.get()
+    if cache is None:
+        return compute()
+    if key not in cache:
+        cache[key] = compute()
+    return cache[key]
+
+
 def load_benchmarks_on(
     benchmark_ids: Iterable[int], on: date
 ) -> dict[int, BenchmarkIndicator | None]:
@@ -160,6 +195,10 @@ def load_benchmarks_on(
     ids = sorted({int(i) for i in benchmark_ids})
     if not ids:
         return {}
+    return dict(memo(("editions", tuple(ids), on), lambda: _load_benchmarks_on(ids, on)))
+
+
+def _load_benchmarks_on(ids: list[int], on: date) -> dict[int, BenchmarkIndicator | None]:
     mapped = aliased(BenchmarkIndicator)
     edition = aliased(BenchmarkIndicator)
     stmt = (
@@ -228,7 +267,7 @@ def _check_one(index: int, row: Any, bench: BenchmarkIndicator | None) -> Indica
         low=_as_float(_get(row, "low")),
         high=_as_float(_get(row, "high")),
     )
-    benchmark = to_compare_benchmark(bench)
+    benchmark = memo(("compare", bench.id), lambda: to_compare_benchmark(bench))
 
     def check(problem, message, field, comparison=None) -> IndicatorCheck:
         return IndicatorCheck(
@@ -471,6 +510,10 @@ def benchmarks_in_force(category_ids: Iterable[int], on: date) -> list[Benchmark
     ids = sorted({int(c) for c in category_ids if c is not None})
     if not ids:
         return []
+    return list(memo(("in_force", tuple(ids), on), lambda: _benchmarks_in_force(ids, on)))
+
+
+def _benchmarks_in_force(ids: list[int], on: date) -> list[BenchmarkIndicator]:
     stmt = (
         select(BenchmarkIndicator)
         .where(
@@ -687,8 +730,11 @@ def check_declaration(
             found = verdicts(bench)
             if not found or all(r is False for r in found):
                 continue
-            score = max(match_score(name, bench.name), match_score(name, bench.name_en or ""))
-            if score and _unit_fits(unit, bench):
+            score = memo(
+                ("score", name, bench.id),
+                lambda: max(match_score(name, bench.name), match_score(name, bench.name_en or "")),
+            )
+            if score and memo(("fits", unit, bench.id), lambda: _unit_fits(unit, bench)):
                 scored.append((score, bench, any(r is True for r in found)))
         if not scored:
             continue

@@ -173,6 +173,10 @@ class DeclarationVersion(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_reason: Mapped[str] = mapped_column(Text, default="")
+    # Who submitted this version (a bulk import records it), and the association (行业协会)
+    # through which it came when not the enterprise itself.
+    submitted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    via_association_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     declaration: Mapped[Declaration] = relationship(
         back_populates="versions", foreign_keys=[declaration_id]
@@ -384,3 +388,44 @@ class ComplianceRecord(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     enterprise: Mapped[Enterprise] = relationship()
+
+
+class AssociationGrant(db.Model):
+    """An enterprise's authorisation of an association (行业协会/联盟) to import declarations
+    for it; revoking sets ``revoked_at`` (the row stays as history)."""
+
+    __tablename__ = "association_grants"
+    __table_args__ = (Index("ix_association_grant_pair", "association_id", "enterprise_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    enterprise_id: Mapped[int] = mapped_column(ForeignKey("enterprises.id"), index=True)
+    association_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    enterprise: Mapped[Enterprise] = relationship()
+    association = relationship("User", foreign_keys=[association_id], lazy="joined")
+
+
+class ImportBatch(db.Model):
+    """One uploaded bulk-import file (workbook or ZIP) and what its check or import found.
+
+    The file is kept on disk under ``UPLOAD_DIR/imports/<id>``; ``report`` holds the bad cells
+    and the rows written (declare.imports)."""
+
+    __tablename__ = "import_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    enterprise_id: Mapped[int | None] = mapped_column(ForeignKey("enterprises.id"))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    good_rows_only: Mapped[bool] = mapped_column(Boolean, default=False)
+    # uploaded → checking → checked → importing → imported | failed
+    status: Mapped[str] = mapped_column(String(20), default="uploaded")
+    rows_total: Mapped[int] = mapped_column(Integer, default=0)
+    rows_bad: Mapped[int] = mapped_column(Integer, default=0)
+    rows_written: Mapped[int] = mapped_column(Integer, default=0)
+    report: Mapped[dict | None] = mapped_column(JSON)
+    job_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -101,7 +101,7 @@ from core.validation import day as _date
 from core.validation import number as _number
 from core.validation import text as _text
 from declare import uploads
-from declare.comparison import auto_links, check_version_rules
+from declare.comparison import auto_links, check_version_rules, memo, memo_active
 from declare.models import (
     Attachment,
     ComplianceRecord,
@@ -129,11 +129,15 @@ __all__ = [
     "MIN_PASSWORD_LENGTH",
     "abolish",
     "attach_text",
+    "check_publishable",
     "create_draft",
+    "data_of",
+    "draft_fingerprint",
     "discard_draft",
     "draft_limits",
     "oversized",
     "publish",
+    "publish_checked",
     "record_compliance",
     "register_enterprise",
     "revoke",
@@ -691,7 +695,14 @@ def _check_rules(
     wanted = {p["category_id"] for p in out["products"] if p["category_id"]}
     wanted = {c for c in wanted if c > 0}
     categories = (
-        set(db.session.scalars(select(ProductCategory.id).where(ProductCategory.id.in_(wanted))))
+        memo(
+            ("categories", tuple(sorted(wanted))),
+            lambda: set(
+                db.session.scalars(
+                    select(ProductCategory.id).where(ProductCategory.id.in_(wanted))
+                )
+            ),
+        )
         if wanted
         else set()
     )
@@ -703,12 +714,15 @@ def _check_rules(
     # -- indicators
     bench_ids = {row["benchmark_indicator_id"] for row in out["indicators"]} - {None}
     benchmarks = (
-        {
-            b.id: b
-            for b in db.session.scalars(
-                select(BenchmarkIndicator).where(BenchmarkIndicator.id.in_(bench_ids))
-            )
-        }
+        memo(
+            ("benchmarks", tuple(sorted(bench_ids))),
+            lambda: {
+                b.id: b
+                for b in db.session.scalars(
+                    select(BenchmarkIndicator).where(BenchmarkIndicator.id.in_(bench_ids))
+                )
+            },
+        )
         if bench_ids
         else {}
     )
@@ -721,7 +735,12 @@ def _check_rules(
     # -- normative references
     ids = {rid for _i, rid in draft.reference_at}
     refs = (
-        {s.id: s for s in db.session.scalars(select(Standard).where(Standard.id.in_(ids)))}
+        memo(
+            ("standards", tuple(sorted(ids))),
+            lambda: {
+                s.id: s for s in db.session.scalars(select(Standard).where(Standard.id.in_(ids)))
+            },
+        )
         if ids
         else {}
     )
@@ -803,6 +822,13 @@ def _duplicate_number(
     """Another live declaration of the enterprise with the same enterprise-standard number."""
     if enterprise.id is None:
         return None
+    wanted = code.replace(" ", "").upper()
+    if memo_active():
+        # One query per enterprise instead of one per draft (bulk import, which refuses a
+        # number given twice in its file itself, so the numbers it writes meanwhile are new).
+        numbers = memo(("live_numbers", enterprise.id), lambda: _live_numbers(enterprise.id))
+        others = [i for i in numbers.get(wanted, ()) if declaration is None or i != declaration.id]
+        return others[0] if others else None
     stmt = (
         select(Declaration.id)
         .join(DeclarationVersion, DeclarationVersion.declaration_id == Declaration.id)
@@ -817,6 +843,25 @@ def _duplicate_number(
     if declaration is not None and declaration.id is not None:
         stmt = stmt.where(Declaration.id != declaration.id)
     return db.session.scalar(stmt)
+
+
+def _live_numbers(enterprise_id: int) -> dict[str, list[int]]:
+    """Normalised enterprise-standard number → live declarations of the enterprise."""
+    rows = db.session.execute(
+        select(_normalised_number_key(DeclarationVersion.std_code), Declaration.id)
+        .join(DeclarationVersion, DeclarationVersion.declaration_id == Declaration.id)
+        .where(
+            Declaration.enterprise_id == enterprise_id,
+            Declaration.status.in_([DeclarationStatus.DRAFT, DeclarationStatus.PUBLISHED]),
+            DeclarationVersion.status.in_([VersionStatus.DRAFT, VersionStatus.PUBLISHED]),
+            DeclarationVersion.std_code != "",
+        )
+    )
+    numbers: dict[str, list[int]] = {}
+    for key, declaration_id in rows:
+        if declaration_id not in numbers.setdefault(key, []):
+            numbers[key].append(declaration_id)
+    return numbers
 
 
 # --------------------------------------------------------------------------- drafts
@@ -1037,6 +1082,26 @@ def _data_of(version: DeclarationVersion) -> dict:
     }
 
 
+def data_of(version: DeclarationVersion) -> dict:
+    """A stored version as the draft dict of the CONTRACT (what a save of it would take)."""
+    return _data_of(version)
+
+
+def draft_fingerprint(data: Mapping, today: date) -> str | None:
+    """The content a save of the draft dict ``data`` stores (with the automatic benchmark
+    links a save makes), as text; None when it does not parse. Two drafts with the same
+    fingerprint save the same version: bulk import leaves such a declaration unchanged."""
+    try:
+        draft = _parse(data)
+    except ValidationFailed:
+        return None
+    if draft.errors:
+        return None
+    for i, bid in auto_links(draft.values, today).items():
+        draft.values["indicators"][i]["benchmark_indicator_id"] = bid
+    return draft.fingerprint()
+
+
 _RULES_PASSED = "declare.rules_passed"
 
 
@@ -1063,6 +1128,18 @@ def _rules_passed_before(version: DeclarationVersion, draft: _Draft, today: date
 
 
 def _completeness(version: DeclarationVersion, errors: _Errors) -> None:
+    _complete(
+        version.declaration.kind,
+        version,
+        has_text=version.text_attachment_id is not None or version.text_attachment is not None,
+        errors=errors,
+    )
+
+
+def _complete(kind: DeclarationKind, version: Any, *, has_text: bool, errors: _Errors) -> None:
+    """What a publication needs besides valid values (a version, or a parsed draft's values
+    through ``_Values``): products, the commitment, and for an enterprise standard a
+    performance indicator, every test method, the text and the approver."""
     if not version.products:
         errors.add("products", _("Add at least one product or service that follows the standard."))
     if not version.commitment_accepted:
@@ -1070,7 +1147,7 @@ def _completeness(version: DeclarationVersion, errors: _Errors) -> None:
             "commitment_accepted",
             _("Accept the self-declaration commitment (自我声明承诺书) before publishing."),
         )
-    if version.declaration.kind is not DeclarationKind.ENTERPRISE:
+    if kind is not DeclarationKind.ENTERPRISE:
         return
     if not any(row.kind == "performance" for row in version.indicators):
         errors.add(
@@ -1085,10 +1162,282 @@ def _completeness(version: DeclarationVersion, errors: _Errors) -> None:
                 f"indicators.{i}.test_method",
                 _("Give the test method (检验方法) of %(name)s (Art. 12).", name=row.name or i + 1),
             )
-    if version.text_attachment_id is None and version.text_attachment is None:
+    if not has_text:
         errors.add("text", _("Upload the text of the standard as PDF."))
     if not (version.approved_by or "").strip():
         errors.add("approved_by", _("Name who approved the standard inside the enterprise."))
+
+
+class _Values:
+    """A parsed draft's values read as attributes (products and indicators too), so the
+    completeness rules of a stored version apply to a draft that is not stored."""
+
+    def __init__(self, values: Mapping) -> None:
+        self._values = values
+
+    def __getattr__(self, key: str) -> Any:
+        value = self._values[key]
+        if isinstance(value, list):
+            return [_Values(v) if isinstance(v, Mapping) else v for v in value]
+        return value
+
+
+class Checked:
+    """What ``check_publishable`` found: errors by field path (form order), the parsed values
+    (None when the draft did not parse) and the benchmark comparison (None then too)."""
+
+    def __init__(self, errors: dict[str, list[str]], values: dict | None, rules=None) -> None:
+        self.errors, self.values, self.rules = errors, values, rules
+        self.stored: tuple | None = None
+
+    def compact(self) -> Checked:
+        """Keep only what ``publish_checked`` writes, as tuples in column order (the links
+        and comparison figures, not the messages and objects of the check): a bulk import
+        holds 100,000 of them. ``values`` and ``rules`` are dropped."""
+        if self.stored is not None:
+            return self
+        if self.errors or self.values is None or self.rules is None:
+            raise ValueError("only a draft that passed check_publishable can be published")
+        values, rules = self.values, self.rules
+        figures = {}
+        for c in rules.indicators:
+            cmp = c.comparison
+            figures[c.position] = (
+                (cmp.status, cmp.grade, cmp.margin_pct, cmp.guaranteed) if cmp else None
+            )
+        indicators = []
+        for i, row in enumerate(values["indicators"]):
+            fields = tuple(row[k] for k in _INDICATOR_FIELDS)
+            link = rules.links.get(i, row["benchmark_indicator_id"])
+            indicators.append((fields, link, figures.get(i) or (None, None, None, None)))
+        self.stored = (
+            values["kind"],
+            tuple(values[k] for k in _VERSION_FIELDS),
+            tuple(tuple(p[k] for k in _PRODUCT_FIELDS) for p in values["products"]),
+            tuple(indicators),
+            tuple(values["reference_ids"]),
+        )
+        self.values = self.rules = None
+        return self
+
+    def __iter__(self):  # errors, values = check_publishable(...)
+        return iter((self.errors, self.values))
+
+
+def check_publishable(
+    enterprise: Enterprise,
+    data: Mapping,
+    *,
+    has_text: bool,
+    today: date | None = None,
+    declaration: Declaration | None = None,
+) -> Checked:
+    """Every refusal that ``create_draft`` then ``publish`` (or, with ``declaration``, a
+    revision of it) would give this draft dict, without writing anything: the formats
+    (``_parse``), the rules against the catalogue (``_check_rules``), completeness and the
+    benchmark comparison (``check_declaration``). Returns (errors by field path in form order,
+    the parsed values or None). Bulk import checks each row with it."""
+    today = today or local_today()
+    try:
+        draft = _parse(data, declaration=declaration)
+    except ValidationFailed as exc:
+        return Checked(dict(exc.errors), None)
+    _check_rules(enterprise, draft, today=today, declaration=declaration)
+    errors = _Errors()
+    for field, messages in _in_form_order(draft.errors).items():
+        for message in messages:
+            errors.add(field, message)
+    values = draft.values
+    if values["kind"] is None:
+        return Checked(_in_form_order(dict(errors)), None)
+    _complete(values["kind"], _Values(values), has_text=has_text, errors=errors)
+    from declare.comparison import check_declaration
+
+    rules = check_declaration(
+        kind=values["kind"],
+        products=values["products"],
+        indicators=values["indicators"],
+        reference_ids=values["reference_ids"],
+        mingshi_fewer=values["mingshi_fewer"],
+        on=today,
+    )
+    found = set(errors)
+    for field, message in rules.errors():
+        if field not in found:
+            errors.add(field, message)
+    return Checked(_in_form_order(dict(errors)), values, rules)
+
+
+def publish_checked(
+    items: Sequence[tuple[int, Checked, int | None]],
+    *,
+    submitted_by_id: int | None = None,
+    via_association_id: int | None = None,
+    actor_label: str = "bulk import",
+) -> list[tuple[int, int]]:
+    """Publish new declarations that ``check_publishable`` passed (no errors), written with
+    executemany instead of one ORM flush each: the bulk import of many thousands.
+
+    ``items``: (enterprise id, its ``Checked``, its text attachment id or None). Writes what
+    ``create_draft`` + ``publish`` write for a first version (declaration, version 1
+    published now, products, indicators with the links and comparison of the check,
+    references), records who submitted it, re-flags at once what follows or cites a replaced
+    standard, sends ``declaration_changed`` per chunk of declarations (its receivers refresh
+    the search rows and enqueue one job per plan/category), and one audit summary row (Core
+    writes bypass the audit flush hook). Returns (declaration id, version id) per item.
+    """
+    from sqlalchemy import insert
+
+    from core.models import AuditLog
+
+    stored = [(eid, checked.compact().stored, text_id) for eid, checked, text_id in items]
+    if not stored:
+        return []
+    now = utcnow()
+    declarations = Declaration.__table__
+    versions = DeclarationVersion.__table__
+    out: list[tuple[int, int]] = []
+    for start in range(0, len(stored), _BULK_CHUNK):
+        chunk = stored[start : start + _BULK_CHUNK]
+        decl_ids = [
+            row.id
+            for row in db.session.execute(
+                insert(declarations).returning(declarations.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "enterprise_id": eid,
+                        "kind": kept[0],
+                        "status": DeclarationStatus.PUBLISHED,
+                        "lock_version": 1,
+                        "created_at": now,
+                    }
+                    for eid, kept, _t in chunk
+                ],
+            )
+        ]
+        version_ids = [
+            row.id
+            for row in db.session.execute(
+                insert(versions).returning(versions.c.id, sort_by_parameter_order=True),
+                [
+                    {
+                        "declaration_id": did,
+                        "version_no": 1,
+                        "status": VersionStatus.PUBLISHED,
+                        "lock_version": 1,
+                        **dict(zip(_VERSION_FIELDS, kept[1])),
+                        "text_attachment_id": text_id,
+                        "submitted_by_id": submitted_by_id,
+                        "via_association_id": via_association_id,
+                        "created_at": now,
+                        "updated_at": now,
+                        "published_at": now,
+                        "ended_at": None,
+                        "end_reason": "",
+                    }
+                    for did, (_eid, kept, text_id) in zip(decl_ids, chunk)
+                ],
+            )
+        ]
+        db.session.execute(
+            update(Declaration).execution_options(synchronize_session=False),
+            [{"id": did, "current_version_id": vid} for did, vid in zip(decl_ids, version_ids)],
+        )
+        products, indicators, references = [], [], []
+        for vid, (_eid, kept, _t) in zip(version_ids, chunk):
+            _kind, _version, kept_products, kept_indicators, reference_ids = kept
+            products += [
+                {"version_id": vid, **dict(zip(_PRODUCT_FIELDS, p))} for p in kept_products
+            ]
+            for i, (fields, link, figures) in enumerate(kept_indicators):
+                indicators.append(
+                    {
+                        "version_id": vid,
+                        "position": i,
+                        **dict(zip(_INDICATOR_FIELDS, fields)),
+                        "benchmark_indicator_id": link,
+                        "cmp_status": figures[0],
+                        "cmp_grade": figures[1],
+                        "cmp_margin_pct": figures[2],
+                        "cmp_guaranteed": figures[3],
+                    }
+                )
+            references += [{"version_id": vid, "standard_id": sid} for sid in reference_ids]
+        for table, rows in (
+            (Product.__table__, products),
+            (Indicator.__table__, indicators),
+            (NormativeReference.__table__, references),
+        ):
+            if rows:
+                db.session.execute(insert(table), rows)
+        out += list(zip(decl_ids, version_ids))
+
+    _after_bulk_publish(stored, out)
+    db.session.execute(
+        insert(AuditLog).values(
+            at=now,
+            actor_id=submitted_by_id,
+            actor_label=actor_label[:120],
+            action="insert",
+            entity=Declaration.__tablename__,
+            entity_id="bulk",
+            before=None,
+            after={
+                "published": len(out),
+                "declaration_ids": [d for d, _v in out[:200]],
+                "via_association_id": via_association_id,
+            },
+        )
+    )
+    return out
+
+
+_BULK_CHUNK = 2000
+
+
+def _after_bulk_publish(stored: Sequence[tuple], written: list[tuple[int, int]]) -> None:
+    """``_after_publish`` for many new declarations at once: one re-flag job for the replaced
+    standards they follow or cite, one ``declaration_changed`` per chunk of declarations."""
+    from core import jobs
+    from declare import tasks
+    from declare.signals import declaration_changed
+
+    standard_at = _VERSION_FIELDS.index("standard_id")
+    category_at = _PRODUCT_FIELDS.index("category_id")
+    items = stored
+    standard_ids = set()
+    for _eid, kept, _t in stored:
+        standard_ids.update(kept[4])
+        if kept[1][standard_at]:
+            standard_ids.add(kept[1][standard_at])
+    if standard_ids:
+        flagged = sorted(
+            db.session.scalars(
+                select(Standard.id).where(
+                    Standard.id.in_(standard_ids), Standard.replaced_by_code.is_not(None),
+                    Standard.replaced_by_code != "",
+                )
+            )
+        )
+        if flagged:
+            jobs.enqueue(tasks.reflag_references, flagged)
+    for start in range(0, len(items), 1000):
+        part = items[start : start + 1000]
+        ids = written[start : start + 1000]
+        declaration_changed.send(
+            None,
+            declaration_ids=[d for d, _v in ids],
+            enterprise_ids=sorted({eid for eid, _c, _t in part}),
+            category_ids=sorted(
+                {
+                    p[category_at]
+                    for _e, kept, _t in part
+                    for p in kept[2]
+                    if p[category_at] is not None
+                }
+            ),
+            status="published",
+        )
 
 
 def publish(version: DeclarationVersion) -> DeclarationVersion:

@@ -478,6 +478,24 @@ def _forget_files_of_rolled_back_transaction(session: Session) -> None:
         path.unlink(missing_ok=True)
 
 
+def check_pdf(data: bytes) -> None:
+    """The checks ``store_pdf`` makes (size, a PDF by its content, opens, nothing active,
+    text within budget) on bytes, storing nothing; raises UploadError (bulk import's check)."""
+    limit = _max_bytes()
+    if len(data) > limit:
+        raise _too_large(limit)
+    if not data:
+        raise UploadError("empty", _("The file is empty. Choose the PDF of the standard text."))
+    _check_magic(data[:262])
+    fd, tmp_path = tempfile.mkstemp(prefix="check-", suffix=".pdf")
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data)
+        _check_opens(tmp_path)
+    finally:
+        os.unlink(tmp_path)
+
+
 def store_pdf(file_storage: FileStorage, enterprise: Enterprise) -> Attachment:
     """Check and store an uploaded standard text; returns the new (flushed) Attachment.
 

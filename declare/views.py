@@ -1267,3 +1267,6 @@ def _version_context(version: DeclarationVersion | None) -> dict:
         "by_reference": by_reference,
     }
 
+
+
+from declare.bulk import views as _bulk_views  # noqa: E402,F401  (bulk import pages on this blueprint)

@@ -1,0 +1,250 @@
+"""Bulk import speed: ``python -m perf.imports [--n 100000] [--api-n 500]``.
+
+Generates one workbook of ``--n`` declarations (1 product, 6 indicators each, names from
+perf/names.py, one shared PDF text in the ZIP) for 100 enterprises, on a scratch schema of
+``PERF_IMPORT_DATABASE_URL`` (default: a SQLite file in /tmp; give the PostgreSQL URL of your
+own database for the figures: its tables are DROPPED and recreated), then measures
+
+- the check only (the preview report: ``declare.bulk.imports.run(write=False)``),
+- the full import, checked and written, committed,
+- the peak RSS of the process (``resource.getrusage``),
+- the one-at-a-time API path (create draft → upload text → publish, through the Flask test
+  client) for ``--api-n`` declarations, extrapolated to ``--n`` (said so in the table),
+
+and prints one Markdown table with the load average beside each figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import resource
+import sys
+import time
+import zipfile
+from datetime import date
+
+import numpy as np
+
+
+def loadavg() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def _pdf() -> bytes:
+    from pypdf import PdfWriter
+
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+INDICATORS = (
+    # name, kind, benchmark code, op, unit, value low/high
+    ("全年能源消耗效率 APF", "performance", "apf", "ge", "W/W", (4.6, 5.6)),
+    ("噪声", "performance", "", "le", "dB", (38, 45)),
+    ("制冷量", "performance", "", "ge", "W", (2600, 3600)),
+    ("制热量", "performance", "", "ge", "W", (3000, 4500)),
+    ("待机功率", "performance", "", "le", "W", (0.5, 1.5)),
+    ("自清洁功能", "function", "", "eq", "", None),
+)
+
+
+def workbook_zip(n: int, usccs: list[str], seed: int = 20261207) -> bytes:
+    """The import ZIP: one workbook of ``n`` declarations written with openpyxl's write-only
+    mode, and the PDF they all name."""
+    from openpyxl import Workbook
+
+    from declare.bulk import workbook as wb
+    from perf.names import product_columns
+
+    rng = np.random.default_rng(seed)
+    cols = product_columns(rng, n)
+    owners = rng.integers(0, len(usccs), n)
+    values = {name: rng.uniform(*span, n).round(2) for name, _k, _b, _o, _u, span in INDICATORS if span}
+    book = Workbook(write_only=True)
+    sheets = {s: book.create_sheet(s) for s in wb.SHEETS}
+    for s in wb.SHEETS:
+        sheets[s].append([wb.header(en, zh) for en, zh in wb.COLUMNS[s]])
+    d_order = [en for en, _zh in wb.COLUMNS["declarations"]]
+    p_order = [en for en, _zh in wb.COLUMNS["products"]]
+    i_order = [en for en, _zh in wb.COLUMNS["indicators"]]
+    for k in range(n):
+        key = f"R{k + 1}"
+        decl = {
+            "row_key": key, "uscc": usccs[owners[k]], "kind": "enterprise",
+            "standard_code": f"Q/PF{owners[k]:03d} {k + 1:06d}-2025", "std_name": cols["std_name"][k] or "空调器",
+            "disclosure": "full_text", "approved_by": "张工", "commitment_accepted": "是",
+            "reference_codes": "GB/T 7725-2022", "text_file": "std.pdf",
+        }
+        sheets["declarations"].append([decl.get(c) for c in d_order])
+        prod = {"row_key": key, "name": cols["name"][k], "model": cols["model"][k], "category": "room_ac", "brand": cols["brand"][k]}
+        sheets["products"].append([prod.get(c) for c in p_order])
+        for name, kind, bench, op, unit, span in INDICATORS:
+            row = {"row_key": key, "kind": kind, "name": name, "benchmark": bench, "op": op, "unit": unit,
+                   "test_method": "GB/T 7725-2022"}
+            if span:
+                row["value"] = float(values[name][k])
+            else:
+                row["text_value"] = "具备"
+            sheets["indicators"].append([row.get(c) for c in i_order])
+    out = io.BytesIO()
+    book.save(out)
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("declarations.xlsx", out.getvalue())
+        z.writestr("std.pdf", _pdf())
+    return archive.getvalue()
+
+
+def _seed(db) -> None:
+    from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard, StandardKind
+
+    def std(code, kind, title, eff):
+        prefix, rest = code.rsplit(" ", 1)
+        num, year = rest.rsplit("-", 1)
+        row = Standard(kind=kind, prefix=prefix, number=num, part="", year=int(year), code=code,
+                       title=title, effective_date=eff)
+        db.session.add(row)
+        return row
+
+    gb = std("GB 21455-2019", StandardKind.NATIONAL_MANDATORY, "房间空气调节器能效限定值及能效等级", date(2020, 7, 1))
+    std("GB/T 7725-2022", StandardKind.NATIONAL_RECOMMENDED, "房间空气调节器", date(2023, 5, 1))
+    ac = ProductCategory(code="room_ac", name="房间空气调节器", name_en="Room air conditioner")
+    db.session.add(ac)
+    db.session.flush()
+    db.session.add(BenchmarkIndicator(
+        category=ac, code="apf", name="全年能源消耗效率 APF", name_en="Annual performance factor (APF)",
+        unit="W/W", direction="higher", mandatory_limit=3.30, mandatory_source=gb,
+        recommended_value=4.50, recommended_source=gb,
+        grades=[["1级", 5.00], ["2级", 4.50], ["3级", 4.00], ["4级", 3.50], ["5级", 3.30]],
+        valid_from=date(2020, 7, 1),
+    ))
+
+
+def _enterprises(db, count: int) -> list:
+    from core.models import Role, User
+    from declare.models import Enterprise
+    from stdnum.cn import uscc as uscc_mod
+
+    users = []
+    for i in range(count):
+        body = f"91500112MA{i + 1:07d}"
+        code = body + uscc_mod.calc_check_digit(body)
+        ent = Enterprise(uscc=code, name=f"重庆测试{i}有限公司", region_code="500112")
+        user = User(username=f"perf{i}", role=Role.ENTERPRISE, enterprise=ent, password_hash="x")
+        db.session.add_all([ent, user])
+        users.append(user)
+    db.session.commit()
+    return users
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def api_path(app, db, users, n: int) -> float:
+    """Seconds for ``n`` declarations one at a time through the JSON API (3 calls each)."""
+    from core.auth import issue_token
+
+    token = issue_token(users[0], "perf")
+    db.session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    client = app.test_client()
+    pdf = _pdf()
+    from sqlalchemy import select
+
+    from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard
+
+    cat = db.session.scalar(select(ProductCategory.id))
+    apf = db.session.scalar(select(BenchmarkIndicator.id))
+    ref = db.session.scalar(select(Standard.id).where(Standard.code == "GB/T 7725-2022"))
+    start = time.perf_counter()
+    for k in range(n):
+        body = {
+            "kind": "enterprise", "std_code": f"Q/API {k + 1:06d}-2025", "std_name": "空调器",
+            "commitment_accepted": True, "approved_by": "张工", "reference_ids": [ref],
+            "products": [{"name": "空调", "model": f"KFR-{k}", "category_id": cat}],
+            "indicators": [
+                {"kind": kind, "name": name, "benchmark_indicator_id": apf if bench else None, "op": op,
+                 "value": (span[0] if span else None), "text_value": "" if span else "具备",
+                 "unit": unit, "test_method": "GB/T 7725-2022"}
+                for name, kind, bench, op, unit, span in INDICATORS
+            ],
+        }
+        resp = client.post("/api/v1/declarations", json=body, headers=headers)
+        assert resp.status_code == 201, resp.get_json()
+        did = resp.get_json()["id"]
+        resp = client.post(f"/api/v1/declarations/{did}/draft/text", headers=headers,
+                           data={"file": (io.BytesIO(pdf), "std.pdf")}, content_type="multipart/form-data")
+        assert resp.status_code == 200, resp.get_json()
+        resp = client.post(f"/api/v1/declarations/{did}/publish", headers=headers)
+        assert resp.status_code == 200, resp.get_json()
+    return time.perf_counter() - start
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--api-n", type=int, default=500)
+    parser.add_argument("--enterprises", type=int, default=100)
+    args = parser.parse_args(argv)
+    url = os.environ.get("PERF_IMPORT_DATABASE_URL", "sqlite:////tmp/perf_imports.sqlite3")
+    os.environ["DATABASE_URL"] = url
+    os.environ.pop("REDIS_URL", None)
+    os.environ.setdefault("UPLOAD_DIR", "/tmp/perf_imports_uploads")
+
+    from app import create_app
+    from core.extensions import db
+    from declare.bulk import imports
+
+    app = create_app()
+    app.config.update(REDIS_URL="", RATELIMIT_ENABLED=False, PASSWORD_HASH_METHOD="pbkdf2:sha256:1")
+    rows: list[tuple[str, float, str]] = []
+
+    def note(label: str, seconds: float) -> None:
+        """Keep a figure and say it at once (a long run shows what it has so far)."""
+        rows.append((label, seconds, loadavg()))
+        print(f"{label}: {seconds:.1f} s (load {rows[-1][2]})", file=sys.stderr, flush=True)
+
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        _seed(db)
+        users = _enterprises(db, args.enterprises)
+        usccs = [u.enterprise.uscc for u in users]
+        t = time.perf_counter()
+        data = workbook_zip(args.n, usccs)
+        note(f"generate the workbook, {len(data) / 1e6:.1f} MB (not part of the import)", time.perf_counter() - t)
+        with app.test_request_context("/?lang=en"):
+            t = time.perf_counter()
+            report = imports.run(data, "perf.zip", user=None, write=False)
+            check_s = time.perf_counter() - t
+            note(f"check only, {args.n:,} declarations (goal ≤ 10 s)", check_s)
+            assert report.ok, report.errors[:5]
+            db.session.rollback()
+            t = time.perf_counter()
+            report = imports.run(data, "perf.zip", user=None, write=True)
+            db.session.commit()
+            full_s = time.perf_counter() - t
+            note(f"full import, {args.n:,} declarations, checked and written (goal ≤ 30 s)", full_s)
+            assert report.wrote and len(report.written) == args.n
+        if args.api_n:
+            s = api_path(app, db, users, args.api_n)
+            note(f"API one at a time, {args.api_n} declarations (measured)", s)
+            note(f"API one at a time, {args.n:,} declarations (extrapolated ×{args.n / args.api_n:g})", s * args.n / args.api_n)
+    dialect = url.split(":", 1)[0]
+    print(f"\nBulk import on {dialect}, {os.cpu_count()} CPUs\n")
+    print("| figure | value | load average (1/5/15 min) |")
+    print("|---|---|---|")
+    for label, seconds, load in rows:
+        print(f"| {label} | {seconds:.1f} s | {load} |")
+    print(f"| peak RSS of the process (goal ≤ 1 GB) | {_rss_mb():,.0f} MB | {loadavg()} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
