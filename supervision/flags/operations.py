@@ -58,7 +58,7 @@ import numpy as np
 import pandas as pd
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, func, insert, or_, select, text, true, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, text, true, update
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -179,7 +179,7 @@ class Scope:
         """SQL: the published declarations of the scope (on ``Declaration``)."""
         in_force = Declaration.status == DeclarationStatus.PUBLISHED
         if self.declaration_ids is not None:
-            return and_(in_force, Declaration.id.in_(self.declaration_ids))
+            return and_(in_force, _ids_in(Declaration.id, self.declaration_ids))
         if self.category_id is not None:
             versions = select(Product.version_id).where(Product.category_id == self.category_id)
             return and_(in_force, Declaration.current_version_id.in_(versions))
@@ -192,7 +192,7 @@ class Scope:
     def flagged(self) -> ColumnElement[bool]:
         """SQL: stored flags belonging to the scope (on ``RiskFlag``)."""
         if self.declaration_ids is not None:
-            return RiskFlag.declaration_id.in_(self.declaration_ids)
+            return _ids_in(RiskFlag.declaration_id, self.declaration_ids)
         if self.category_id is not None:
             return RiskFlag.category_id == self.category_id
         if self.region_code is not None:
@@ -287,6 +287,14 @@ def _in_force(d, v) -> ColumnElement[bool]:
     """Join a declaration to its version in force. Both halves, so that the database can walk
     from a version to its declaration by key (``current_version_id`` has no index)."""
     return and_(v.id == d.current_version_id, v.declaration_id == d.id)
+
+
+def _ids_in(column, ids) -> ColumnElement[bool]:
+    """``column IN ids`` with the ids written into the statement: a scope of 100,000
+    declarations (one bulk import) is past the 65,535 bind parameters a PostgreSQL statement
+    may carry. The ids are ints from the database, so nothing is quoted from outside."""
+    return column.in_(bindparam("scope_ids", [int(i) for i in ids], expanding=True,
+                                literal_execute=True))
 
 
 def _published_ids(scope: Scope) -> list[int]:

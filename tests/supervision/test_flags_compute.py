@@ -404,3 +404,13 @@ def test_signatures_are_computed_once_per_published_version(app):
     assert calls[-1] == [1, 9]  # 1 left the cache with 3; 9 was unavailable: tried again
     flag_store.category_signatures(7, "text", [1], compute)
     assert calls[-1] == [1]  # another subject, another cache
+
+
+def test_a_scope_past_the_bind_parameter_limit_is_computed(db, catalogue):
+    """A bulk import hands the flags job every declaration it wrote: 70,000 ids are past the
+    65,535 parameters of one PostgreSQL statement, and the scope still runs."""
+    version = publish_legacy(catalogue, rows=[apf_row(catalogue, 5.1, test_method="")])
+    ids = [version.declaration_id, *range(10_000_000, 10_070_000)]
+    result = flag_store.recompute(declaration_ids=ids)
+    assert (result.opened, result.cleared, result.updated) == (1, 0, 0)
+    assert [f.code for f in flags(version.declaration_id)] == ["missing_test_method"]
