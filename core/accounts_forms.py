@@ -16,6 +16,7 @@ def _role_choices():
         (Role.ENTERPRISE.value, _l("Enterprise")),
         (Role.EVALUATOR.value, _l("Evaluation body")),
         (Role.REGULATOR.value, _l("Regulator")),
+        (Role.ASSOCIATION.value, _l("Industry association")),
         (Role.ADMIN.value, _l("Platform admin")),
     ]
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext as _lp
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select, update
 from wtforms import SelectField, StringField
@@ -211,9 +212,25 @@ def console_page():
     )
 
 
+@bp.get("/mail")
+@admin_only
+def mail_folder():
+    """Without ``MAIL_URL`` every mail is written to ``MAIL_FOLDER``: the demo shows it here."""
+    from core.mail import folder_mail
+
+    return render_template("core/console_mail.html", mails=folder_mail(),
+                           smtp=bool(current_app.config.get("MAIL_URL")))
+
+
 # ------------------------------------------------------------------------------ the audit log
 
 ACTIONS = ("insert", "update", "delete")
+#: How each action reads (the stored value stays the English word the filter takes).
+ACTION_WORDS = {
+    "insert": _lp("audit action", "Created"),
+    "update": _lp("audit action", "Changed"),
+    "delete": _lp("audit action", "Deleted"),
+}
 AUDIT_PER_PAGE = 50
 
 
@@ -243,7 +260,7 @@ class AuditFilterForm(FlaskForm):
             SelectChoice(t, t) for t in audited_tables()
         ]
         self.action.choices = [SelectChoice("", _l("All actions"))] + [
-            SelectChoice(a, a) for a in ACTIONS
+            SelectChoice(a, ACTION_WORDS[a]) for a in ACTIONS
         ]
 
     def validate_entity(self, fld) -> None:
@@ -291,7 +308,7 @@ def audit_page():
     form = AuditFilterForm(request.args)
     if not form.validate():
         return render_template("core/console_audit.html", form=form, page=None, args={},
-                               changes=changes, actors={}), 422
+                               changes=changes, actors={}, action_words=ACTION_WORDS), 422
     page = db.paginate(audit_query(form), page=page_arg(), per_page=AUDIT_PER_PAGE,
                        error_out=False, count=True)
     ids = {e.actor_id for e in page.items if e.actor_id is not None}
@@ -299,7 +316,7 @@ def audit_page():
                   ) if ids else {}
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("core/console_audit.html", form=form, page=page, args=args,
-                           changes=changes, actors=actors)
+                           changes=changes, actors=actors, action_words=ACTION_WORDS)
 
 
 def verify_message(result: audit_chain.Result) -> str:

@@ -13,6 +13,10 @@ after the commit.
 
 from __future__ import annotations
 
+import email
+import email.policy
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -88,3 +92,36 @@ def send_later(to: str | list[str], subject: str, body: str, html: str | None = 
     from core import jobs, tasks
 
     return jobs.enqueue(tasks.deliver_mail, to, subject, body, html)
+
+
+#: What Flask-Mailman's file backend writes after each message.
+_SEPARATOR = b"\n" + b"-" * 79 + b"\n"
+
+
+@dataclass(frozen=True)
+class FolderMail:
+    """One message written to ``MAIL_FOLDER`` (what would have been sent without MAIL_URL)."""
+
+    written_at: datetime
+    to: str
+    subject: str
+    body: str
+
+
+def folder_mail(limit: int = 50) -> list[FolderMail]:
+    """The newest messages in ``MAIL_FOLDER``, newest first: the demo's "sent" mail."""
+    folder = Path(current_app.config["MAIL_FOLDER"])
+    if not folder.is_dir():
+        return []
+    files = sorted(folder.glob("*.log"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    out: list[FolderMail] = []
+    for path in files:
+        written = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        for raw in reversed([r for r in path.read_bytes().split(_SEPARATOR) if r.strip()]):
+            msg = email.message_from_bytes(raw, policy=email.policy.default)
+            part = msg.get_body(("plain",)) if msg.is_multipart() else msg
+            body = part.get_content() if part is not None else ""
+            out.append(FolderMail(written, str(msg["To"] or ""), str(msg["Subject"] or ""), body))
+            if len(out) >= limit:
+                return out
+    return out

@@ -177,6 +177,7 @@ def _args(world) -> dict:
         "product_id": 1,
         "token": "not-a-valid-reset-token",  # the reset page explains the link is bad
         "user_id": 1,
+        "batch_id": 1,
     }
 
 

@@ -74,8 +74,8 @@ def test_the_audit_log_filters_and_shows_before_and_after(db, client, audited):
     assert len(everything) >= 3
     updates = _html(client, "/admin/audit?action=update&entity=users")
     assert len(_ids(updates)) == 1
-    assert '<code>display_name</code></td><td class="audit-value">""</td>' in updates
-    assert '<td class="audit-value">"Bob B."</td>' in updates  # before / after
+    assert '<code>display_name</code></td><td class="audit-value"><code>""</code></td>' in updates
+    assert '<td class="audit-value"><code>"Bob B."</code></td>' in updates  # before / after
     by_object = _ids(_html(client, f"/admin/audit?entity=users&entity_id={audited['bob']}"))
     assert len(by_object) == 2  # bob's insert and update
     old = _ids(_html(client, "/admin/audit?since=2026-01-10&until=2026-01-10"))

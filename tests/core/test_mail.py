@@ -66,3 +66,22 @@ def test_mail_url_settings(url, expected):
 def test_a_bad_mail_url_is_refused_with_the_reason(url):
     with pytest.raises(ValueError, match="MAIL_URL"):
         mail.smtp_settings(url)
+
+
+def test_the_console_shows_the_mail_written_to_the_folder(app, client, login_as, tmp_path):
+    app.config["MAIL_URL"] = None
+    app.config["MAIL_FOLDER"] = str(tmp_path / "outbox")
+    mail.send_mail("first@example.com", "第一封", "正文一")
+    mail.send_mail("second@example.com", "第二封", "正文二\n第二行")
+    login_as(Role.ADMIN)
+    page = client.get("/admin/mail").get_data(as_text=True)
+    assert 'id="mail-folder"' in page
+    assert page.index("第二封") < page.index("第一封")  # newest first
+    assert "second@example.com" in page and "正文二\n第二行" in page
+
+
+@pytest.mark.parametrize("role", [None, Role.ENTERPRISE, Role.REGULATOR])
+def test_only_admins_see_the_mail_folder(client, login_as, role):
+    if role is not None:
+        login_as(role)
+    assert client.get("/admin/mail").status_code in (302, 403)
