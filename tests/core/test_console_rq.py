@@ -36,7 +36,7 @@ def test_queues_and_a_real_worker_are_shown(db, client, login_as, _schema, redis
     db.session.commit()
     jobs.dispatch_pending()
     html = client.get("/admin/console").get_data(as_text=True)
-    waiting = re.search(r'id="queue-default"><td>default</td><td class="num">(\d+)', html)
+    waiting = re.search(r'id="queue-default"><td><code>default</code></td><td class="num">(\d+)', html)
     assert waiting and waiting.group(1) == "1"
     assert 'id="no-workers"' in html
 
@@ -58,4 +58,4 @@ def test_queues_and_a_real_worker_are_shown(db, client, login_as, _schema, redis
     finally:
         stop_worker(proc)
     assert f'id="recent-{row.id}" data-status="done"' in page, log.read_text()[-3000:]
-    assert re.search(r'id="queue-default"><td>default</td><td class="num">0<', page)
+    assert re.search(r'id="queue-default"><td><code>default</code></td><td class="num">0<', page)
