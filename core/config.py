@@ -115,6 +115,11 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "JOB_DEAD_AFTER_SECONDS": _int("JOB_DEAD_AFTER_SECONDS", 15),
         "JOB_MAINTENANCE_SECONDS": _int("JOB_MAINTENANCE_SECONDS", 10),
         "JOB_FLUSH_AFTER_SECONDS": _int("JOB_FLUSH_AFTER_SECONDS", 15),
+        # Which queue a worker on several queues serves next (core.workers): "round_robin"
+        # (after a job from one queue the others come first: no queue starves), "random", or
+        # RQ's "default" (strict priority in the order given: the first queue starves the rest).
+        "WORKER_DEQUEUE_STRATEGY": os.environ.get("WORKER_DEQUEUE_STRATEGY", "").strip()
+        or "round_robin",
         # A failing database or Redis answers 503 with this Retry-After (seconds).
         "UNAVAILABLE_RETRY_AFTER": _int("UNAVAILABLE_RETRY_AFTER", 10),
         "PAGE_SIZE": _int("PAGE_SIZE", 20),
