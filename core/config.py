@@ -148,6 +148,11 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         # 领跑者 previews: a burst of declaration changes within this many seconds makes one
         # regeneration job per plan (the job waits this long in RQ before it starts).
         "RANKING_DEBOUNCE_SECONDS": float(os.environ.get("RANKING_DEBOUNCE_SECONDS") or 2),
+        # Risk flags after publications (supervision.flags.request_recompute): the ids of a
+        # burst join one job per window of this many seconds (leading edge: the first at once).
+        "SUPERVISION_FLAGS_DEBOUNCE_SECONDS": float(
+            os.environ.get("SUPERVISION_FLAGS_DEBOUNCE_SECONDS") or 2
+        ),
         # Password hashes of new passwords (core.models): scrypt; the drills' quick run, whose
         # throw-away stack logs ~80 times in, sets a cheap one (as the tests do).
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD") or "scrypt",
