@@ -111,6 +111,7 @@ def worker(queues, burst, fork):
         raise click.UsageError("REDIS_URL is not set: jobs run inline, no worker needed")
     try:
         workers.timings(current_app.config)
+        workers.dequeue_strategy(current_app.config)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
     jobs.set_worker_app(current_app._get_current_object())

@@ -115,6 +115,11 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         "JOB_DEAD_AFTER_SECONDS": _int("JOB_DEAD_AFTER_SECONDS", 15),
         "JOB_MAINTENANCE_SECONDS": _int("JOB_MAINTENANCE_SECONDS", 10),
         "JOB_FLUSH_AFTER_SECONDS": _int("JOB_FLUSH_AFTER_SECONDS", 15),
+        # Which queue a worker on several queues serves next (core.workers): "round_robin"
+        # (after a job from one queue the others come first: no queue starves), "random", or
+        # RQ's "default" (strict priority in the order given: the first queue starves the rest).
+        "WORKER_DEQUEUE_STRATEGY": os.environ.get("WORKER_DEQUEUE_STRATEGY", "").strip()
+        or "round_robin",
         # A failing database or Redis answers 503 with this Retry-After (seconds).
         "UNAVAILABLE_RETRY_AFTER": _int("UNAVAILABLE_RETRY_AFTER", 10),
         "PAGE_SIZE": _int("PAGE_SIZE", 20),
@@ -143,6 +148,11 @@ def load(instance_path: Path, overrides: dict | None = None) -> dict:
         # 领跑者 previews: a burst of declaration changes within this many seconds makes one
         # regeneration job per plan (the job waits this long in RQ before it starts).
         "RANKING_DEBOUNCE_SECONDS": float(os.environ.get("RANKING_DEBOUNCE_SECONDS") or 2),
+        # Risk flags after publications (supervision.flags.request_recompute): the ids of a
+        # burst join one job per window of this many seconds (leading edge: the first at once).
+        "SUPERVISION_FLAGS_DEBOUNCE_SECONDS": float(
+            os.environ.get("SUPERVISION_FLAGS_DEBOUNCE_SECONDS") or 2
+        ),
         # Password hashes of new passwords (core.models): scrypt; the drills' quick run, whose
         # throw-away stack logs ~80 times in, sets a cheap one (as the tests do).
         "PASSWORD_HASH_METHOD": os.environ.get("PASSWORD_HASH_METHOD") or "scrypt",

@@ -22,6 +22,13 @@ reads anything, so a change committed after that start enqueues a new job and is
 ``delay`` holds the job in RQ for that long (``Queue.enqueue_in``; workers run with the RQ
 scheduler); inline runs (no Redis) ignore it.
 
+Coalescing over time: ``enqueue(..., dedupe_key=k, debounce=w)`` debounces on the leading edge
+(``debounce_delay``): the first change after a quiet window of ``w`` seconds runs at once;
+a change while a job of the key waits joins it; a change less than ``w`` after the key's last
+job was due, once that job has started, gets one trailing job due ``w`` after it, which the
+following changes join. A burst is one job per window per key (its first change at once),
+however many changes it holds and however fast workers are.
+
 Jobs by handle: a job function is registered with its queue by the ``@job("queue")``
 decorator in a ``tasks`` module, and call sites pass the function itself:
 ``enqueue(tasks.recompute, ids)`` (Redash's ``@job('queue')``). The outbox row stores the
@@ -127,6 +134,7 @@ def enqueue(
     dedupe_key: str | None = None,
     delay: float | timedelta | None = None,
     merge_ids: bool = False,
+    debounce: float | None = None,
 ) -> OutboxJob:
     """Schedule the job ``func`` (a function registered with ``@job``, or its dotted path)
     after commit, on its registered queue unless ``queue`` names another.
@@ -141,6 +149,10 @@ def enqueue(
     per change: while a job runs, every change meanwhile joins the one row waiting behind it.
     The worker reads the ids in the same statement that marks the row running
     (``run_outbox``), so no id merged until then is missed.
+
+    ``debounce`` (seconds, with ``dedupe_key``, instead of ``delay``): a new row waits until
+    a window after the key's last job was due (``debounce_delay``; at once after a quiet
+    window), so a stream of changes makes one job per window, not one per change.
     """
     if queue is not None and queue not in QUEUES:
         raise ValueError(f"unknown queue {queue!r}; known: {sorted(QUEUES)}")
@@ -152,6 +164,8 @@ def enqueue(
         raise TypeError(
             f"job {func} takes ids and plain values (JSON), not {args!r}: {exc}"
         ) from None
+    if debounce is not None and (dedupe_key is None or delay is not None):
+        raise ValueError("debounce needs a dedupe_key and replaces delay")
     wait = _delay(delay)
     if dedupe_key is not None:
         if not isinstance(dedupe_key, str) or not dedupe_key or len(dedupe_key) > 200:
@@ -165,6 +179,8 @@ def enqueue(
                 if len(merged) > len(waiting.args[0]):
                     waiting.args = [sorted(merged)]
             return waiting
+        if debounce:
+            wait = _delay(debounce_delay(dedupe_key, float(debounce)))
     row = OutboxJob(
         func=func,
         args=list(args),
@@ -190,6 +206,25 @@ def _delay(delay: float | timedelta | None) -> timedelta | None:
     if not seconds >= 0:
         raise ValueError(f"delay must be >= 0 seconds, got {delay!r}")
     return timedelta(seconds=seconds) if seconds else None
+
+
+def debounce_delay(dedupe_key: str, window: float) -> float | None:
+    """Seconds until the next job of this key may start: None (at once) when the last one
+    was due a window ago or more (or there is none), else the rest of that window."""
+    if window <= 0:
+        return None
+    with db.session.no_autoflush:
+        last = db.session.execute(
+            select(OutboxJob.created_at, OutboxJob.not_before)
+            .where(OutboxJob.dedupe_key == dedupe_key)
+            .order_by(OutboxJob.id.desc())
+            .limit(1)
+        ).first()
+    if last is None:
+        return None
+    due = last.not_before or last.created_at
+    wait = (due - utcnow()).total_seconds() + window
+    return wait if wait > 0 else None
 
 
 def _waiting_row(dedupe_key: str) -> OutboxJob | None:

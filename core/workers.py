@@ -18,6 +18,13 @@ a ``kill -9`` mid-job was noticed 12-15 min later. Here, from the app's config:
   workers run, needs no cron and no other process, and stops when no worker could run the
   jobs anyway. ``JOB_FLUSH_AFTER_SECONDS`` (15): a pending row is re-sent once this old.
 
+Fairness: ``WORKER_DEQUEUE_STRATEGY`` (``round_robin`` by default) is RQ's dequeue strategy.
+RQ's own default serves the queues in strict priority (the order given): a worker on
+``ranking supervision default`` took a supervision job only when the ranking queue was
+empty, and under a steady stream of publications the flags waited minutes or never ran (the
+drills). Round robin moves the queue just served to the end of the list, so every queue with
+a job waiting gets one of the next ``len(queues)`` dequeues.
+
 A Redis outage: RQ retries the blocking dequeue with back-off (capped here at 8 s, so a
 worker resumes within seconds of Redis returning) but quits on errors elsewhere in its loop
 (a heartbeat, the suspension check, a timeout). ``serve`` keeps the process: when the
@@ -48,6 +55,20 @@ FLUSH_AFTER_SECONDS = 15
 #: The longest wait between two attempts to reach Redis again (worker loop and ``serve``).
 MAX_REDIS_WAIT = 8.0
 _FLUSH_LOCK = "qibiao:outbox-maintenance"
+#: RQ 3's dequeue strategies (``rq.worker.base.DequeueStrategy``).
+DEQUEUE_STRATEGIES = ("round_robin", "random", "default")
+DEFAULT_DEQUEUE_STRATEGY = "round_robin"
+
+
+def dequeue_strategy(config) -> str:
+    """``WORKER_DEQUEUE_STRATEGY`` from the app config, checked (default ``round_robin``)."""
+    value = str(config.get("WORKER_DEQUEUE_STRATEGY") or DEFAULT_DEQUEUE_STRATEGY).strip()
+    if value not in DEQUEUE_STRATEGIES:
+        raise ValueError(
+            f"WORKER_DEQUEUE_STRATEGY must be one of {', '.join(DEQUEUE_STRATEGIES)}, "
+            f"got {value!r}"
+        )
+    return value
 
 
 def timings(config) -> dict[str, int]:
@@ -200,6 +221,7 @@ def build(queue_names: list[str], fork: bool):
     )
     worker.dead_after = t["dead_after"]
     worker.flush_after = t["flush_after"]
+    worker.dequeue_strategy = dequeue_strategy(current_app.config)
     return worker
 
 
@@ -215,7 +237,11 @@ def serve(make_worker: Callable[[], object], connection, burst: bool = False) ->
         started = time.monotonic()
         worker = make_worker()
         try:
-            worker.work(burst=burst, with_scheduler=True)
+            worker.work(
+                burst=burst,
+                with_scheduler=True,
+                dequeue_strategy=getattr(worker, "dequeue_strategy", DEFAULT_DEQUEUE_STRATEGY),
+            )
         except RedisError:
             log.warning("worker %s lost Redis", worker.name, exc_info=True)
         _reap_horse(worker)

@@ -722,27 +722,8 @@ def enqueue_preview(plan: EvaluationPlan) -> OutboxJob:
         tasks.regenerate_preview,
         plan.id,
         dedupe_key=key,
-        delay=_debounce_delay(key, window),
+        debounce=window,  # core.jobs.debounce_delay
     )
-
-
-def _debounce_delay(dedupe_key: str, window: float) -> float | None:
-    """Seconds until the next job of this key may start: None (at once) when the last one
-    was due a window ago or more (or there is none), else the rest of that window."""
-    if window <= 0:
-        return None
-    with db.session.no_autoflush:
-        last = db.session.execute(
-            select(OutboxJob.created_at, OutboxJob.not_before)
-            .where(OutboxJob.dedupe_key == dedupe_key)
-            .order_by(OutboxJob.id.desc())
-            .limit(1)
-        ).first()
-    if last is None:
-        return None
-    due = last.not_before or last.created_at
-    wait = (due - utcnow()).total_seconds() + window
-    return wait if wait > 0 else None
 
 
 def enqueue_dynamic_management(plan: EvaluationPlan) -> OutboxJob:

@@ -1315,8 +1315,10 @@ def request_recompute(declaration_ids: Iterable[int]) -> list:
     The entry point for every package to the right of declare: a new or closed complaint, a
     leader list published or changed. Enqueues ``supervision.flags.tasks.flags_for_declarations`` on
     the ``supervision`` queue; the ids join the job still waiting, if any, so a burst of 400
-    publications is a handful of jobs, not 400 (measured by the Redis drill). Returns the
-    outbox rows (none when there is nothing to do).
+    publications is a handful of jobs, not 400 (measured by the Redis drill). Debounced on
+    the leading edge (``SUPERVISION_FLAGS_DEBOUNCE_SECONDS``, ``core.jobs.debounce_delay``):
+    with workers keeping up, a stream of publications still makes one job per window, not
+    one per publication. Returns the outbox rows (none when there is nothing to do).
     """
     from core import jobs
     from supervision.flags import tasks
@@ -1326,7 +1328,8 @@ def request_recompute(declaration_ids: Iterable[int]) -> list:
         return []
     return [
         jobs.enqueue(
-            tasks.flags_for_declarations, ids, dedupe_key=RECOMPUTE_KEY, merge_ids=True
+            tasks.flags_for_declarations, ids, dedupe_key=RECOMPUTE_KEY, merge_ids=True,
+            debounce=float(current_app.config.get("SUPERVISION_FLAGS_DEBOUNCE_SECONDS") or 0),
         )
     ]
 
