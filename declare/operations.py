@@ -101,7 +101,7 @@ from core.validation import day as _date
 from core.validation import number as _number
 from core.validation import text as _text
 from declare import uploads
-from declare.comparison import auto_links, check_version_rules, memo, memo_active
+from declare.comparison import auto_links, check_version_rules, memo, memo_active, memo_key
 from declare.models import (
     Attachment,
     ComplianceRecord,
@@ -591,8 +591,38 @@ def _pick_benchmark() -> str:
     return _("Choose the benchmark indicator from the list.")
 
 
+#: The inputs of one indicator row that ``_parse_indicator`` reads.
+_INDICATOR_INPUT = (
+    *_INDICATOR_LIMITS, "mingshi", "kind", "value", "low", "high", "op", "benchmark_indicator_id",
+)
+
+
 def _parse_indicator(i: int, row: Mapping, errors: _Errors) -> tuple[dict, bool]:
-    """One indicator's values and whether it is a requirement in words only."""
+    """One indicator's values and whether it is a requirement in words only.
+
+    It depends on the row's values alone, so while the catalogue look-ups are memoised (a bulk
+    import: the same indicator rows recur in thousands of declarations) its result is kept
+    per distinct input and only the field paths are made per row."""
+    key = memo_key(row.get(k) for k in _INDICATOR_INPUT) if memo_active() else None
+    if key is None:
+        return _parse_indicator_at(i, row, errors)
+
+    def compute():
+        found = _Errors()
+        clean, qualitative = _parse_indicator_at(0, row, found)
+        return clean, qualitative, [
+            (field.partition(".")[2].partition(".")[2], message)
+            for field, messages in found.items()
+            for message in messages
+        ]
+
+    clean, qualitative, found = memo(("indicator", key), compute)
+    for field, message in found:
+        errors.add(f"indicators.{i}.{field}", message)
+    return dict(clean), qualitative
+
+
+def _parse_indicator_at(i: int, row: Mapping, errors: _Errors) -> tuple[dict, bool]:
     path = f"indicators.{i}"
     clean: dict[str, Any] = {key: _text(row.get(key)) for key in _INDICATOR_LIMITS}
     for key, limit in _INDICATOR_LIMITS.items():
