@@ -185,18 +185,18 @@ def memo(key: tuple, compute: Callable[[], Any]) -> Any:
     return cache[key]
 
 
+_KEY_TYPES = frozenset({str, int, float, bool, type(None), date, datetime})
+
+
 def memo_key(values) -> tuple | None:
-    """A cache key for rule inputs that tells apart what ``==`` does not (1, 1.0 and True;
-    0.0 and -0.0), or None when a value cannot be a key (a list sent as JSON)."""
-    key = []
-    for value in values:
-        kind = type(value)
-        if kind is float:
-            value = repr(value)
-        elif kind not in (str, int, bool, type(None), date, datetime):
-            return None
-        key.append((kind, value))
-    return tuple(key)
+    """A cache key for rule inputs that tells apart what ``==`` does not (1, 1.0 and True by
+    their types; a zero, whose sign ``==`` ignores, gives no key), or None when a value
+    cannot be a key (a list or a Decimal sent as JSON)."""
+    values = tuple(values)
+    types = tuple(map(type, values))
+    if not _KEY_TYPES.issuperset(types) or (float in types and 0 in values):
+        return None
+    return types, values
 
 
 def load_benchmarks_on(
