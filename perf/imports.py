@@ -191,6 +191,11 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--api-n", type=int, default=500)
     parser.add_argument("--enterprises", type=int, default=100)
+    parser.add_argument(
+        "--profile", metavar="PREFIX",
+        help="cProfile the check and the import; write PREFIX.check.prof / PREFIX.import.prof "
+        "and print the top functions (cumulative) to stderr",
+    )
     args = parser.parse_args(argv)
     url = os.environ.get("PERF_IMPORT_DATABASE_URL", "sqlite:////tmp/perf_imports.sqlite3")
     os.environ["DATABASE_URL"] = url
@@ -204,6 +209,19 @@ def main(argv=None) -> int:
     app = create_app()
     app.config.update(REDIS_URL="", RATELIMIT_ENABLED=False, PASSWORD_HASH_METHOD="pbkdf2:sha256:1")
     rows: list[tuple[str, float, str]] = []
+
+    def timed(name: str, fn):
+        """``fn()``, under cProfile with ``--profile``."""
+        if not args.profile:
+            return fn()
+        import cProfile
+        import pstats
+
+        prof = cProfile.Profile()
+        result = prof.runcall(fn)
+        prof.dump_stats(f"{args.profile}.{name}.prof")
+        pstats.Stats(prof, stream=sys.stderr).sort_stats("cumulative").print_stats(45)
+        return result
 
     def note(label: str, seconds: float) -> None:
         """Keep a figure and say it at once (a long run shows what it has so far)."""
@@ -221,13 +239,13 @@ def main(argv=None) -> int:
         note(f"generate the workbook, {len(data) / 1e6:.1f} MB (not part of the import)", time.perf_counter() - t)
         with app.test_request_context("/?lang=en"):
             t = time.perf_counter()
-            report = imports.run(data, "perf.zip", user=None, write=False)
+            report = timed("check", lambda: imports.run(data, "perf.zip", user=None, write=False))
             check_s = time.perf_counter() - t
             note(f"check only, {args.n:,} declarations (goal ≤ 10 s)", check_s)
             assert report.ok, report.errors[:5]
             db.session.rollback()
             t = time.perf_counter()
-            report = imports.run(data, "perf.zip", user=None, write=True)
+            report = timed("import", lambda: imports.run(data, "perf.zip", user=None, write=True))
             db.session.commit()
             full_s = time.perf_counter() - t
             note(f"full import, {args.n:,} declarations, checked and written (goal ≤ 30 s)", full_s)

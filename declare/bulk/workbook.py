@@ -95,10 +95,13 @@ class Row:
     a tuple and the field → position map is shared by the sheet's rows, and repeated texts
     are one string object: 700,000 rows fit in a few hundred MB."""
 
-    __slots__ = ("sheet", "number", "cells", "index")
+    __slots__ = ("sheet", "number", "cells", "index", "key")
 
     def __init__(self, sheet: str, number: int, cells: tuple, index: Mapping[str, int]) -> None:
         self.sheet, self.number, self.cells, self.index = sheet, number, cells, index
+        at = index.get("row_key")
+        #: the row key as text (read many times per row: computed once)
+        self.key = cell_text(cells[at]) if at is not None else ""
 
     def get(self, name: str) -> Any:
         i = self.index.get(name)
@@ -107,10 +110,6 @@ class Row:
     @property
     def values(self) -> dict[str, Any]:
         return {name: self.cells[i] for name, i in self.index.items()}
-
-    @property
-    def key(self) -> str:
-        return cell_text(self.get("row_key"))
 
 
 @dataclass
@@ -126,6 +125,8 @@ def header(field_name: str, chinese: str) -> str:
 
 def cell_text(value: Any) -> str:
     """A cell as text: numbers without a spurious ``.0``, dates as yyyy-MM-dd."""
+    if type(value) is str:  # the common case first; the same result as below
+        return value.strip()
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -168,26 +169,20 @@ def _rows_of(sheet: str, table: Iterable[Iterable[Any]], out: ImportFile) -> Non
     rows = out.rows[sheet]
     width = len(fields)
     for number, raw in enumerate(it, start=2):
-        raw = list(raw)
         if len(raw) < width:
-            raw += [None] * (width - len(raw))
-        cells = []
-        blank = True
-        for i in positions:
-            value = raw[i]
-            if isinstance(value, str):
-                value = texts.setdefault(value, value)
-                if value.strip():
-                    blank = False
-            elif value is not None:
-                blank = False
-            cells.append(value)
-        if blank:
+            raw = list(raw) + [None] * (width - len(raw))
+        cells = tuple([
+            texts.setdefault(value, value) if type(value) is str else value
+            for value in [raw[i] for i in positions]
+        ])
+        if all(
+            value is None or (type(value) is str and not value.strip()) for value in cells
+        ):
             continue
         key = cells[key_at] if key_at is not None else None
         if isinstance(key, str) and key.lstrip().startswith("#"):
             continue  # an example row of the template
-        rows.append(Row(sheet, number, tuple(cells), index))
+        rows.append(Row(sheet, number, cells, index))
 
 
 def read(data: bytes, filename: str) -> ImportFile:
@@ -239,7 +234,8 @@ def _read_xlsx(data: bytes, out: ImportFile) -> None:
         if missing:
             raise FileError("missing_sheets", ", ".join(missing))
         for sheet in SHEETS:
-            _rows_of(sheet, book.get_sheet_by_name(sheet).to_python(skip_empty_area=False), out)
+            # row by row: the sheet is never held as one list of Python rows
+            _rows_of(sheet, book.get_sheet_by_name(sheet).iter_rows(), out)
         return
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
