@@ -181,6 +181,16 @@ def _args(world) -> dict:
     }
 
 
+def _values_for(rule, values: dict) -> dict:
+    """The rule's arguments from ``values``; an ``any(a, b)`` argument whose value the rule does
+    not take gets the rule's first choice (``fmt`` is csv for exports, png for labels)."""
+    out = {}
+    for name in rule.arguments:
+        choices = getattr(rule._converters.get(name), "items", None)
+        out[name] = values[name] if not choices or values[name] in choices else sorted(choices)[0]
+    return out
+
+
 def public_pages(app, world) -> dict[str, str]:
     """Endpoint -> URL of every GET route that answers an anonymous visitor 200 with HTML."""
     from flask import url_for
@@ -193,7 +203,7 @@ def public_pages(app, world) -> dict[str, str]:
         missing = {r.rule: sorted(r.arguments - values.keys()) for r in rules
                    if r.arguments - values.keys()}
         assert not missing, f"give _args() a value for these routes' arguments: {missing}"
-        urls = {r.endpoint: url_for(r.endpoint, **{a: values[a] for a in r.arguments})
+        urls = {r.endpoint: url_for(r.endpoint, **_values_for(r, values))
                 for r in rules if r.endpoint != "static" and "_probe" not in r.rule}
     for endpoint, url in sorted(urls.items()):
         response = client.get(url)
