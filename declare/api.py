@@ -172,6 +172,22 @@ def _load_products(versions: list[DeclarationVersion]) -> None:
         ).all()
 
 
+def _refuse_unsearchable_status(status: str | None) -> None:
+    """422 for a status the public search does not list (drafts are only for mine=1)."""
+    if status and status not in search.SEARCHABLE_STATUSES:
+        smorest_abort(
+            422,
+            errors={
+                "query": {
+                    "status": [
+                        _("The public search lists published, abolished or revoked "
+                          "declarations; drafts only with mine=1.")
+                    ]
+                }
+            },
+        )
+
+
 def _list_item(declaration: Declaration, version, *, mine: bool) -> dict:
     out = {
         "id": declaration.id,
@@ -303,18 +319,7 @@ class Declarations(MethodView):
             ]
             _load_products([v for _d, v in shown if v is not None])
             return [_list_item(d, v, mine=True) for d, v in shown]
-        if args["status"] and args["status"] not in search.SEARCHABLE_STATUSES:
-            smorest_abort(
-                422,
-                errors={
-                    "query": {
-                        "status": [
-                            _("The public search lists published, abolished or revoked "
-                              "declarations; drafts only with mine=1.")
-                        ]
-                    }
-                },
-            )
+        _refuse_unsearchable_status(args["status"])
         try:
             found = queries.published_versions(
                 q=args["q"],
@@ -376,18 +381,7 @@ class DeclarationsExport(MethodView):
                 abort(403, _("mine=1 lists the declarations of an enterprise account."))
             rows = exports.enterprise_rows(user.enterprise_id)
             return exports.response(rows, exports.OWN_COLUMNS, fmt, f"my-declarations-{day}")
-        if args["status"] and args["status"] not in search.SEARCHABLE_STATUSES:
-            smorest_abort(
-                422,
-                errors={
-                    "query": {
-                        "status": [
-                            _("The public search lists published, abolished or revoked "
-                              "declarations; drafts only with mine=1.")
-                        ]
-                    }
-                },
-            )
+        _refuse_unsearchable_status(args["status"])
         rows = exports.search_rows(
             q=args["q"], category_id=args["category_id"], kind=args["kind"],
             region=args["region"] or "", status=args["status"],

@@ -1383,21 +1383,7 @@ def _insert_checked(
             for row in db.session.execute(
                 insert(versions).returning(versions.c.id, sort_by_parameter_order=True),
                 [
-                    {
-                        "declaration_id": did,
-                        "version_no": 1,
-                        "status": VersionStatus.PUBLISHED,
-                        "lock_version": 1,
-                        **dict(zip(_VERSION_FIELDS, kept[1])),
-                        "text_attachment_id": text_id,
-                        "submitted_by_id": submitted_by_id,
-                        "via_association_id": via_association_id,
-                        "created_at": now,
-                        "updated_at": now,
-                        "published_at": now,
-                        "ended_at": None,
-                        "end_reason": "",
-                    }
+                    _version_row(did, kept, text_id, now, submitted_by_id, via_association_id)
                     for did, (_eid, kept, text_id) in zip(decl_ids, chunk)
                 ],
             )
@@ -1438,7 +1424,10 @@ def _insert_checked(
     return out
 
 
-def _version_row(did: int, kept: tuple, text_id: int | None, now: datetime, submitted_by_id, via_association_id) -> dict:
+def _version_row(
+    did: int, kept: tuple, text_id: int | None, now: datetime, submitted_by_id, via_association_id
+) -> dict:
+    """A first published version's row, as the bulk write stores it (INSERT or COPY)."""
     return {
         "declaration_id": did,
         "version_no": 1,

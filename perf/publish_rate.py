@@ -23,12 +23,10 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import time
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 
 os.environ.setdefault("PERF_DB", "perf_publish_rate")
@@ -42,43 +40,9 @@ QUEUES = ("ranking", "supervision", "default")
 PRUNE = "ranking.tasks.prune_previews"
 
 
-@contextmanager
 def all_queue_workers(count: int, log_dir: Path):
     """``count`` real workers on every queue (stopped by pid at the end)."""
-    from redis import Redis
-    from rq import Worker
-
-    conn = Redis.from_url(perf_run.REDIS_URL)
-    procs = []
-    try:
-        for i in range(count):
-            out = open(log_dir / f"rate-worker-{i}.log", "w")  # noqa: SIM115
-            p = subprocess.Popen(
-                [sys.executable, "-m", "flask", "--app", "wsgi", "worker", *QUEUES],
-                cwd=str(perf_run.ROOT), env=perf_run.worker_env(), stdout=out,
-                stderr=subprocess.STDOUT, start_new_session=True,
-            )
-            p.log_file = out  # type: ignore[attr-defined]
-            procs.append(p)
-        deadline = time.monotonic() + 60
-        while len(Worker.all(connection=conn)) < count:
-            if any(p.poll() is not None for p in procs) or time.monotonic() > deadline:
-                raise RuntimeError(f"workers did not start; see {log_dir}")
-            time.sleep(0.2)
-        yield procs
-    finally:
-        for p in procs:
-            with suppress(ProcessLookupError):
-                if p.poll() is None:
-                    p.send_signal(signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                with suppress(ProcessLookupError):
-                    os.killpg(p.pid, signal.SIGKILL)
-                p.wait(timeout=10)
-            p.log_file.close()  # type: ignore[attr-defined]
+    return perf_run.workers(count, log_dir, ["worker", *QUEUES], prefix="rate-worker")
 
 
 def _waiting(app, after_id: int) -> dict[str, int]:

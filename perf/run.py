@@ -1023,9 +1023,9 @@ WORKER_FORK = False
 
 
 @contextmanager
-def workers(count: int, log_dir: Path):
-    """``count`` real ``flask --app wsgi worker ranking [--no-fork]`` processes (stopped by pid
-    at the end)."""
+def workers(count: int, log_dir: Path, command: list[str] | None = None, prefix: str = "worker"):
+    """``count`` real ``flask --app wsgi worker …`` processes (stopped by pid at the end); by
+    default on the ranking queue, ``--no-fork`` unless WORKER_FORK."""
     from redis import Redis
     from rq import Worker
 
@@ -1033,8 +1033,8 @@ def workers(count: int, log_dir: Path):
     procs = []
     try:
         for i in range(count):
-            out = open(log_dir / f"worker-{i}.log", "w")  # noqa: SIM115
-            command = ["worker", "ranking", "--fork" if WORKER_FORK else "--no-fork"]
+            out = open(log_dir / f"{prefix}-{i}.log", "w")  # noqa: SIM115
+            command = command or ["worker", "ranking", "--fork" if WORKER_FORK else "--no-fork"]
             p = subprocess.Popen([sys.executable, "-m", "flask", "--app", "wsgi", *command],
                                  cwd=str(ROOT), env=worker_env(), stdout=out, stderr=subprocess.STDOUT,
                                  start_new_session=True)
@@ -1044,7 +1044,7 @@ def workers(count: int, log_dir: Path):
         while len(Worker.all(connection=conn)) < count:
             dead = [p for p in procs if p.poll() is not None]
             if dead or time.monotonic() > deadline:
-                raise RuntimeError(f"workers did not start; see {log_dir}/worker-*.log")
+                raise RuntimeError(f"workers did not start; see {log_dir}/{prefix}-*.log")
             time.sleep(0.2)
         yield procs
     finally:
