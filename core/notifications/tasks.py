@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy.orm import aliased
 
 from core import jobs
 from core.extensions import db
@@ -38,6 +39,19 @@ def _insert_absent(rows: list[dict]) -> list[int]:
     return list(db.session.scalars(stmt))
 
 
+def _may_act():
+    """The accounts that may log in (``User.is_active`` in SQL): enabled, and a sub-account's
+    main account enabled too (disabling an enterprise's account silences its 经办人 as well)."""
+    main = aliased(User)
+    return and_(
+        User.is_active_account.is_(True),
+        or_(
+            User.parent_id.is_(None),
+            exists().where(main.id == User.parent_id, main.is_active_account.is_(True)),
+        ),
+    )
+
+
 @job("default")
 def deliver(user_ids: list[int], enterprise_ids: list[int], kind: str, key: str,
             params: dict) -> list[int]:
@@ -48,7 +62,7 @@ def deliver(user_ids: list[int], enterprise_ids: list[int], kind: str, key: str,
         ids |= set(
             db.session.scalars(
                 select(User.id).where(
-                    User.enterprise_id.in_(enterprise_ids), User.is_active_account.is_(True)
+                    User.enterprise_id.in_(enterprise_ids), _may_act()
                 )
             )
         )
@@ -84,7 +98,7 @@ def deliver_each(kind: str, items: list) -> int:
         for uid, eid in db.session.execute(
             select(User.id, User.enterprise_id).where(
                 User.enterprise_id.in_(enterprise_ids[start : start + 500]),
-                User.is_active_account.is_(True),
+                _may_act(),
             )
         ):
             users.setdefault(eid, []).append(uid)

@@ -74,6 +74,26 @@ def test_enterprise_accounts_are_found_when_the_job_runs(db, make_user):
     assert rows(other) == []
 
 
+def test_sub_accounts_are_notified_only_while_their_main_account_is_enabled(db, make_user):
+    from core import accounts
+
+    owner = make_user(Role.ENTERPRISE)
+    clerk = accounts.create_sub_account(owner, {"username": "clerk01", "display_name": "经办人",
+                                                "password": "correct horse 9",
+                                                "confirm": "correct horse 9"})
+    commit()
+    notify_enterprises([owner.enterprise_id], "draw_publicised", "draw:8",
+                       number="500000-2026-008", draw_id=8)
+    commit()
+    assert sorted(r.user_id for r in rows(kind="draw_publicised")) == sorted([owner.id, clerk.id])
+    owner.is_active_account = False  # an admin disabled the enterprise's account
+    commit()
+    notify_enterprises([owner.enterprise_id], "draw_publicised", "draw:9",
+                       number="500000-2026-009", draw_id=9)
+    commit()
+    assert [r.key for r in rows(clerk)] == ["draw:8"]
+
+
 def test_unknown_kind_and_bad_key_are_refused_at_the_call_site(db, make_user):
     with pytest.raises(ValueError, match="unknown notification kind"):
         notify([1], "no_such_kind", "k")
