@@ -15,6 +15,7 @@ each write, so a redirect that hid a successful write still counts).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from drills.client import Api, api_for
@@ -42,6 +43,23 @@ select md5(concat_ws('|',
   (select count(*) from outbox_jobs where func not like 'supervision.flags%%')
 ))
 """
+
+#: Jobs that are due or running: their work (a preview regeneration, a new list version, a
+#: prune) changes rows of the digest by itself, so a refused write is judged only once the
+#: workers are quiet. Jobs held for later (not_before ahead) are not waited for.
+BUSY = """
+select count(*) from outbox_jobs
+where status in ('pending', 'queued', 'running', 'retrying')
+  and (not_before is null or not_before <= now() + interval '1 second')
+"""
+QUIET_WAIT = 20.0
+
+
+def _wait_quiet(stack) -> None:
+    """Until no job is due or running (at most QUIET_WAIT seconds)."""
+    deadline = time.monotonic() + QUIET_WAIT
+    while stack.sql(BUSY)[0][0] and time.monotonic() < deadline:
+        time.sleep(0.1)
 
 
 @dataclass
@@ -296,6 +314,8 @@ def run(stack, quick: bool) -> Result:
                 continue
             api = apis[principal]
             write = probe.method != "GET"
+            if write:
+                _wait_quiet(stack)
             before = stack.sql(DIGEST)[0][0] if write else None
             kw: dict = {}
             if probe.kind == "api":

@@ -30,4 +30,4 @@ class GrantForm(FlaskForm):
 
 
 class RevokeForm(FlaskForm):
-    pass
+    """Revoking a grant: no fields, only the form's CSRF token (the grant is in the URL)."""

@@ -3,6 +3,8 @@ the phase timings (a line per phase, the summary under the table)."""
 
 from __future__ import annotations
 
+import pytest
+
 from drills.load import split
 from drills.results import Result, render
 from drills.stack import phase
@@ -18,11 +20,8 @@ def test_phase_records_its_seconds_even_when_the_body_fails(capsys):
     timings: dict[str, float] = {}
     with phase(timings, "ok"):
         pass
-    try:
-        with phase(timings, "broken"):
-            raise RuntimeError("drill broke")
-    except RuntimeError:
-        pass
+    with pytest.raises(RuntimeError, match="drill broke"), phase(timings, "broken"):
+        raise RuntimeError("drill broke")
     assert list(timings) == ["ok", "broken"]
     assert all(isinstance(v, float) and v >= 0 for v in timings.values())
     assert "phase broken:" in capsys.readouterr().err
