@@ -46,6 +46,7 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    literal_column,
     or_,
     select,
     text,
@@ -371,13 +372,19 @@ class _Matcher:
         self.postgres = dialect == "postgresql"
         self.n = 0
 
-    def match(self, terms: Sequence[Term], filters: Sequence[str], *, heads: bool = False):
-        """Rows holding every term (in the names only with ``heads``) and filter token."""
+    def match(
+        self, terms: Sequence[Term], filters: Sequence[str], *, heads: bool = False,
+        source=None,
+    ):
+        """Rows holding every term (in the names only with ``heads``) and filter token;
+        ``source`` is a subquery of ``declaration_search`` rows to test instead of the table
+        (with its ``declaration_id`` and, on PostgreSQL, its token columns)."""
         self.n += 1
         name = f"search_m{self.n}"
         if self.postgres:
             column = "heads_tsv" if heads else "tsv"
-            return text(f"declaration_search.{column} @@ CAST(:{name} AS tsquery)").bindparams(
+            table = source.name if source is not None else "declaration_search"
+            return text(f"{table}.{column} @@ CAST(:{name} AS tsquery)").bindparams(
                 **{name: _tsquery(terms, filters)}
             )
         rowids = (
@@ -385,7 +392,8 @@ class _Matcher:
             .bindparams(**{name: _fts(terms, filters, "heads" if heads else "")})
             .columns(rowid=Integer)
         )
-        return SearchDocument.declaration_id.in_(rowids)
+        ids = source.c.declaration_id if source is not None else SearchDocument.declaration_id
+        return ids.in_(rowids)
 
 
 @contextmanager
@@ -489,8 +497,9 @@ def search(
     (published — the default —, abolished, revoked). Raises SearchTimeout past the configured
     ``SEARCH_TIMEOUT_MS``.
 
-    Three statements: the capped count (plus an EXPLAIN above ``COUNT_CAP``), the page with
-    versions, declarations, enterprises and standards, and the products with categories.
+    Statements: the capped count (plus an EXPLAIN above ``COUNT_CAP``), the newest rows of
+    each rank (one or two, ``_newest_by_rank``), the page's versions with declarations,
+    enterprises and standards, and their products.
     """
     per_page = max(1, min(int(per_page), max_per_page))
     page = max(int(page or 1), 1)
@@ -498,69 +507,27 @@ def search(
     terms, key, filters, base = _criteria(q, category_id, kind, region, status)
     doc = SearchDocument
     matcher = _Matcher(db.engine.dialect.name)
-    order = (doc.published_at.desc(), doc.declaration_id.desc())
     offset = (page - 1) * per_page
     need = offset + per_page
 
-    def ranked(rank: int, *conds):
-        return (
-            select(doc.declaration_id, doc.version_id, doc.published_at, literal(rank).label("rank"))
-            .where(*base, *conds)
-            .order_by(*order)
-            .limit(need)
-            .subquery()
-        )
-
     if q and not terms:
         return SearchPage([], 0, page, per_page, terms=terms)  # nothing searchable: no match
-    if terms:
-        # Rank 2 is every match, rank 1 the matches in names, rank 0 the exact number; a row
-        # in several keeps its best rank. Each is the newest ``need`` rows, which is enough:
-        # the first ``need`` of (rank, newest) are always among them.
-        exact = [doc.number_key == key] + ([matcher.match((), filters)] if filters else [])
-        tiers = [
-            ranked(0, *exact),
-            ranked(1, matcher.match(terms, filters, heads=True)),
-            ranked(2, matcher.match(terms, filters)),
-        ]
-        found = or_(and_(*exact), matcher.match(terms, filters))
-    else:
-        tiers = [ranked(0, *([matcher.match((), filters)] if filters else []))]
-        found = matcher.match((), filters) if filters else literal(True)
-    union = union_all(*(select(t) for t in tiers)).subquery("tiers")
-    rows = (
-        select(
-            union.c.declaration_id,
-            union.c.version_id,
-            union.c.published_at,
-            func.min(union.c.rank).label("rank"),
-        )
-        .group_by(union.c.declaration_id, union.c.version_id, union.c.published_at)
-        .subquery("ranked")
-    )
 
-    v, d = DeclarationVersion, Declaration
-    stmt = (
-        select(v)
-        .join(rows, rows.c.version_id == v.id)
-        .join(v.declaration)
-        .join(d.enterprise)
-        .outerjoin(v.standard)
-        .options(
-            contains_eager(v.declaration).contains_eager(d.enterprise),
-            contains_eager(v.standard),
-            selectinload(v.products),
-        )
-        .order_by(rows.c.rank, rows.c.published_at.desc(), rows.c.declaration_id.desc())
-        .offset(offset)
-        .limit(per_page)
-    )
+    def exact(source=None):
+        """The exact standard number (with the filters), in the table or in ``source``."""
+        number = (source.c if source is not None else doc).number_key == key
+        return and_(number, *([matcher.match((), filters, source=source)] if filters else []))
+
+    if terms:
+        found = or_(exact(), matcher.match(terms, filters))
+    else:
+        found = matcher.match((), filters) if filters else literal(True)
     where = and_(*base, found)
     timeout = current_app.config.get("SEARCH_TIMEOUT_MS", DEFAULT_TIMEOUT_MS)
     with _time_limit(timeout):
-        capped = select(literal(1)).select_from(doc).where(where).limit(COUNT_CAP + 1).subquery()
-        total = db.session.scalar(select(func.count()).select_from(capped))
-        approximate = total > COUNT_CAP
+        counted = _capped_count(where)
+        approximate = counted > COUNT_CAP
+        total = counted
         if approximate:
             # Chinese bigrams of one query are not independent (坐便 and 便器 come together),
             # so the planner's product of their frequencies is far too low: estimate each
@@ -570,8 +537,135 @@ def search(
                 for t in terms
             ] or [select(doc.declaration_id).where(where)]
             total = max(_estimate(singles), COUNT_CAP + 1)
-        items = list(db.session.scalars(stmt).unique())
+        if terms:
+            ranks = [
+                (0, exact),
+                (1, lambda source=None: matcher.match(terms, filters, heads=True, source=source)),
+                (2, lambda source=None: matcher.match(terms, filters, source=source)),
+            ]
+            best = _newest_by_rank(base, ranks, need, recent_first=approximate)
+        else:  # browsing, by filters or none: the newest rows, an ordered walk
+            browse = [matcher.match((), filters)] if filters else []
+            best = {
+                did: (0, at, version_id)
+                for did, version_id, at in db.session.execute(
+                    select(doc.declaration_id, doc.version_id, doc.published_at)
+                    .where(*base, *browse)
+                    .order_by(doc.published_at.desc(), doc.declaration_id.desc())
+                    .limit(need)
+                )
+            }
+        ordered = sorted(best.items(), key=lambda kv: (kv[1][0], _desc(kv[1][1]), -kv[0]))
+        page_ids = [version_id for _did, (_rank, _at, version_id) in ordered[offset:need]]
+        v, d = DeclarationVersion, Declaration
+        loaded = {
+            version.id: version
+            for version in db.session.scalars(
+                select(v)
+                .join(v.declaration)
+                .join(d.enterprise)
+                .outerjoin(v.standard)
+                .where(v.id.in_(page_ids))
+                .options(
+                    contains_eager(v.declaration).contains_eager(d.enterprise),
+                    contains_eager(v.standard),
+                    selectinload(v.products),
+                )
+            ).unique()
+        } if page_ids else {}
+        items = [loaded[i] for i in page_ids if i in loaded]
     return SearchPage(items, total, page, per_page, approximate, terms)
+
+
+def _capped_count(where) -> int:
+    """How many rows match, counted up to ``COUNT_CAP + 1``."""
+    capped = (
+        select(literal(1)).select_from(SearchDocument).where(where).limit(COUNT_CAP + 1).subquery()
+    )
+    return db.session.scalar(select(func.count()).select_from(capped))
+
+
+#: How many of the newest rows a query with many matches tests first (see _newest_by_rank).
+RECENT_WINDOW = 5000
+
+
+def _desc(at) -> float:
+    """A sort key putting the newest publication first (no date last)."""
+    return -at.timestamp() if at is not None else float("inf")
+
+
+def _newest_by_rank(base: list, ranks: list, need: int, *, recent_first: bool) -> dict:
+    """The newest ``need`` rows of each rank as {declaration id: (best rank, published at,
+    version id)}; the first ``need`` of (rank, newest) are always among them.
+
+    Two ways to a rank's newest rows, and the planner cannot choose between them (its
+    estimate for a rare token ANDed with common ones is far off, and matches cluster in time):
+    test the ``RECENT_WINDOW`` newest rows (enough when the query matches often, as "空" or
+    "空调" do: a bounded walk of the recency index), or read every match through the token
+    index and sort (cheap when they are few: a standard number, a rare name). With
+    ``recent_first`` (more than COUNT_CAP matches) the window is tried first, in one statement
+    for every rank, and a rank it leaves short is then read whole; otherwise every rank is
+    read whole at once."""
+    doc = SearchDocument
+    cols = (doc.declaration_id, doc.version_id, doc.published_at)
+    order = (doc.published_at.desc(), doc.declaration_id.desc())
+    best: dict[int, tuple] = {}
+
+    def keep(rank: int, rows) -> int:
+        n = 0
+        for did, version_id, at in rows:
+            n += 1
+            if did not in best or rank < best[did][0]:
+                best[did] = (rank, at, version_id)
+        return n
+
+    def run(parts: list) -> dict[int, list]:
+        found: dict[int, list] = defaultdict(list)
+        stmt = union_all(*parts) if len(parts) > 1 else parts[0]
+        for rank, did, version_id, at in db.session.execute(stmt):
+            found[rank].append((did, version_id, at))
+        return found
+
+    short = [rank for rank, _cond in ranks]
+    if recent_first:
+        window = min(max(RECENT_WINDOW, 20 * need), 40 * RECENT_WINDOW)  # deeper pages
+        recent = select(*cols, *_token_columns()).where(*base).order_by(*order).limit(
+            window).subquery("recent")
+        parts = [
+            select(literal(rank).label("rank"), recent.c.declaration_id, recent.c.version_id,
+                   recent.c.published_at)
+            .where(cond(recent))
+            .order_by(recent.c.published_at.desc(), recent.c.declaration_id.desc())
+            .limit(need)
+            for rank, cond in ranks
+        ]
+        found = run([select(part.subquery()) for part in parts])
+        short = [rank for rank, _cond in ranks if keep(rank, found[rank]) < need]
+    if short:
+        # Every match of each short rank, read through the token index (a materialised CTE:
+        # no ordered walk), then the newest ``need``.
+        parts = []
+        for rank, cond in ranks:
+            if rank not in short:
+                continue
+            every = select(literal(rank).label("rank"), *cols).where(*base, cond()).cte(f"every{rank}")
+            if db.engine.dialect.name == "postgresql":
+                every = every.prefix_with("MATERIALIZED")
+            parts.append(select(
+                select(every).order_by(every.c.published_at.desc(), every.c.declaration_id.desc())
+                .limit(need).subquery()
+            ))
+        for rank, rows in run(parts).items():
+            keep(rank, rows)
+    return best
+
+
+def _token_columns() -> list:
+    """The token columns a window of rows carries for the match conditions (PostgreSQL)."""
+    if db.engine.dialect.name != "postgresql":
+        return [SearchDocument.number_key]
+    return [SearchDocument.number_key, literal_column("declaration_search.tsv").label("tsv"),
+            literal_column("declaration_search.heads_tsv").label("heads_tsv")]
 
 
 def _estimate(stmts: list) -> int:
