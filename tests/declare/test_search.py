@@ -163,6 +163,35 @@ def test_count_above_the_cap_is_an_estimate(corpus, monkeypatch):
     assert queries.published_versions(q="坐便").approximate is False
 
 
+def test_the_window_of_newest_rows_finds_the_same_pages_as_every_match(corpus, catalogue,
+                                                                     monkeypatch):
+    """A query with many matches tests a window of the newest rows first and reads a rank the
+    window leaves short in full: the pages are those of reading every match."""
+    for i in range(4):  # newer declarations matching 空 in their text only (rank 2)
+        publish_enterprise(make_enterprise_user(name=f"支架厂{i}").enterprise, catalogue,
+                           std_code=f"Q/ZJ {i:04d}-2025", std_name="空调支架")
+    queries_ = ["空", "空调", "海尔", "KFR", "Q/HE 0101-2024", "支架"]
+
+    def pages(q):
+        return [[v.number for v in queries.published_versions(q=q, per_page=2, page=n).items]
+                for n in (1, 2, 3, 4)]
+
+    plain = {q: pages(q) for q in queries_}
+    windows = []
+    real = search._newest_by_rank
+
+    def spy(base, ranks, need, *, recent_first):
+        windows.append(recent_first)
+        return real(base, ranks, need, recent_first=recent_first)
+
+    monkeypatch.setattr(search, "_newest_by_rank", spy)
+    monkeypatch.setattr(search, "COUNT_CAP", 1)  # every query with 2+ matches: the window
+    monkeypatch.setattr(search, "RECENT_WINDOW", 3)  # ... which is short for most ranks
+    assert {q: pages(q) for q in queries_} == plain
+    assert any(windows) and not all(windows)
+    assert plain["Q/HE 0101-2024"][0] == ["Q/HE 0101-2024"]
+
+
 def test_index_follows_publish_revise_and_abolish(corpus, catalogue):
     version = corpus["gree"]
     declaration = version.declaration
