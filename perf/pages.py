@@ -357,7 +357,10 @@ def measure(args) -> list[dict]:
     with gunicorn(Path(args.code).resolve(), args.port, args.workers, args.redis_db):
         for page in args.pages:
             url = f"http://{HOST}:{args.port}{info['urls'][page]}"
-            load(url, 2, 20, 30)  # warm-up: the first build of the page and the templates
+            # Warm-up: the first build of the page, and every gunicorn worker's first requests
+            # (templates, connections, per-process caches): otherwise the first figure of a
+            # run is about half the next ones.
+            load(url, 2 * args.workers, 100 * args.workers, 30)
             for clients in args.clients:
                 for revalidate in ([False, True] if args.revalidate else [False]):
                     before = loadavg()

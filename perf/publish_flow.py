@@ -58,7 +58,7 @@ def _plain(value):
 def clients_setup(n: int) -> list[dict]:
     """``n`` enterprises of the data, each with an API token and the draft dict of one of its
     published own-standard declarations (the body each flow sends, with a new number)."""
-    from sqlalchemy import select
+    from sqlalchemy import func, select
 
     from core.auth import issue_token
     from core.extensions import db
@@ -69,14 +69,16 @@ def clients_setup(n: int) -> list[dict]:
     app = perf_run.make_app(None)
     out = []
     with app.app_context():
-        rows = db.session.execute(
-            select(Declaration)
+        # The first published own standard of each of the first enterprises (by id).
+        first = (
+            select(func.min(Declaration.id))
             .where(Declaration.status == DeclarationStatus.PUBLISHED,
                    Declaration.kind == DeclarationKind.ENTERPRISE)
-            .distinct(Declaration.enterprise_id)
-            .order_by(Declaration.enterprise_id, Declaration.id)
+            .group_by(Declaration.enterprise_id)
+            .order_by(Declaration.enterprise_id)
             .limit(n)
-        ).scalars().all()
+        )
+        rows = db.session.scalars(select(Declaration).where(Declaration.id.in_(first))).all()
         run = uuid.uuid4().hex[:6]
         for i, declaration in enumerate(rows):
             user = User(username=f"flow-{run}-{i}", role=Role.ENTERPRISE,
