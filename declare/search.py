@@ -629,6 +629,8 @@ def _newest_by_rank(base: list, ranks: list, need: int, *, recent_first: bool) -
     short = [rank for rank, _cond in ranks]
     if recent_first:
         window = min(max(RECENT_WINDOW, 20 * need), 40 * RECENT_WINDOW)  # deeper pages
+        # A subquery, not a materialised CTE: each rank's walk stops at its ``need``th match
+        # (a frequent query reads a few dozen rows of the window, not all of it).
         recent = select(*cols, *_token_columns()).where(*base).order_by(*order).limit(
             window).subquery("recent")
         parts = [
