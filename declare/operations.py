@@ -1312,9 +1312,10 @@ def publish_checked(
     ``items``: (enterprise id, its ``Checked``, its text attachment id or None). Writes what
     ``create_draft`` + ``publish`` write for a first version (declaration, version 1
     published now, products, indicators with the links and comparison of the check,
-    references), records who submitted it, re-flags at once what follows or cites a replaced
-    standard, sends ``declaration_changed`` per chunk of declarations (its receivers refresh
-    the search rows and enqueue one job per plan/category), and one audit summary row (Core
+    references), records who submitted it, writes their search rows (``_index_checked``),
+    re-flags at once what follows or cites a replaced standard, sends ``declaration_changed``
+    per chunk of declarations with ``search_indexed=True`` (its receivers enqueue one job per
+    plan/category), and one audit summary row (Core
     writes bypass the audit flush hook). Returns (declaration id, version id) per item.
     """
     from sqlalchemy import insert
@@ -1330,6 +1331,7 @@ def publish_checked(
     else:
         out = _insert_checked(stored, now, submitted_by_id, via_association_id)
 
+    _index_checked(stored, out, now)
     _after_bulk_publish(stored, out)
     db.session.execute(
         insert(AuditLog).values(
@@ -1571,6 +1573,59 @@ def _copy_checked(
 _BULK_CHUNK = 2000
 
 
+def _index_checked(stored: Sequence[tuple], written: list[tuple[int, int]], now: datetime) -> None:
+    """The search rows of the declarations ``publish_checked`` wrote, built from what it holds
+    (one query for the enterprises' names, one for the catalogue standards' numbers and
+    titles) instead of ``search.refresh`` reading back all it wrote."""
+    from declare import search
+
+    standard_at = _VERSION_FIELDS.index("standard_id")
+    code_at, name_at = _VERSION_FIELDS.index("std_code"), _VERSION_FIELDS.index("std_name")
+    pname, pcommon, pbrand, pmodel, pcategory = (
+        _PRODUCT_FIELDS.index(k) for k in ("name", "common_name", "brand", "model", "category_id")
+    )
+    enterprises = {
+        row.id: row
+        for row in db.session.execute(
+            select(Enterprise.id, Enterprise.name, Enterprise.uscc, Enterprise.region_code).where(
+                Enterprise.id.in_({eid for eid, _k, _t in stored})
+            )
+        )
+    }
+    standard_ids = {kept[1][standard_at] for _e, kept, _t in stored} - {None}
+    standards = (
+        {
+            row.id: row
+            for row in db.session.execute(
+                select(Standard.id, Standard.code, Standard.title).where(Standard.id.in_(standard_ids))
+            )
+        }
+        if standard_ids
+        else {}
+    )
+
+    def items():
+        for (did, vid), (eid, kept, _t) in zip(written, stored):
+            version = kept[1]
+            std = standards.get(version[standard_at])
+            ent = enterprises[eid]
+            # as _documents' coalesce(standard's, version's own)
+            number = std.code if std is not None and std.code is not None else version[code_at]
+            title = std.title if std is not None and std.title is not None else version[name_at]
+            yield (
+                search.DocumentHead(
+                    did, kept[0], vid, VersionStatus.PUBLISHED, now, number, title,
+                    ent.name, ent.uscc, ent.region_code,
+                ),
+                [
+                    search.DocumentProduct(p[pname], p[pcommon], p[pbrand], p[pmodel], p[pcategory])
+                    for p in kept[2]
+                ],
+            )
+
+    search.index_new(items())
+
+
 def _after_bulk_publish(stored: Sequence[tuple], written: list[tuple[int, int]]) -> None:
     """``_after_publish`` for many new declarations at once: one re-flag job for the replaced
     standards they follow or cite, one ``declaration_changed`` per chunk of declarations."""
@@ -1613,6 +1668,7 @@ def _after_bulk_publish(stored: Sequence[tuple], written: list[tuple[int, int]])
                 }
             ),
             status="published",
+            search_indexed=True,  # _index_checked wrote their search rows
         )
 
 

@@ -181,7 +181,7 @@ PHASES = (
     ("declare.operations", "check_publishable", "check_publishable"),
     ("declare.operations", "publish_checked", "write (COPY/INSERT, after-publish)"),
     ("declare.search", "refresh", "search index (refresh)"),
-    ("declare.search", "write_checked", "search index (from the import)"),
+    ("declare.search", "index_new", "search index (index_new, from the import)"),
 )
 
 
