@@ -648,6 +648,12 @@ def _run(
 
     if not write or (report.bad and not good_rows_only) or report.file_errors:
         return report
+    # The write needs the declaration rows (file names) and what the check kept, not the
+    # products' and indicators' rows (700,000 objects at 100,000 declarations): let them go
+    # before the write builds its own rows.
+    children.clear()
+    parsed.rows["products"].clear()
+    parsed.rows["indicators"].clear()
     attachments: dict[tuple[int, str], int] = {}
     written = 0
     todo = [item for item in planned if item.key not in report.bad]
