@@ -1209,7 +1209,8 @@ class _Values:
     def __getattr__(self, key: str) -> Any:
         value = self._values[key]
         if isinstance(value, list):
-            return [_Values(v) if isinstance(v, Mapping) else v for v in value]
+            value = [_Values(v) if isinstance(v, Mapping) else v for v in value]
+        setattr(self, key, value)  # read once: the rules read a list several times
         return value
 
 

@@ -97,11 +97,15 @@ class Row:
 
     __slots__ = ("sheet", "number", "cells", "index", "key")
 
-    def __init__(self, sheet: str, number: int, cells: tuple, index: Mapping[str, int]) -> None:
+    def __init__(
+        self, sheet: str, number: int, cells: tuple, index: Mapping[str, int], key: str | None = None
+    ) -> None:
         self.sheet, self.number, self.cells, self.index = sheet, number, cells, index
-        at = index.get("row_key")
+        if key is None:
+            at = index.get("row_key")
+            key = cell_text(cells[at]) if at is not None else ""
         #: the row key as text (read many times per row: computed once)
-        self.key = cell_text(cells[at]) if at is not None else ""
+        self.key = key
 
     def get(self, name: str) -> Any:
         i = self.index.get(name)
@@ -166,23 +170,31 @@ def _rows_of(sheet: str, table: Iterable[Iterable[Any]], out: ImportFile) -> Non
     positions = [i for i, _name in wanted]
     key_at = index.get("row_key")
     texts: dict[str, str] = {}  # one object per distinct text
+    one = texts.setdefault
     rows = out.rows[sheet]
     width = len(fields)
     for number, raw in enumerate(it, start=2):
         if len(raw) < width:
             raw = list(raw) + [None] * (width - len(raw))
-        cells = tuple([
-            texts.setdefault(value, value) if type(value) is str else value
-            for value in [raw[i] for i in positions]
-        ])
-        if all(
-            value is None or (type(value) is str and not value.strip()) for value in cells
-        ):
-            continue
+        cells = tuple([one(value, value) if type(value) is str else value for value in map(raw.__getitem__, positions)])
         key = cells[key_at] if key_at is not None else None
+        if type(key) is str:
+            text = key.strip()
+            if text.startswith("#"):
+                continue  # an example row of the template
+            if not text and _blank(cells):
+                continue
+            rows.append(Row(sheet, number, cells, index, text))
+            continue
+        if _blank(cells):
+            continue
         if isinstance(key, str) and key.lstrip().startswith("#"):
-            continue  # an example row of the template
+            continue  # (a str subclass)
         rows.append(Row(sheet, number, cells, index))
+
+
+def _blank(cells: tuple) -> bool:
+    return all(value is None or (type(value) is str and not value.strip()) for value in cells)
 
 
 def read(data: bytes, filename: str) -> ImportFile:
