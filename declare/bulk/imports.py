@@ -499,6 +499,9 @@ def _run(
                 )
             else:
                 children[row.key][sheet].append(row)
+        # From here the rows live in ``children`` only; each declaration's are let go once it
+        # is checked, so what the write keeps (``fresh``) grows as they shrink.
+        parsed.rows[sheet] = []
 
     # -- enterprises and who may import for them (one query each)
     default = enterprise
@@ -570,8 +573,9 @@ def _run(
         ent = enterprise_of.get(row.number)
         if ent is None or row.key in report.bad:
             continue
-        products = children[row.key]["products"]
-        indicators = children[row.key]["indicators"]
+        linked = children.pop(row.key, None) or {"products": [], "indicators": []}
+        products = linked["products"]
+        indicators = linked["indicators"]
         data, failed = _draft_of(row, products, indicators, cat, report)
         pdf = None
         name = _text(row, "text_file")
@@ -655,11 +659,8 @@ def _run(
     if not write or (report.bad and not good_rows_only) or report.file_errors:
         return report
     # The write needs the declaration rows (file names) and what the check kept, not the
-    # products' and indicators' rows (700,000 objects at 100,000 declarations): let them go
-    # before the write builds its own rows.
+    # products' and indicators' rows of declarations it skipped: let them go.
     children.clear()
-    parsed.rows["products"].clear()
-    parsed.rows["indicators"].clear()
     attachments: dict[tuple[int, str], int] = {}
     written = 0
     todo = [item for item in planned if item.key not in report.bad]
