@@ -606,6 +606,11 @@ def _locale() -> str:
 
 
 def _has_number(row: Any) -> bool:
+    if type(row) is dict:  # the draft dicts of a bulk import: no call per key
+        get = row.get
+        return not (
+            get("value") in (None, "") and get("low") in (None, "") and get("high") in (None, "")
+        )
     return any(_get(row, key) not in (None, "") for key in ("value", "low", "high"))
 
 
@@ -788,7 +793,11 @@ def check_declaration(
     # 4. the comparison of every linked indicator
     effective = []
     for i, row in enumerate(indicators):
-        data = {key: _get(row, key) for key in _ROW_KEYS}
+        if type(row) is dict:
+            get = row.get
+            data = {key: get(key) for key in _ROW_KEYS}
+        else:
+            data = {key: _get(row, key) for key in _ROW_KEYS}
         data["benchmark_indicator_id"] = links.get(i)
         effective.append(data)
     checks = check_indicators(effective, on)

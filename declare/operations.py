@@ -1209,7 +1209,8 @@ class _Values:
     def __getattr__(self, key: str) -> Any:
         value = self._values[key]
         if isinstance(value, list):
-            return [_Values(v) if isinstance(v, Mapping) else v for v in value]
+            value = [_Values(v) if isinstance(v, Mapping) else v for v in value]
+        setattr(self, key, value)  # read once: the rules read a list several times
         return value
 
 
@@ -1312,9 +1313,10 @@ def publish_checked(
     ``items``: (enterprise id, its ``Checked``, its text attachment id or None). Writes what
     ``create_draft`` + ``publish`` write for a first version (declaration, version 1
     published now, products, indicators with the links and comparison of the check,
-    references), records who submitted it, re-flags at once what follows or cites a replaced
-    standard, sends ``declaration_changed`` per chunk of declarations (its receivers refresh
-    the search rows and enqueue one job per plan/category), and one audit summary row (Core
+    references), records who submitted it, writes their search rows (``_index_checked``),
+    re-flags at once what follows or cites a replaced standard, sends ``declaration_changed``
+    per chunk of declarations with ``search_indexed=True`` (its receivers enqueue one job per
+    plan/category), and one audit summary row (Core
     writes bypass the audit flush hook). Returns (declaration id, version id) per item.
     """
     from sqlalchemy import insert
@@ -1330,6 +1332,7 @@ def publish_checked(
     else:
         out = _insert_checked(stored, now, submitted_by_id, via_association_id)
 
+    _index_checked(stored, out, now)
     _after_bulk_publish(stored, out)
     db.session.execute(
         insert(AuditLog).values(
@@ -1462,7 +1465,14 @@ def _ids(table, count: int) -> list[int]:
 def _copy(cursor, table, columns: Sequence[str], rows) -> None:
     """COPY ``rows`` (tuples in ``columns`` order, Python values) into ``table``; each value
     goes through its column type's bind processor (enums as stored, JSON as text, UTC
-    timestamps), exactly what an INSERT of the same values stores."""
+    timestamps), exactly what an INSERT of the same values stores.
+
+    Enum, boolean and timestamp values are processed once per distinct value (a bulk import
+    repeats a handful of them in 100,000 rows); floats go as they are (the Float processor
+    returns a float unchanged). psycopg's queued writer sends the rows from a thread of its
+    own, so PostgreSQL stores a chunk on the other core while the next one is encoded."""
+    from psycopg.copy import QueuedLibpqWriter
+
     dialect = db.session.get_bind().dialect
     processors = []
     for i, name in enumerate(columns):
@@ -1473,10 +1483,17 @@ def _copy(cursor, table, columns: Sequence[str], rows) -> None:
 
             dumps = getattr(dialect, "_json_serializer", None) or json.dumps
             processor = (lambda v, dumps=dumps: None if v is None else dumps(v))
+        elif processor is not None and isinstance(column.type, db.Float):
+            processor = _float_processor(processor)
+        elif processor is not None:
+            processor = _once_per_value(processor)
         if processor is not None:
             processors.append((i, processor))
     quoted = ", ".join(dialect.identifier_preparer.quote(c) for c in columns)
-    with cursor.copy(f"COPY {dialect.identifier_preparer.quote(table.name)} ({quoted}) FROM STDIN") as copy:
+    with cursor.copy(
+        f"COPY {dialect.identifier_preparer.quote(table.name)} ({quoted}) FROM STDIN",
+        writer=QueuedLibpqWriter(cursor),
+    ) as copy:
         write = copy.write_row
         if not processors:
             for row in rows:
@@ -1487,6 +1504,34 @@ def _copy(cursor, table, columns: Sequence[str], rows) -> None:
             for i, processor in processors:
                 row[i] = processor(row[i])
             write(row)
+
+
+def _float_processor(processor):
+    """The Float column's processor, skipped for a float or None (it returns them as given)."""
+
+    def process(value):
+        if value is None or type(value) is float:
+            return value
+        return processor(value)
+
+    return process
+
+
+def _once_per_value(processor):
+    """``processor`` remembered per distinct (hashable) value and its type."""
+    seen: dict = {}
+
+    def process(value):
+        try:
+            key = (type(value), value)
+            return seen[key]
+        except KeyError:
+            seen[key] = found = processor(value)
+            return found
+        except TypeError:  # not hashable
+            return processor(value)
+
+    return process
 
 
 def _copy_checked(
@@ -1571,6 +1616,59 @@ def _copy_checked(
 _BULK_CHUNK = 2000
 
 
+def _index_checked(stored: Sequence[tuple], written: list[tuple[int, int]], now: datetime) -> None:
+    """The search rows of the declarations ``publish_checked`` wrote, built from what it holds
+    (one query for the enterprises' names, one for the catalogue standards' numbers and
+    titles) instead of ``search.refresh`` reading back all it wrote."""
+    from declare import search
+
+    standard_at = _VERSION_FIELDS.index("standard_id")
+    code_at, name_at = _VERSION_FIELDS.index("std_code"), _VERSION_FIELDS.index("std_name")
+    pname, pcommon, pbrand, pmodel, pcategory = (
+        _PRODUCT_FIELDS.index(k) for k in ("name", "common_name", "brand", "model", "category_id")
+    )
+    enterprises = {
+        row.id: row
+        for row in db.session.execute(
+            select(Enterprise.id, Enterprise.name, Enterprise.uscc, Enterprise.region_code).where(
+                Enterprise.id.in_({eid for eid, _k, _t in stored})
+            )
+        )
+    }
+    standard_ids = {kept[1][standard_at] for _e, kept, _t in stored} - {None}
+    standards = (
+        {
+            row.id: row
+            for row in db.session.execute(
+                select(Standard.id, Standard.code, Standard.title).where(Standard.id.in_(standard_ids))
+            )
+        }
+        if standard_ids
+        else {}
+    )
+
+    def items():
+        for (did, vid), (eid, kept, _t) in zip(written, stored):
+            version = kept[1]
+            std = standards.get(version[standard_at])
+            ent = enterprises[eid]
+            # as _documents' coalesce(standard's, version's own)
+            number = std.code if std is not None and std.code is not None else version[code_at]
+            title = std.title if std is not None and std.title is not None else version[name_at]
+            yield (
+                search.DocumentHead(
+                    did, kept[0], vid, VersionStatus.PUBLISHED, now, number, title,
+                    ent.name, ent.uscc, ent.region_code,
+                ),
+                [
+                    search.DocumentProduct(p[pname], p[pcommon], p[pbrand], p[pmodel], p[pcategory])
+                    for p in kept[2]
+                ],
+            )
+
+    search.index_new(items())
+
+
 def _after_bulk_publish(stored: Sequence[tuple], written: list[tuple[int, int]]) -> None:
     """``_after_publish`` for many new declarations at once: one re-flag job for the replaced
     standards they follow or cite, one ``declaration_changed`` per chunk of declarations."""
@@ -1613,6 +1711,7 @@ def _after_bulk_publish(stored: Sequence[tuple], written: list[tuple[int, int]])
                 }
             ),
             status="published",
+            search_indexed=True,  # _index_checked wrote their search rows
         )
 
 

@@ -25,9 +25,12 @@ def _count_changed_comparisons(sender, changes=(), **extra) -> dict[str, int]:
 
 
 @declaration_changed.connect
-def _refresh_search_index(sender, declaration_ids=(), status=None, **extra) -> None:
+def _refresh_search_index(
+    sender, declaration_ids=(), status=None, search_indexed=False, **extra
+) -> None:
     """Publication, revision and end change what the public search shows: rewrite those
     declarations' search rows in the same transaction (a rolled-back publication leaves the
-    index as it was). Re-flagging changes no searchable text."""
-    if status in ("published", "ended"):
+    index as it was). Re-flagging changes no searchable text. ``search_indexed``: the sender
+    wrote the rows itself (the bulk import: ``search.index_new``)."""
+    if status in ("published", "ended") and not search_indexed:
         search.refresh(declaration_ids)

@@ -20,6 +20,9 @@ ReferenceFlags of published declarations opened or cleared because the catalogue
 replaced or restored a standard they cite or follow; it also carries ``standard_ids``. The
 declarations stay published: receivers re-check entry requirements and risk flags.
 
+The bulk import (``operations.publish_checked``) adds ``search_indexed=True``: it wrote the
+search rows of its new declarations itself (``declare.search.index_new``), from what it held.
+
 ``compliance_changed`` — a compliance record (inspection result, violation, credit record) was
 added for an enterprise::
 

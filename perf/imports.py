@@ -11,12 +11,18 @@ own database for the figures: its tables are DROPPED and recreated), then measur
 - the one-at-a-time API path (create draft → upload text → publish, through the Flask test
   client) for ``--api-n`` declarations, extrapolated to ``--n`` (said so in the table),
 
-and prints one Markdown table with the load average beside each figure.
+and prints one Markdown table with the load average beside each figure, and the time of
+each phase of the check and the import (read, check, write, search index; see ``PHASES``).
+
+The workbook is generated in a child process and cached in /tmp by ``--n``, the seed and the
+number of enterprises (``--regenerate`` makes it again), so the peak RSS printed is the
+import's own and a second run skips the generation.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import os
 import resource
@@ -142,6 +148,117 @@ def _enterprises(db, count: int) -> list:
     return users
 
 
+def cached_workbook(n: int, enterprises: int, seed: int = 20261207, *, regenerate: bool = False) -> str:
+    """The path of the import ZIP for ``n`` declarations of ``enterprises`` enterprises,
+    generated in a child process (its memory is not this process's) unless cached in /tmp."""
+    import subprocess
+
+    path = f"/tmp/perf_imports_{n}_{enterprises}_{seed}.zip"
+    if regenerate or not os.path.exists(path):
+        subprocess.run(
+            [sys.executable, "-m", "perf.imports", "--generate-to", path, "--n", str(n),
+             "--enterprises", str(enterprises), "--seed", str(seed)],
+            check=True,
+        )
+    return path
+
+
+def usccs_of(count: int) -> list[str]:
+    """The USCCs of ``_enterprises`` (the workbook names them)."""
+    from stdnum.cn import uscc as uscc_mod
+
+    out = []
+    for i in range(count):
+        body = f"91500112MA{i + 1:07d}"
+        out.append(body + uscc_mod.calc_check_digit(body))
+    return out
+
+
+#: (module, function, phase): the time spent inside each is summed per phase. A phase nested
+#: in another (e.g. the search index inside the write) is subtracted from the outer one.
+PHASES = (
+    ("declare.bulk.workbook", "read", "read the workbook"),
+    ("declare.bulk.imports", "_draft_of", "rows → draft dicts (_draft_of)"),
+    ("declare.operations", "check_publishable", "check_publishable"),
+    ("declare.operations", "publish_checked", "write (COPY/INSERT, after-publish)"),
+    ("declare.search", "refresh", "search index (refresh)"),
+    ("declare.search", "index_new", "search index (index_new, from the import)"),
+)
+
+
+class PhaseTimer:
+    """Wraps the functions of ``PHASES``; ``take()`` returns and resets seconds per phase
+    (exclusive of the phases nested inside)."""
+
+    def __init__(self) -> None:
+        import importlib
+
+        self.seconds: dict[str, float] = {}
+        self.stack: list[list] = []
+        for module_name, attr, label in PHASES:
+            module = importlib.import_module(module_name)
+            fn = getattr(module, attr, None)
+            if fn is not None:
+                setattr(module, attr, self._wrap(fn, label))
+
+    def _wrap(self, fn, label):
+        import functools
+
+        @functools.wraps(fn)
+        def timed(*args, **kwargs):
+            frame = [0.0]  # time of the phases nested in this call
+            self.stack.append(frame)
+            start = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent = time.perf_counter() - start
+                self.stack.pop()
+                self.seconds[label] = self.seconds.get(label, 0.0) + spent - frame[0]
+                if self.stack:
+                    self.stack[-1][0] += spent
+        return timed
+
+    def take(self) -> dict[str, float]:
+        out, self.seconds = self.seconds, {}
+        return out
+
+
+def _reset_peak() -> bool:
+    """Reset the kernel's peak RSS of this process (VmHWM), so ``_hwm_mb`` gives the peak of
+    the run that follows (Linux; False elsewhere)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _hwm_mb() -> float:
+    """The peak RSS since the last ``_reset_peak`` (VmHWM), else since the start."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return _rss_mb()
+
+
+def _current_mb() -> float:
+    """The RSS now (VmRSS)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return _rss_mb()
+
+
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -191,12 +308,25 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--api-n", type=int, default=500)
     parser.add_argument("--enterprises", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=20261207)
+    parser.add_argument(
+        "--skip-check", action="store_true",
+        help="only the full import, in a process that has not run the check before (its own peak RSS)",
+    )
+    parser.add_argument("--regenerate", action="store_true", help="make the cached workbook again")
+    parser.add_argument("--generate-to", metavar="PATH", help=argparse.SUPPRESS)  # the child
     parser.add_argument(
         "--profile", metavar="PREFIX",
         help="cProfile the check and the import; write PREFIX.check.prof / PREFIX.import.prof "
         "and print the top functions (cumulative) to stderr",
     )
     args = parser.parse_args(argv)
+    if args.generate_to:
+        data = workbook_zip(args.n, usccs_of(args.enterprises), args.seed)
+        with open(args.generate_to + ".part", "wb") as f:
+            f.write(data)
+        os.replace(args.generate_to + ".part", args.generate_to)
+        return 0
     url = os.environ.get("PERF_IMPORT_DATABASE_URL", "sqlite:////tmp/perf_imports.sqlite3")
     os.environ["DATABASE_URL"] = url
     os.environ.pop("REDIS_URL", None)
@@ -209,6 +339,8 @@ def main(argv=None) -> int:
     app = create_app()
     app.config.update(REDIS_URL="", RATELIMIT_ENABLED=False, PASSWORD_HASH_METHOD="pbkdf2:sha256:1")
     rows: list[tuple[str, float, str]] = []
+    phases = PhaseTimer()
+    start_rss = check_rss = import_rss = import_start_rss = 0.0
 
     def timed(name: str, fn):
         """``fn()``, under cProfile with ``--profile``."""
@@ -228,27 +360,48 @@ def main(argv=None) -> int:
         rows.append((label, seconds, loadavg()))
         print(f"{label}: {seconds:.1f} s (load {rows[-1][2]})", file=sys.stderr, flush=True)
 
+    def note_phases(total: float) -> None:
+        """The phases of the run just measured, and the rest (the check's own work)."""
+        taken = phases.take()
+        for label, seconds in taken.items():
+            note(f"  of which {label}", seconds)
+        note("  of which the rest (keys, matching, PDFs, report, commit)", total - sum(taken.values()))
+
     with app.app_context():
         db.drop_all()
         db.create_all()
         _seed(db)
         users = _enterprises(db, args.enterprises)
-        usccs = [u.enterprise.uscc for u in users]
+        assert [u.enterprise.uscc for u in users] == usccs_of(args.enterprises)
         t = time.perf_counter()
-        data = workbook_zip(args.n, usccs)
-        note(f"generate the workbook, {len(data) / 1e6:.1f} MB (not part of the import)", time.perf_counter() - t)
+        path = cached_workbook(args.n, args.enterprises, args.seed, regenerate=args.regenerate)
+        with open(path, "rb") as f:
+            data = f.read()
+        note(f"workbook {path}, {len(data) / 1e6:.1f} MB, made or read (not part of the import)", time.perf_counter() - t)
+        db.session.commit()
+        phases.take()
+        start_rss = _current_mb()
         with app.test_request_context("/?lang=en"):
-            t = time.perf_counter()
-            report = timed("check", lambda: imports.run(data, "perf.zip", user=None, write=False))
-            check_s = time.perf_counter() - t
-            note(f"check only, {args.n:,} declarations (goal ≤ 10 s)", check_s)
-            assert report.ok, report.errors[:5]
-            db.session.rollback()
+            if not args.skip_check:
+                _reset_peak()
+                t = time.perf_counter()
+                report = timed("check", lambda: imports.run(data, "perf.zip", user=None, write=False))
+                check_s = time.perf_counter() - t
+                note(f"check only, {args.n:,} declarations (goal ≤ 10 s)", check_s)
+                note_phases(check_s)
+                check_rss = _hwm_mb()
+                assert report.ok, report.errors[:5]
+                db.session.rollback()
+            gc.collect()
+            import_start_rss = _current_mb()
+            _reset_peak()
             t = time.perf_counter()
             report = timed("import", lambda: imports.run(data, "perf.zip", user=None, write=True))
             db.session.commit()
             full_s = time.perf_counter() - t
             note(f"full import, {args.n:,} declarations, checked and written (goal ≤ 30 s)", full_s)
+            note_phases(full_s)
+            import_rss = _hwm_mb()
             assert report.wrote and len(report.written) == args.n
         if args.api_n:
             s = api_path(app, db, users, args.api_n)
@@ -260,7 +413,13 @@ def main(argv=None) -> int:
     print("|---|---|---|")
     for label, seconds, load in rows:
         print(f"| {label} | {seconds:.1f} s | {load} |")
-    print(f"| peak RSS of the process (goal ≤ 1 GB) | {_rss_mb():,.0f} MB | {loadavg()} |")
+    print(f"| RSS before the runs (app, catalogue, the file's bytes) | {start_rss:,.0f} MB | |")
+    if not args.skip_check:
+        print(f"| peak RSS during the check only | {check_rss:,.0f} MB | |")
+    after = "after the check run in this process" if not args.skip_check else "no check run before it"
+    print(f"| RSS when the import starts ({after}) | {import_start_rss:,.0f} MB | |")
+    print(f"| peak RSS during the full import (goal ≤ 1 GB) | {import_rss:,.0f} MB | |")
+    print(f"| peak RSS of the process (all its runs) | {_rss_mb():,.0f} MB | {loadavg()} |")
     return 0
 
 

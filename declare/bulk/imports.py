@@ -196,11 +196,17 @@ def _allowed(values: list[str], limit: int = 12) -> str:
 
 
 def _text(row: wb.Row, name: str) -> str:
-    return wb.cell_text(row.get(name))
+    """``wb.cell_text`` of the cell (read directly: called millions of times in an import)."""
+    i = row.index.get(name)
+    value = row.cells[i] if i is not None else None
+    if type(value) is str:
+        return value.strip()
+    return wb.cell_text(value)
 
 
 def _raw(row: wb.Row, name: str) -> Any:
-    value = row.get(name)
+    i = row.index.get(name)
+    value = row.cells[i] if i is not None else None
     if isinstance(value, str):
         value = value.strip()
     return None if value == "" else value
@@ -493,6 +499,9 @@ def _run(
                 )
             else:
                 children[row.key][sheet].append(row)
+        # From here the rows live in ``children`` only; each declaration's are let go once it
+        # is checked, so what the write keeps (``fresh``) grows as they shrink.
+        parsed.rows[sheet] = []
 
     # -- enterprises and who may import for them (one query each)
     default = enterprise
@@ -564,8 +573,9 @@ def _run(
         ent = enterprise_of.get(row.number)
         if ent is None or row.key in report.bad:
             continue
-        products = children[row.key]["products"]
-        indicators = children[row.key]["indicators"]
+        linked = children.pop(row.key, None) or {"products": [], "indicators": []}
+        products = linked["products"]
+        indicators = linked["indicators"]
         data, failed = _draft_of(row, products, indicators, cat, report)
         pdf = None
         name = _text(row, "text_file")
@@ -648,6 +658,9 @@ def _run(
 
     if not write or (report.bad and not good_rows_only) or report.file_errors:
         return report
+    # The write needs the declaration rows (file names) and what the check kept, not the
+    # products' and indicators' rows of declarations it skipped: let them go.
+    children.clear()
     attachments: dict[tuple[int, str], int] = {}
     written = 0
     todo = [item for item in planned if item.key not in report.bad]

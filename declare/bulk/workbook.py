@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -80,6 +81,7 @@ OPS = ("ge", "le", "eq", "range")
 YES_NO = ("是", "否")
 #: "calamine" or "openpyxl" (perf/imports.py measures both).
 READER = "calamine"
+_LARGEST = "indicators"  # parsed in a thread of its own (``_read_xlsx``)
 
 
 class FileError(ValueError):
@@ -97,11 +99,15 @@ class Row:
 
     __slots__ = ("sheet", "number", "cells", "index", "key")
 
-    def __init__(self, sheet: str, number: int, cells: tuple, index: Mapping[str, int]) -> None:
+    def __init__(
+        self, sheet: str, number: int, cells: tuple, index: Mapping[str, int], key: str | None = None
+    ) -> None:
         self.sheet, self.number, self.cells, self.index = sheet, number, cells, index
-        at = index.get("row_key")
+        if key is None:
+            at = index.get("row_key")
+            key = cell_text(cells[at]) if at is not None else ""
         #: the row key as text (read many times per row: computed once)
-        self.key = cell_text(cells[at]) if at is not None else ""
+        self.key = key
 
     def get(self, name: str) -> Any:
         i = self.index.get(name)
@@ -166,23 +172,31 @@ def _rows_of(sheet: str, table: Iterable[Iterable[Any]], out: ImportFile) -> Non
     positions = [i for i, _name in wanted]
     key_at = index.get("row_key")
     texts: dict[str, str] = {}  # one object per distinct text
+    one = texts.setdefault
     rows = out.rows[sheet]
     width = len(fields)
     for number, raw in enumerate(it, start=2):
         if len(raw) < width:
             raw = list(raw) + [None] * (width - len(raw))
-        cells = tuple([
-            texts.setdefault(value, value) if type(value) is str else value
-            for value in [raw[i] for i in positions]
-        ])
-        if all(
-            value is None or (type(value) is str and not value.strip()) for value in cells
-        ):
-            continue
+        cells = tuple([one(value, value) if type(value) is str else value for value in map(raw.__getitem__, positions)])
         key = cells[key_at] if key_at is not None else None
+        if type(key) is str:
+            text = key.strip()
+            if text.startswith("#"):
+                continue  # an example row of the template
+            if not text and _blank(cells):
+                continue
+            rows.append(Row(sheet, number, cells, index, text))
+            continue
+        if _blank(cells):
+            continue
         if isinstance(key, str) and key.lstrip().startswith("#"):
-            continue  # an example row of the template
+            continue  # (a str subclass)
         rows.append(Row(sheet, number, cells, index))
+
+
+def _blank(cells: tuple) -> bool:
+    return all(value is None or (type(value) is str and not value.strip()) for value in cells)
 
 
 def read(data: bytes, filename: str) -> ImportFile:
@@ -233,9 +247,33 @@ def _read_xlsx(data: bytes, out: ImportFile) -> None:
         missing = [s for s in SHEETS if s not in book.sheet_names]
         if missing:
             raise FileError("missing_sheets", ", ".join(missing))
-        for sheet in SHEETS:
-            # row by row: the sheet is never held as one list of Python rows
-            _rows_of(sheet, book.get_sheet_by_name(sheet).iter_rows(), out)
+        # calamine parses a sheet without holding the GIL: the largest sheet (indicators, six
+        # rows a declaration) is parsed in a thread of its own, from a workbook object of its
+        # own (one is not shared between threads), while this thread reads the other sheets
+        # into rows. Rows are made row by row: a sheet is never one list of Python rows.
+        loaded: dict[str, Any] = {}
+
+        def load() -> None:
+            try:
+                other = CalamineWorkbook.from_filelike(io.BytesIO(data))
+                loaded["sheet"] = other.get_sheet_by_name(_LARGEST)
+            except BaseException as exc:  # noqa: BLE001  (raised again in this thread)
+                loaded["error"] = exc
+
+        worker = threading.Thread(target=load, name="import-read-sheet", daemon=True)
+        worker.start()
+        try:
+            for sheet in SHEETS:
+                if sheet != _LARGEST:
+                    _rows_of(sheet, book.get_sheet_by_name(sheet).iter_rows(), out)
+        finally:
+            worker.join()
+        if "error" in loaded:
+            raise loaded["error"]
+        sheet = loaded.pop("sheet")
+        _rows_of(_LARGEST, sheet.iter_rows(), out)
+        del sheet
+        _trim_heap()
         return
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
@@ -249,6 +287,19 @@ def _read_xlsx(data: bytes, out: ImportFile) -> None:
             _rows_of(sheet, book[sheet].iter_rows(values_only=True), out)
     finally:
         book.close()
+
+
+def _trim_heap() -> None:
+    """Give the freed memory of calamine's sheets back to the system (glibc's
+    ``malloc_trim``): the largest sheet was parsed in another thread, whose malloc arena keeps
+    its ~450 MB (100,000 declarations) mapped after they are freed, where the rows that the
+    import makes next cannot reuse them. No-op without glibc."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 # --------------------------------------------------------------------------- writing
