@@ -294,7 +294,7 @@ def api_path(app, db, users, n: int) -> float:
         }
         resp = client.post("/api/v1/declarations", json=body, headers=headers)
         assert resp.status_code == 201, resp.get_json()
-        did = resp.get_json()["id"]
+        did = resp.get_json()["declaration_id"]  # "id" is the version's
         resp = client.post(f"/api/v1/declarations/{did}/draft/text", headers=headers,
                            data={"file": (io.BytesIO(pdf), "std.pdf")}, content_type="multipart/form-data")
         assert resp.status_code == 200, resp.get_json()
