@@ -38,7 +38,8 @@ def loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _pdf() -> bytes:
+def one_page_pdf() -> bytes:
+    """A blank one-page A4 PDF: the standard text the harnesses upload."""
     from pypdf import PdfWriter
 
     writer = PdfWriter()
@@ -102,7 +103,7 @@ def workbook_zip(n: int, usccs: list[str], seed: int = 20261207) -> bytes:
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("declarations.xlsx", out.getvalue())
-        z.writestr("std.pdf", _pdf())
+        z.writestr("std.pdf", one_page_pdf())
     return archive.getvalue()
 
 
@@ -271,7 +272,7 @@ def api_path(app, db, users, n: int) -> float:
     db.session.commit()
     headers = {"Authorization": f"Bearer {token}"}
     client = app.test_client()
-    pdf = _pdf()
+    pdf = one_page_pdf()
     from sqlalchemy import select
 
     from benchmarks.models import BenchmarkIndicator, ProductCategory, Standard

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import io
 import json
 import os
 import statistics
@@ -35,6 +34,7 @@ from pathlib import Path
 os.environ.setdefault("PERF_DB", "perf_pages")
 
 from perf import run as perf_run  # noqa: E402  (PERF_DB must be set first)
+from perf.imports import one_page_pdf  # noqa: E402
 from perf.pages import HOST, gunicorn, loadavg  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,16 +94,6 @@ def clients_setup(n: int) -> list[dict]:
     if len(out) < n:
         raise SystemExit(f"only {len(out)} enterprises with a published own standard")
     return out
-
-
-def _pdf() -> bytes:
-    from pypdf import PdfWriter
-
-    writer = PdfWriter()
-    writer.add_blank_page(width=595, height=842)
-    buf = io.BytesIO()
-    writer.write(buf)
-    return buf.getvalue()
 
 
 def _call(conn, method: str, path: str, token: str, body: bytes, content_type: str):
@@ -168,7 +158,7 @@ def _pct(values: list[float], q: float) -> float:
 
 def measure(args) -> dict:
     clients = clients_setup(args.clients)
-    pdf = _pdf()
+    pdf = one_page_pdf()
     redis_db = int(perf_run.REDIS_URL.rsplit("/", 1)[-1])
     log_dir = Path(tempfile.gettempdir()) / "perf-publish-flow"
     log_dir.mkdir(exist_ok=True)
