@@ -33,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -41,6 +40,8 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("PERF_DB", "perf_exports")
+
+from perf.harness import peak_rss_mib  # noqa: E402
 
 GOAL_S = 20.0
 
@@ -202,16 +203,7 @@ def _child(mode: str, xlsx_rows: int) -> dict:
 
 
 def _peak_mib() -> float:
-    """The process's peak resident memory so far (MiB): VmHWM, which starts afresh at exec
-    (``ru_maxrss`` is kept across fork and exec: the child would report the loader's peak)."""
-    try:
-        with open("/proc/self/status") as fh:
-            for line in fh:
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-    except OSError:
-        pass
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    return round(peak_rss_mib(), 1)
 
 
 class _Counter:

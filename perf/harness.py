@@ -11,6 +11,7 @@ import json
 import math
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -218,3 +219,17 @@ def _json_default(o):
     if isinstance(o, np.ndarray):
         return o.tolist()
     return str(o)
+
+
+def peak_rss_mib(field: str = "VmHWM") -> float:
+    """The process's peak resident memory (MiB): VmHWM, which starts afresh at exec and after a
+    reset through /proc/self/clear_refs (``ru_maxrss``, the fallback off Linux, is kept across
+    fork and exec: a child would report the loader's peak). ``field="VmRSS"``: the RSS now."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

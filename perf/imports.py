@@ -33,6 +33,8 @@ from datetime import date
 
 import numpy as np
 
+from perf.harness import peak_rss_mib
+
 
 def loadavg() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -226,7 +228,7 @@ class PhaseTimer:
 
 
 def _reset_peak() -> bool:
-    """Reset the kernel's peak RSS of this process (VmHWM), so ``_hwm_mb`` gives the peak of
+    """Reset the kernel's peak RSS of this process (VmHWM), so ``peak_rss_mib`` gives the peak of
     the run that follows (Linux; False elsewhere)."""
     try:
         with open("/proc/self/clear_refs", "w") as f:
@@ -234,30 +236,6 @@ def _reset_peak() -> bool:
         return True
     except OSError:
         return False
-
-
-def _hwm_mb() -> float:
-    """The peak RSS since the last ``_reset_peak`` (VmHWM), else since the start."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return _rss_mb()
-
-
-def _current_mb() -> float:
-    """The RSS now (VmRSS)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return _rss_mb()
 
 
 def _rss_mb() -> float:
@@ -381,7 +359,7 @@ def main(argv=None) -> int:
         note(f"workbook {path}, {len(data) / 1e6:.1f} MB, made or read (not part of the import)", time.perf_counter() - t)
         db.session.commit()
         phases.take()
-        start_rss = _current_mb()
+        start_rss = peak_rss_mib("VmRSS")
         with app.test_request_context("/?lang=en"):
             if not args.skip_check:
                 _reset_peak()
@@ -390,11 +368,11 @@ def main(argv=None) -> int:
                 check_s = time.perf_counter() - t
                 note(f"check only, {args.n:,} declarations (goal ≤ 10 s)", check_s)
                 note_phases(check_s)
-                check_rss = _hwm_mb()
+                check_rss = peak_rss_mib()
                 assert report.ok, report.errors[:5]
                 db.session.rollback()
             gc.collect()
-            import_start_rss = _current_mb()
+            import_start_rss = peak_rss_mib("VmRSS")
             _reset_peak()
             t = time.perf_counter()
             report = timed("import", lambda: imports.run(data, "perf.zip", user=None, write=True))
@@ -402,7 +380,7 @@ def main(argv=None) -> int:
             full_s = time.perf_counter() - t
             note(f"full import, {args.n:,} declarations, checked and written (goal ≤ 30 s)", full_s)
             note_phases(full_s)
-            import_rss = _hwm_mb()
+            import_rss = peak_rss_mib()
             assert report.wrote and len(report.written) == args.n
         if args.api_n:
             s = api_path(app, db, users, args.api_n)

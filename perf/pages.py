@@ -132,7 +132,7 @@ def search_figures(args) -> None:
     measure_search(app, report, like_repeat=args.like_repeat, like_timeout_s=args.like_timeout,
                    rebuild=not args.no_rebuild)
     rows = {r.key: r for r in report.rows}
-    print(f"\n| query | q | matches | index p95 | LIKE | load avg |\n|---|---|---|---|---|---|")
+    print("\n| query | q | matches | index p95 | LIKE | load avg |\n|---|---|---|---|---|---|")
     for label, v in rows["search_p95"].extra["queries"].items():
         like = (f"{v['like_p95_s'] * 1000:,.0f} ms" if v["like_p95_s"] is not None
                 else v["like_error"])
